@@ -1,0 +1,211 @@
+"""The operation trace: action counts per layer, direction and time step.
+
+One data structure is shared by the emulator (which writes it), the cost model and every report
+(which read it). It holds *counts only* — no prices, no energies.
+
+Layout
+------
+A :class:`Trace` is a list of :class:`LayerTrace`, one per (layer, direction) that ran. Each
+``LayerTrace`` has static facts (cell type, sizes, the operand widths) and ``counters``: a dict
+mapping a counter name to an ``int64`` numpy array of shape ``(steps,)`` — the count at each
+processing step of that direction (step ``s`` of a reverse direction is the ``s``-th step that
+direction computed). Arrays of one LayerTrace all have the same length.
+
+Counter names (all counts are for the whole batch at that step):
+
+=========================  ====================================================================
+``active``                 sequences still running at this step (batch rows computed)
+``mac.<wb>x<ab>``          multiply-accumulates with a ``wb``-bit weight and an ``ab``-bit
+                           activation operand (e.g. ``mac.16x16``)
+``weight_bytes``           weight bytes the datapath read this step (each weight row once per
+                           step, shared by the batch), biases included
+``act_bytes``              activation bytes read as GEMM operands (x_t and h_{t-1}, per sequence)
+``act.sigmoid``            sigmoid evaluations of the activation unit
+``act.tanh``               tanh evaluations of the activation unit
+``eltwise.mul``            element-wise multiplications (cell/hidden update, GRU gating)
+``eltwise.add``            element-wise additions/subtractions (incl. bias adds)
+``sat.<class>``            saturations at a narrowing step into tensor class ``<class>``
+                           (``input``, ``acc``, ``preact``, ``cell``, ``hidden``, ``act``)
+=========================  ====================================================================
+
+Techniques add their own counters with a dotted prefix; a counter that a run does not produce is
+simply absent. Reserved names (written by the memoization and precision units as they land):
+
+=============================  ================================================================
+``memo.computed``              gate neurons really computed (per sequence, summed over batch)
+``memo.reused``                gate neurons whose cached output was reused
+``memo.weight_bytes_skipped``  weight bytes not fetched because every sequence reused the row
+``memo.bnn_xnor``              XNOR bit operations of the binarized predictor
+``memo.bnn_popcount``          popcount operations (one per predicted neuron)
+``memo.bnn_bits_read``         sign-weight bits read by the predictor
+``memo.buffer_reads``          memo-buffer entry reads
+``memo.buffer_writes``         memo-buffer entry writes
+``precision.bits``             weight/input width chosen for this step (a value, not a count)
+``precision.compares``         comparator operations of the precision controller
+``precision.counter_ops``      counter/accumulator updates of the precision controller
+``precision.reexec_macs``      MACs spent re-executing a step at high precision
+=============================  ================================================================
+
+The MACs of a run at several widths appear under several ``mac.<wb>x<ab>`` names. Missing counters read as zero through
+:meth:`LayerTrace.get`.
+
+Recording is off unless a ``Trace`` is passed to the layer's ``forward``; saturation *totals* are
+always kept on the layer result regardless, so no saturation is ever silent.
+
+Serialization: :meth:`Trace.to_json`/:meth:`Trace.from_json` and :meth:`Trace.save_npz`/
+:meth:`Trace.load_npz` round-trip exactly.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+__all__ = ["LayerTrace", "Trace"]
+
+
+@dataclass
+class LayerTrace:
+    """Counts of one (layer, direction) of one run. ``counters[name]`` has shape ``(steps,)``."""
+
+    layer: int
+    direction: int  # 0 forward, 1 reverse
+    cell: str  # "lstm" or "gru"
+    input_size: int
+    hidden_size: int
+    steps: int
+    weight_bits: int
+    act_bits: int
+    counters: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def get(self, name: str) -> np.ndarray:
+        """Counter ``name`` per step, zeros when the run did not produce it."""
+        if name in self.counters:
+            return self.counters[name]
+        return np.zeros(self.steps, dtype=np.int64)
+
+    def add(self, name: str, per_step) -> None:
+        """Add ``per_step`` (shape ``(steps,)``) into counter ``name``."""
+        arr = np.asarray(per_step, dtype=np.int64)
+        if arr.shape != (self.steps,):
+            raise ValueError(f"counter {name!r}: expected shape ({self.steps},), got {arr.shape}")
+        if name in self.counters:
+            self.counters[name] = self.counters[name] + arr
+        else:
+            self.counters[name] = arr.copy()
+
+    def total(self, name: str) -> int:
+        return int(self.get(name).sum())
+
+    @property
+    def key(self) -> str:
+        return f"L{self.layer}.d{self.direction}"
+
+    def meta(self) -> dict:
+        return {
+            "layer": self.layer,
+            "direction": self.direction,
+            "cell": self.cell,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "steps": self.steps,
+            "weight_bits": self.weight_bits,
+            "act_bits": self.act_bits,
+        }
+
+
+@dataclass
+class Trace:
+    """All LayerTraces of one run, in execution order (layer-major, forward before reverse)."""
+
+    layers: list[LayerTrace] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[LayerTrace]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def append(self, lt: LayerTrace) -> None:
+        self.layers.append(lt)
+
+    def extend(self, other: "Trace") -> None:
+        """Append another run's layers (e.g. a second batch) — layers are kept separate."""
+        self.layers.extend(other.layers)
+
+    def total(self, name: str) -> int:
+        """Sum of counter ``name`` over every layer, direction and step."""
+        return sum(lt.total(name) for lt in self.layers)
+
+    def totals(self) -> dict[str, int]:
+        """Every counter summed over the whole run."""
+        out: dict[str, int] = {}
+        for lt in self.layers:
+            for k, v in lt.counters.items():
+                out[k] = out.get(k, 0) + int(v.sum())
+        return dict(sorted(out.items()))
+
+    def counter_names(self) -> list[str]:
+        return sorted({k for lt in self.layers for k in lt.counters})
+
+    # ------------------------------------------------------------------ serialization
+    def to_dict(self) -> dict:
+        return {
+            "format": "rnnaccel.trace/1",
+            "layers": [
+                {**lt.meta(), "counters": {k: v.tolist() for k, v in lt.counters.items()}}
+                for lt in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Trace":
+        if d.get("format") != "rnnaccel.trace/1":
+            raise ValueError(f"not an rnnaccel trace (format={d.get('format')!r})")
+        layers = []
+        for e in d["layers"]:
+            counters = {k: np.asarray(v, dtype=np.int64) for k, v in e["counters"].items()}
+            meta = {k: e[k] for k in e if k != "counters"}
+            layers.append(LayerTrace(**meta, counters=counters))
+        return cls(layers)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict())
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, src: str | Path) -> "Trace":
+        p = Path(src) if not str(src).lstrip().startswith("{") else None
+        text = p.read_text() if p is not None else str(src)
+        return cls.from_dict(json.loads(text))
+
+    def save_npz(self, path: str | Path) -> None:
+        arrays: dict[str, np.ndarray] = {}
+        metas = []
+        for i, lt in enumerate(self.layers):
+            metas.append(lt.meta())
+            for k, v in lt.counters.items():
+                arrays[f"{i}/{k}"] = v
+        arrays["__meta__"] = np.frombuffer(
+            json.dumps({"format": "rnnaccel.trace/1", "layers": metas}).encode(), dtype=np.uint8
+        )
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> "Trace":
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["__meta__"]).decode())
+            if meta.get("format") != "rnnaccel.trace/1":
+                raise ValueError(f"{path}: not an rnnaccel trace NPZ")
+            layers = [LayerTrace(**m) for m in meta["layers"]]
+            for key in z.files:
+                if key == "__meta__":
+                    continue
+                i, name = key.split("/", 1)
+                layers[int(i)].counters[name] = z[key].astype(np.int64)
+        return cls(layers)
