@@ -1,0 +1,215 @@
+"""The bit-exact integer LSTM/GRU datapath (fast path).
+
+Integers are carried in float64 tensors (exact below 2**53, proven per layer by
+``DatapathConfig.check_gemm``). Every narrowing step is ``round_shift`` + ``saturate`` with the
+saturation counted. ``docs/datapath.md`` states each step; ``tests/emulator/reference.py`` is the
+independent plain-Python-int restatement the tests compare against.
+
+Layout: sequences are sorted by length (longest first) so the rows still running at step ``t``
+are a prefix ``[:n_t]`` of the batch — a finished sequence is never computed again and its state
+is frozen at its last step. Reverse directions reverse each sequence within its own length.
+
+Gate order in the datapath: LSTM ``[i, f, o, g]`` (sigmoid gates first; PyTorch's ``[i, f, g, o]``
+rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .activation import ActivationUnit
+from .config import DatapathConfig
+from .formats import Fmt, Rounding, quantize, round_shift, saturate
+from .trace import LayerTrace
+
+__all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "GATES",
+           "SAT_CLASSES", "lstm_row_order"]
+
+GATES = {"lstm": 4, "gru": 3}
+SAT_CLASSES = ("acc", "preact", "act", "cell", "hidden")
+# stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
+SITE_PREACT, SITE_CELL, SITE_HIDDEN, SITE_SIG, SITE_TANH, SITE_TANH_C = 0, 1, 2, 3, 4, 5
+SITE_XN, SITE_HN, SITE_RHN, SITE_WEIGHT, SITE_INPUT = 6, 7, 8, 9, 10
+
+
+def lstm_row_order(hidden: int) -> torch.Tensor:
+    """Row permutation from PyTorch's LSTM gate order [i, f, g, o] to the datapath's [i, f, o, g]."""
+    h = torch.arange(hidden)
+    return torch.cat([h, h + hidden, h + 3 * hidden, h + 2 * hidden])
+
+
+@dataclass
+class IntWeights:
+    """Integer weights of one direction of one layer (float64-carried), datapath gate order.
+
+    ``w_ih``: (G*H, D), ``w_hh``: (G*H, H) in the weight format; ``b_x``/``b_h``: (G*H,) in the
+    bias format, added to the input part / recurrent part of the dot product. For the LSTM and the
+    GRU's r, z gates the two PyTorch biases are summed offline into ``b_x`` (``b_h`` is zero);
+    the GRU's n gate keeps ``b_in`` in ``b_x`` and ``b_hn`` in ``b_h`` (it is gated by r).
+    """
+
+    w_ih: torch.Tensor
+    w_hh: torch.Tensor
+    b_x: torch.Tensor
+    b_h: torch.Tensor
+
+
+def quantize_weights(cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0
+                     ) -> tuple[IntWeights, int]:
+    """Float PyTorch-layout parameters -> :class:`IntWeights` and the number of saturations."""
+    H = w_hh.shape[1]
+    f64 = lambda t: t.detach().to(torch.float64)
+    b_ih = f64(b_ih) if b_ih is not None else torch.zeros(w_ih.shape[0], dtype=torch.float64, device=w_ih.device)
+    b_hh = f64(b_hh) if b_hh is not None else torch.zeros_like(b_ih)
+    if cell == "lstm":
+        bx, bh = b_ih + b_hh, torch.zeros_like(b_ih)
+    else:
+        bx = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]])
+        bh = torch.cat([torch.zeros_like(b_hh[: 2 * H]), b_hh[2 * H:]])
+    kw = dict(seed=cfg.seed, site=site_base + SITE_WEIGHT)
+    qi, s1 = quantize(f64(w_ih), cfg.weight, cfg.rounding, **kw)
+    qh, s2 = quantize(f64(w_hh), cfg.weight, cfg.rounding, **kw)
+    qbx, s3 = quantize(bx, cfg.bias, cfg.rounding, **kw)
+    qbh, s4 = quantize(bh, cfg.bias, cfg.rounding, **kw)
+    if cell == "lstm":
+        perm = lstm_row_order(H).to(qi.device)
+        qi, qh, qbx, qbh = qi[perm], qh[perm], qbx[perm], qbh[perm]
+    return IntWeights(qi, qh, qbx, qbh), int(s1 + s2 + s3 + s4)
+
+
+@dataclass
+class DirectionResult:
+    """Integer results of one direction over a length-sorted, time-major batch."""
+
+    output: torch.Tensor  # (T, B, H) hidden-format ints, zero past each sequence's end
+    h_n: torch.Tensor  # (B, H)
+    c_n: torch.Tensor | None  # (B, H) cell-format ints (LSTM)
+    sat_steps: torch.Tensor  # (T, len(SAT_CLASSES)) saturations per step
+    gates: torch.Tensor | None = None  # (T, B, G*H) activation outputs, PyTorch gate order
+    cells: torch.Tensor | None = None  # (T, B, H) cell state after each step (LSTM)
+    extra: dict = field(default_factory=dict)
+
+
+class _Units:
+    """The activation units of one direction (tables built once per config)."""
+
+    def __init__(self, cfg: DatapathConfig, site_base: int):
+        kw = dict(index_bits=cfg.act_index_bits, interp=cfg.act_interp, rounding=cfg.rounding, seed=cfg.seed)
+        self.sig = ActivationUnit("sigmoid", cfg.preact, cfg.act, site=site_base + SITE_SIG, **kw)
+        self.tanh = ActivationUnit("tanh", cfg.preact, cfg.act, site=site_base + SITE_TANH, **kw)
+        self.tanh_c = ActivationUnit("tanh", cfg.cell, cfg.act, site=site_base + SITE_TANH_C, **kw)
+
+
+def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[int], cfg: DatapathConfig,
+                  h0: torch.Tensor, c0: torch.Tensor | None, site_base: int = 0,
+                  record_internals: bool = False) -> DirectionResult:
+    """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
+
+    ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
+    (B, H) initial state ints.
+    """
+    T, B, D = x.shape
+    GH, H = w.w_hh.shape
+    G = GH // H
+    fa_acc, fw, fz, fa = cfg.acc_frac, cfg.weight.frac, cfg.preact.frac, cfg.act.frac
+    rnd, seed = cfg.rounding, cfg.seed
+    units = _Units(cfg, site_base)
+    # x part of every step at once: exact products, aligned to the accumulator's frac.
+    gx = (x.reshape(T * B, D) @ w.w_ih.T).reshape(T, B, GH) * float(2 ** (fa_acc - fw - cfg.input.frac))
+    gx += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
+    w_hh_t = w.w_hh.T.contiguous()
+    sh = float(2 ** (fa_acc - fw - cfg.hidden.frac))
+    b_h = w.b_h * float(2 ** (fa_acc - cfg.bias.frac))
+    h, c = h0.clone(), (c0.clone() if c0 is not None else None)
+    out = torch.zeros(T, B, H, dtype=torch.float64, device=x.device)
+    sats = []
+    gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=x.device) if record_internals else None
+    cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=x.device) if record_internals and cell == "lstm" else None
+    zero = torch.zeros((), dtype=torch.float64, device=x.device)
+
+    def narrow(v, s, fmt: Fmt, site, t):
+        return saturate(round_shift(v, s, rnd, seed=seed, site=site_base + site, step=t), fmt)
+
+    for t in range(T):
+        n = batch_sizes[t]
+        hp = h[:n]
+        gh = (hp @ w_hh_t) * sh
+        if cell == "lstm":
+            acc, s_acc = saturate(gx[t, :n] + gh, cfg.acc)
+            z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
+            sg, s_a1 = units.sig(z[:, : 3 * H], t)
+            g, s_a2 = units.tanh(z[:, 3 * H:], t)
+            i, f, o = sg[:, :H], sg[:, H: 2 * H], sg[:, 2 * H:]
+            fc_frac = fa + cfg.cell.frac
+            fm = max(2 * fa, fc_frac)
+            cm = f * c[:n] * float(2 ** (fm - fc_frac)) + i * g * float(2 ** (fm - 2 * fa))
+            c_new, s_cell = narrow(cm, fm - cfg.cell.frac, cfg.cell, SITE_CELL, t)
+            tc, s_a3 = units.tanh_c(c_new, t)
+            h_new, s_hid = narrow(o * tc, 2 * fa - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t)
+            c[:n] = c_new
+            s_act = s_a1 + s_a2 + s_a3
+            if record_internals:
+                gates_rec[t, :n] = torch.cat([i, f, g, o], dim=1)
+                cells_rec[t, :n] = c_new
+        else:  # GRU
+            acc_rz, s_acc1 = saturate(gx[t, :n, : 2 * H] + gh[:, : 2 * H], cfg.acc)
+            z_rz, s_pre1 = narrow(acc_rz, fa_acc - fz, cfg.preact, SITE_PREACT, t)
+            rz, s_a1 = units.sig(z_rz, t)
+            r, zg = rz[:, :H], rz[:, H:]
+            axn, s_acc2 = saturate(gx[t, :n, 2 * H:], cfg.acc)
+            ahn, s_acc3 = saturate(gh[:, 2 * H:] + b_h[2 * H:], cfg.acc)
+            qxn, s_pre2 = narrow(axn, fa_acc - fz, cfg.preact, SITE_XN, t)
+            qhn, s_pre3 = narrow(ahn, fa_acc - fz, cfg.preact, SITE_HN, t)
+            pre_n, s_pre4 = saturate(
+                qxn + round_shift(r * qhn, fa, rnd, seed=seed, site=site_base + SITE_RHN, step=t), cfg.preact)
+            nn_, s_a2 = units.tanh(pre_n, t)
+            fg = max(fa, cfg.hidden.frac)
+            hm = (float(2 ** fa) - zg) * nn_ * float(2 ** (fg - fa)) + zg * hp * float(2 ** (fg - cfg.hidden.frac))
+            h_new, s_hid = narrow(hm, fa + fg - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t)
+            s_acc, s_pre, s_act, s_cell = s_acc1 + s_acc2 + s_acc3, s_pre1 + s_pre2 + s_pre3 + s_pre4, s_a1 + s_a2, zero
+            if record_internals:
+                gates_rec[t, :n] = torch.cat([r, zg, nn_], dim=1)
+        h[:n] = h_new
+        out[t, :n] = h_new
+        sats.append(torch.stack([s_acc, s_pre, s_act, s_cell, s_hid]))
+    sat_steps = torch.stack(sats) if sats else torch.zeros(0, len(SAT_CLASSES))
+    return DirectionResult(out, h, c, sat_steps, gates_rec, cells_rec)
+
+
+def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
+                  batch_sizes: list[int]) -> dict[str, np.ndarray]:
+    """Action counts per step of one direction (see :mod:`rnnaccel.emulator.trace`)."""
+    n = np.asarray(batch_sizes, dtype=np.int64)
+    G, D, H = GATES[cell], input_size, hidden
+    wb, xb, hb = cfg.weight.bits, cfg.input.bits, cfg.hidden.bits
+    active = (n > 0).astype(np.int64)
+    c: dict[str, np.ndarray] = {"active": n}
+    c[f"mac.{wb}x{xb}"] = n * G * H * D
+    key_h = f"mac.{wb}x{hb}"
+    c[key_h] = c.get(key_h, 0) + n * G * H * H
+    n_bias = G * H + (H if cell == "gru" else 0)
+    c["weight_bytes"] = active * ((G * H * (D + H) * wb + n_bias * cfg.bias.bits + 7) // 8)
+    c["act_bytes"] = n * ((D * xb + H * hb + 7) // 8)
+    if cell == "lstm":
+        c["act.sigmoid"], c["act.tanh"] = n * 3 * H, n * 2 * H
+        c["eltwise.mul"], c["eltwise.add"] = n * 3 * H, n * 5 * H
+    else:
+        c["act.sigmoid"], c["act.tanh"] = n * 2 * H, n * H
+        c["eltwise.mul"], c["eltwise.add"] = n * 3 * H, n * 6 * H
+    return c
+
+
+def make_layer_trace(cell: str, cfg: DatapathConfig, layer: int, direction: int, input_size: int,
+                     hidden: int, batch_sizes: list[int], sat_steps: torch.Tensor) -> LayerTrace:
+    lt = LayerTrace(layer, direction, cell, input_size, hidden, len(batch_sizes), cfg.weight.bits, cfg.act.bits)
+    for k, v in step_counters(cell, cfg, input_size, hidden, batch_sizes).items():
+        lt.add(k, v)
+    s = sat_steps.to(torch.int64).cpu().numpy()
+    for j, name in enumerate(SAT_CLASSES):
+        lt.add(f"sat.{name}", s[:, j])
+    return lt
+
+
+__all__ += ["step_counters", "make_layer_trace", "Rounding"]

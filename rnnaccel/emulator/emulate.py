@@ -1,0 +1,164 @@
+"""Multi-layer, bidirectional, variable-length emulation on top of the per-direction datapath.
+
+``emulate_stack`` takes integer weights per (layer, direction) and a float or integer input
+batch with lengths, and returns integer outputs, final states, saturation totals and (when a
+:class:`Trace` is given) the per-step action counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import DatapathConfig
+from .datapath import SAT_CLASSES, SITE_INPUT, IntWeights, make_layer_trace, run_direction
+from .formats import round_shift, round_to_grid, saturate
+from .trace import Trace
+
+__all__ = ["EmulationResult", "emulate_stack", "check_lengths", "reverse_within"]
+
+
+@dataclass
+class EmulationResult:
+    """Integer results in the caller's batch order.
+
+    ``output``: (B, T, dirs*H) last layer's hidden-format ints, zero past each length.
+    ``h_n``: (layers*dirs, B, H); ``c_n`` likewise for the LSTM (None for the GRU).
+    ``saturations``: totals per tensor class over the whole run (``input`` included).
+    ``internals``: with ``record_internals``, ``{(layer, dir): {"gates": (B,T,G*H), "cells": ..., "h": ...}}``.
+    """
+
+    output: torch.Tensor
+    h_n: torch.Tensor
+    c_n: torch.Tensor | None
+    saturations: dict[str, int]
+    internals: dict = field(default_factory=dict)
+
+
+def check_lengths(x: torch.Tensor, lengths) -> torch.Tensor:
+    """Validate ``lengths`` against a (B, T, D) batch and return it as an int64 CPU tensor."""
+    B, T = x.shape[0], x.shape[1]
+    if lengths is None:
+        return torch.full((B,), T, dtype=torch.int64)
+    lengths = torch.as_tensor(lengths).to("cpu")
+    if lengths.dim() != 1 or lengths.shape[0] != B:
+        raise ValueError(f"lengths must have shape ({B},), got {tuple(lengths.shape)}")
+    if torch.is_floating_point(lengths):
+        raise ValueError("lengths must be integers")
+    lengths = lengths.to(torch.int64)
+    if int(lengths.min()) < 1:
+        raise ValueError(f"lengths must be >= 1, got min {int(lengths.min())}")
+    if int(lengths.max()) > T:
+        raise ValueError(f"lengths max {int(lengths.max())} exceeds the input's time dimension {T}")
+    return lengths
+
+
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of a (T, B, ...) tensor within its own length (an involution)."""
+    T, B = x.shape[0], x.shape[1]
+    t = torch.arange(T).unsqueeze(1)
+    L = lengths.unsqueeze(0)
+    idx = torch.where(t < L, L - 1 - t, t).to(x.device)  # (T, B)
+    idx = idx.view(T, B, *([1] * (x.dim() - 2))).expand_as(x)
+    return torch.gather(x, 0, idx)
+
+
+def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[DatapathConfig], x: torch.Tensor,
+                  lengths=None, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
+                  x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False
+                  ) -> EmulationResult:
+    """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
+    into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
+
+    ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format.
+    """
+    if x.dim() != 3:
+        raise ValueError(f"input must be (batch, time, features), got shape {tuple(x.shape)}")
+    B, T, D = x.shape
+    L, dirs = len(weights), len(weights[0])
+    H = weights[0][0].w_hh.shape[1]
+    if D != weights[0][0].w_ih.shape[1]:
+        raise ValueError(f"input has {D} features, layer 0 expects {weights[0][0].w_ih.shape[1]}")
+    lengths = check_lengths(x, lengths)
+    valid = (torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)).to(x.device)  # (B, T)
+    sat_tot = {k: 0 for k in ("input",) + SAT_CLASSES}
+    if x_is_int:
+        q = x.to(torch.float64) * valid.unsqueeze(-1)
+        _, n_in = saturate(q, cfgs[0].input)
+        if int(n_in):
+            raise ValueError(f"integer input holds {int(n_in)} value(s) outside {cfgs[0].input}")
+        in_sat_steps = torch.zeros(T, dtype=torch.int64)
+    else:
+        xv = x[valid]
+        if not bool(torch.isfinite(xv).all()):
+            raise ValueError(f"input holds {int((~torch.isfinite(xv)).sum())} NaN/inf value(s) within the lengths")
+        xz = torch.where(valid.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
+        raw = round_to_grid(xz, cfgs[0].input, cfgs[0].rounding, seed=cfgs[0].seed, site=SITE_INPUT)
+        q, _ = saturate(raw, cfgs[0].input)
+        in_sat_steps = (raw != q).sum(dim=(0, 2)).to(torch.int64).cpu()
+    sat_tot["input"] += int(in_sat_steps.sum())
+    # sort by length, longest first: active rows are a prefix at every step
+    order = torch.argsort(lengths, descending=True, stable=True)
+    inv = torch.argsort(order)
+    Ls = lengths[order]
+    batch_sizes = [int((Ls > t).sum()) for t in range(int(Ls.max()))]
+    Tm = len(batch_sizes)
+    cur = q[order.to(q.device), :Tm].transpose(0, 1).contiguous()  # (Tm, B, D)
+    in_sat_steps = in_sat_steps[:Tm]
+    hn, cn, internals = [], [], {}
+    for layer in range(L):
+        cfg = cfgs[layer]
+        cfg.check_gemm(cur.shape[-1], H)
+        if layer > 0:  # requantize the previous layer's outputs into this layer's input format
+            prev = cfgs[layer - 1].hidden
+            raw = round_shift(cur, prev.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed,
+                              site=(layer * 2) * 32 + SITE_INPUT)
+            cur, _ = saturate(raw, cfg.input)
+            in_sat_steps = ((raw != cur).sum(dim=(1, 2))).to(torch.int64).cpu()
+            sat_tot["input"] += int(in_sat_steps.sum())
+        outs = []
+        for d in range(dirs):
+            site = (layer * 2 + d) * 32
+            xin = cur if d == 0 else reverse_within(cur, Ls)
+            k = layer * dirs + d
+            h_init = _init_state(h0, k, order, B, H, x.device)
+            c_init = _init_state(c0, k, order, B, H, x.device) if cell == "lstm" else None
+            r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals)
+            o = r.output if d == 0 else reverse_within(r.output, Ls)
+            outs.append(o)
+            hn.append(r.h_n[inv])
+            cn.append(r.c_n[inv] if r.c_n is not None else None)
+            for j, name in enumerate(SAT_CLASSES):
+                sat_tot[name] += int(r.sat_steps[:, j].sum())
+            if trace is not None:
+                lt = make_layer_trace(cell, cfg, layer, d, cur.shape[-1], H, batch_sizes, r.sat_steps)
+                if d == 0:
+                    lt.add("sat.input", in_sat_steps.numpy())
+                trace.append(lt)
+            if record_internals:
+                rec = {"h": o}
+                if r.gates is not None:
+                    rec["gates"] = r.gates if d == 0 else reverse_within(r.gates, Ls)
+                if r.cells is not None:
+                    rec["cells"] = r.cells if d == 0 else reverse_within(r.cells, Ls)
+                internals[(layer, d)] = {k2: _to_caller(v, inv, T) for k2, v in rec.items()}
+        cur = torch.cat(outs, dim=-1) if dirs > 1 else outs[0]
+    output = _to_caller(cur, inv, T)
+    c_n = torch.stack(cn) if cell == "lstm" else None
+    return EmulationResult(output, torch.stack(hn), c_n, sat_tot, internals)
+
+
+def _init_state(s, k, order, B, H, device):
+    if s is None:
+        return torch.zeros(B, H, dtype=torch.float64, device=device)
+    if s.shape[1:] != (B, H):
+        raise ValueError(f"initial state must be (layers*dirs, {B}, {H}), got {tuple(s.shape)}")
+    return s[k].to(torch.float64)[order.to(s.device)].clone()
+
+
+def _to_caller(v: torch.Tensor, inv: torch.Tensor, T: int) -> torch.Tensor:
+    """(Tm, B, F) time-major, length-sorted -> (B, T, F) in the caller's order, zero-padded."""
+    v = v.transpose(0, 1)[inv.to(v.device)]
+    if v.shape[1] < T:
+        v = torch.cat([v, v.new_zeros(v.shape[0], T - v.shape[1], v.shape[2])], dim=1)
+    return v
