@@ -15,20 +15,22 @@ rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
 
-from .activation import ActivationUnit
+from .activation import ActivationUnit, GateActivations
 from .config import DatapathConfig
 from .formats import Fmt, Rounding, quantize, round_shift, saturate
+from .gemm import ExactGemm
 from .trace import LayerTrace
 
 __all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "GATES",
            "SAT_CLASSES", "lstm_row_order"]
 
 GATES = {"lstm": 4, "gru": 3}
-SAT_CLASSES = ("acc", "preact", "act", "cell", "hidden")
+SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
 SITE_PREACT, SITE_CELL, SITE_HIDDEN, SITE_SIG, SITE_TANH, SITE_TANH_C = 0, 1, 2, 3, 4, 5
 SITE_XN, SITE_HN, SITE_RHN, SITE_WEIGHT, SITE_INPUT = 6, 7, 8, 9, 10
@@ -54,6 +56,14 @@ class IntWeights:
     w_hh: torch.Tensor
     b_x: torch.Tensor
     b_h: torch.Tensor
+    _gemms: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def gemm(self, which: str, w_bits: int, x_bits: int, scale: float, backend: str) -> ExactGemm:
+        """The prepared exact GEMM of ``w_ih`` or ``w_hh`` (cached: weights are split once)."""
+        key = (which, w_bits, x_bits, scale, backend)
+        if key not in self._gemms:
+            self._gemms[key] = ExactGemm(getattr(self, which), w_bits, x_bits, scale, backend)
+        return self._gemms[key]
 
 
 def quantize_weights(cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0
@@ -92,42 +102,53 @@ class DirectionResult:
     extra: dict = field(default_factory=dict)
 
 
-class _Units:
-    """The activation units of one direction (tables built once per config)."""
+@lru_cache(maxsize=256)
+def _units(cell: str, cfg: DatapathConfig, site_base: int, H: int) -> "_Units":
+    return _Units(cell, cfg, site_base, H)
 
-    def __init__(self, cfg: DatapathConfig, site_base: int):
+
+class _Units:
+    """The activation units of one direction (tables built once per config and layer shape)."""
+
+    def __init__(self, cell: str, cfg: DatapathConfig, site_base: int, H: int):
         kw = dict(index_bits=cfg.act_index_bits, interp=cfg.act_interp, rounding=cfg.rounding, seed=cfg.seed)
-        self.sig = ActivationUnit("sigmoid", cfg.preact, cfg.act, site=site_base + SITE_SIG, **kw)
-        self.tanh = ActivationUnit("tanh", cfg.preact, cfg.act, site=site_base + SITE_TANH, **kw)
+        sig = ActivationUnit("sigmoid", cfg.preact, cfg.act, site=site_base + SITE_SIG, **kw)
+        tanh = ActivationUnit("tanh", cfg.preact, cfg.act, site=site_base + SITE_TANH, **kw)
+        self.tanh = tanh
         self.tanh_c = ActivationUnit("tanh", cfg.cell, cfg.act, site=site_base + SITE_TANH_C, **kw)
+        # LSTM [i, f, o | g]; GRU [r, z] (n is evaluated later, after the r gating)
+        self.gates = GateActivations([(sig, 3 * H), (tanh, H)] if cell == "lstm" else [(sig, 2 * H)])
 
 
 def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[int], cfg: DatapathConfig,
                   h0: torch.Tensor, c0: torch.Tensor | None, site_base: int = 0,
-                  record_internals: bool = False) -> DirectionResult:
+                  record_internals: bool = False, gemm: str = "auto") -> DirectionResult:
     """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
 
     ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
-    (B, H) initial state ints.
+    (B, H) initial state ints. Rows that finished are never computed again; their final state is
+    kept aside when they finish.
     """
     T, B, D = x.shape
     GH, H = w.w_hh.shape
-    G = GH // H
     fa_acc, fw, fz, fa = cfg.acc_frac, cfg.weight.frac, cfg.preact.frac, cfg.act.frac
+    fh, fc = cfg.hidden.frac, cfg.cell.frac
     rnd, seed = cfg.rounding, cfg.seed
-    units = _Units(cfg, site_base)
-    # x part of every step at once: exact products, aligned to the accumulator's frac.
-    gx = (x.reshape(T * B, D) @ w.w_ih.T).reshape(T, B, GH) * float(2 ** (fa_acc - fw - cfg.input.frac))
+    units = _units(cell, cfg, site_base, H)
+    dev = x.device
+    # x part of every step at once: exact products aligned to the accumulator's frac, plus b_x
+    gemm_x = w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, 2.0 ** (fa_acc - fw - cfg.input.frac), gemm)
+    gx = gemm_x(x.reshape(T * B, D)).reshape(T, B, GH)
     gx += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
-    w_hh_t = w.w_hh.T.contiguous()
-    sh = float(2 ** (fa_acc - fw - cfg.hidden.frac))
-    b_h = w.b_h * float(2 ** (fa_acc - cfg.bias.frac))
-    h, c = h0.clone(), (c0.clone() if c0 is not None else None)
-    out = torch.zeros(T, B, H, dtype=torch.float64, device=x.device)
+    gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, 2.0 ** (fa_acc - fw - fh), gemm)
+    b_hn = (w.b_h[2 * H:] * float(2 ** (fa_acc - cfg.bias.frac))) if cell == "gru" else None
+    h_fin, c_fin = h0.clone(), (c0.clone() if c0 is not None else None)  # final states
+    h, c = h0, c0
+    out = torch.zeros(T, B, H, dtype=torch.float64, device=dev)
     sats = []
-    gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=x.device) if record_internals else None
-    cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=x.device) if record_internals and cell == "lstm" else None
-    zero = torch.zeros((), dtype=torch.float64, device=x.device)
+    gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=dev) if record_internals else None
+    cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=dev) if record_internals and cell == "lstm" else None
+    one_a = float(2 ** fa)
 
     def narrow(v, s, fmt: Fmt, site, t):
         return saturate(round_shift(v, s, rnd, seed=seed, site=site_base + site, step=t), fmt)
@@ -135,47 +156,48 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     for t in range(T):
         n = batch_sizes[t]
         hp = h[:n]
-        gh = (hp @ w_hh_t) * sh
         if cell == "lstm":
-            acc, s_acc = saturate(gx[t, :n] + gh, cfg.acc)
+            acc, s_acc = saturate(gemm_h(hp, out=gx[t, :n]), cfg.acc)
             z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            sg, s_a1 = units.sig(z[:, : 3 * H], t)
-            g, s_a2 = units.tanh(z[:, 3 * H:], t)
-            i, f, o = sg[:, :H], sg[:, H: 2 * H], sg[:, 2 * H:]
-            fc_frac = fa + cfg.cell.frac
-            fm = max(2 * fa, fc_frac)
-            cm = f * c[:n] * float(2 ** (fm - fc_frac)) + i * g * float(2 ** (fm - 2 * fa))
-            c_new, s_cell = narrow(cm, fm - cfg.cell.frac, cfg.cell, SITE_CELL, t)
-            tc, s_a3 = units.tanh_c(c_new, t)
-            h_new, s_hid = narrow(o * tc, 2 * fa - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t)
-            c[:n] = c_new
-            s_act = s_a1 + s_a2 + s_a3
+            a = units.gates(z, t)
+            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+            fm = max(2 * fa, fa + fc)
+            cm = torch.addcmul(i * g * float(2 ** (fm - 2 * fa)), f, c[:n], value=float(2 ** (fm - fa - fc)))
+            c_new, s_cell = narrow(cm, fm - fc, cfg.cell, SITE_CELL, t)
+            h_new, s_hid = narrow(o * units.tanh_c(c_new, t), 2 * fa - fh, cfg.hidden, SITE_HIDDEN, t)
             if record_internals:
                 gates_rec[t, :n] = torch.cat([i, f, g, o], dim=1)
                 cells_rec[t, :n] = c_new
         else:  # GRU
-            acc_rz, s_acc1 = saturate(gx[t, :n, : 2 * H] + gh[:, : 2 * H], cfg.acc)
+            gh = gemm_h(hp)
+            acc_rz, s_acc1 = saturate(gh[:, : 2 * H] + gx[t, :n, : 2 * H], cfg.acc)
             z_rz, s_pre1 = narrow(acc_rz, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            rz, s_a1 = units.sig(z_rz, t)
+            rz = units.gates(z_rz, t)
             r, zg = rz[:, :H], rz[:, H:]
             axn, s_acc2 = saturate(gx[t, :n, 2 * H:], cfg.acc)
-            ahn, s_acc3 = saturate(gh[:, 2 * H:] + b_h[2 * H:], cfg.acc)
+            ahn, s_acc3 = saturate(gh[:, 2 * H:] + b_hn, cfg.acc)
             qxn, s_pre2 = narrow(axn, fa_acc - fz, cfg.preact, SITE_XN, t)
             qhn, s_pre3 = narrow(ahn, fa_acc - fz, cfg.preact, SITE_HN, t)
             pre_n, s_pre4 = saturate(
                 qxn + round_shift(r * qhn, fa, rnd, seed=seed, site=site_base + SITE_RHN, step=t), cfg.preact)
-            nn_, s_a2 = units.tanh(pre_n, t)
-            fg = max(fa, cfg.hidden.frac)
-            hm = (float(2 ** fa) - zg) * nn_ * float(2 ** (fg - fa)) + zg * hp * float(2 ** (fg - cfg.hidden.frac))
-            h_new, s_hid = narrow(hm, fa + fg - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t)
-            s_acc, s_pre, s_act, s_cell = s_acc1 + s_acc2 + s_acc3, s_pre1 + s_pre2 + s_pre3 + s_pre4, s_a1 + s_a2, zero
+            nn_ = units.tanh(pre_n, t)
+            fg = max(fa, fh)
+            hm = torch.addcmul((one_a - zg) * nn_ * float(2 ** (fg - fa)), zg, hp, value=float(2 ** (fg - fh)))
+            h_new, s_hid = narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t)
+            s_acc, s_pre, s_cell = s_acc1 + s_acc2 + s_acc3, s_pre1 + s_pre2 + s_pre3 + s_pre4, 0
+            c_new = None
             if record_internals:
                 gates_rec[t, :n] = torch.cat([r, zg, nn_], dim=1)
-        h[:n] = h_new
         out[t, :n] = h_new
-        sats.append(torch.stack([s_acc, s_pre, s_act, s_cell, s_hid]))
-    sat_steps = torch.stack(sats) if sats else torch.zeros(0, len(SAT_CLASSES))
-    return DirectionResult(out, h, c, sat_steps, gates_rec, cells_rec)
+        n_next = batch_sizes[t + 1] if t + 1 < T else 0
+        if n_next < n:  # rows n_next..n-1 end at this step: keep their final state
+            h_fin[n_next:n] = h_new[n_next:]
+            if c_new is not None:
+                c_fin[n_next:n] = c_new[n_next:]
+        h, c = h_new, c_new
+        sats.append((s_acc, s_pre, s_cell, s_hid))
+    sat_steps = torch.tensor(sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
+    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec)
 
 
 def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,

@@ -65,12 +65,13 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[DatapathConfig], x: torch.Tensor,
                   lengths=None, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
-                  x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False
-                  ) -> EmulationResult:
+                  x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False,
+                  gemm: str = "auto") -> EmulationResult:
     """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
     into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
 
     ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format.
+    ``gemm``: exact-GEMM backend (``auto``, ``int8``, ``float64``; see :mod:`.gemm`) — same bits.
     """
     if x.dim() != 3:
         raise ValueError(f"input must be (batch, time, features), got shape {tuple(x.shape)}")
@@ -123,7 +124,8 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             k = layer * dirs + d
             h_init = _init_state(h0, k, order, B, H, x.device)
             c_init = _init_state(c0, k, order, B, H, x.device) if cell == "lstm" else None
-            r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals)
+            r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals,
+                              gemm)
             o = r.output if d == 0 else reverse_within(r.output, Ls)
             outs.append(o)
             hn.append(r.h_n[inv])

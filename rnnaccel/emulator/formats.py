@@ -147,13 +147,18 @@ def round_shift(
     raise ValueError(f"unknown rounding mode {mode!r}")
 
 
-def saturate(v: torch.Tensor, fmt: Fmt) -> tuple[torch.Tensor, torch.Tensor]:
+def saturate(v: torch.Tensor, fmt: Fmt) -> tuple[torch.Tensor, int]:
     """Clamp integers to ``fmt``'s range. Returns ``(clamped, number_of_saturated_elements)``.
 
-    The count is a 0-d tensor (no device sync); callers add it to their saturation counters.
+    The common case (nothing out of range) costs one min/max reduction.
     """
     lo, hi = float(fmt.qmin), float(fmt.qmax)
-    n = ((v < lo) | (v > hi)).sum()
+    if v.numel() == 0:
+        return v, 0
+    mn, mx = torch.aminmax(v)
+    if mn.item() >= lo and mx.item() <= hi:
+        return v, 0
+    n = int(((v < lo) | (v > hi)).sum())
     return v.clamp(lo, hi), n
 
 

@@ -1,0 +1,124 @@
+"""Exact integer GEMMs without integer loops.
+
+``ExactGemm(W)`` computes ``x @ W.T`` for integer-valued float64 tensors, exactly, by one of two
+backends that give the same bits (both are exact, so the result does not depend on summation
+order, thread count or device):
+
+- ``"int8"`` (CPU, operands of at most 16 bits): each operand is split into at most two signed
+  8-bit chunks ``v = 256*v_hi + v_lo' + 128`` (``v_hi = floor(v / 256)``,
+  ``v_lo' = (v mod 256) - 128``; an operand of at most 8 bits is one chunk with no offset). All
+  chunk products come from one ``torch._int_mm`` (int8 x int8 -> int32; exact while
+  ``K * 2**14 < 2**31``), and the offsets are corrected with row sums:
+  ``x.w = X'.W' + o_w*sum(x) + o_x*sum(w) - K*o_x*o_w``.
+- ``"float64"``: one float64 GEMM (exact because ``DatapathConfig.check_gemm`` proved every partial
+  sum < 2**53). Used on GPUs (torch has no general integer GEMM there) and for wider operands.
+"""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+__all__ = ["ExactGemm", "int8_available"]
+
+_INT32_SAFE_K = 1 << 16  # two summed blocks: 2 * K * 128 * 128 < 2**31
+ROW_BLOCK = 128
+_LITTLE = sys.byteorder == "little"
+INT8_MIN_K = 320  # below this depth a float64 GEMM of >8-bit operands is faster (scripts/bench_emulator.py)  # rows per int8 call on large inputs
+
+
+def int8_available(device: torch.device) -> bool:
+    return device.type == "cpu" and hasattr(torch, "_int_mm")
+
+
+def _dense(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with canonical row-major strides. ``torch._int_mm`` reads the leading dimension from
+    the stride, which ``contiguous()`` leaves arbitrary for a dimension of size 1."""
+    if t.dim() == 2 and t.stride() == (t.shape[1], 1):
+        return t
+    return torch.empty(t.shape, dtype=t.dtype, device=t.device).copy_(t)
+
+
+def _split(v: torch.Tensor, bits: int) -> tuple[torch.Tensor, list[float], float]:
+    """Signed int8 chunks of integer-valued float64 ``v`` (|v| <= 2**(bits-1)), stacked along rows.
+
+    Returns ``(chunks, weights, offset)`` with ``v = sum_i weights[i] * chunk_i + offset``:
+    one chunk for at most 8 bits; for 9..16 bits ``[lo', hi]`` with ``lo' = (v mod 256) - 128``,
+    ``hi = floor(v / 256)``, weights ``[1, 256]`` and offset 128. The two's-complement int16 of v
+    holds both bytes: flipping bit 7 turns the low byte into ``lo'`` (little-endian byte order
+    puts it first), so the split is three tensor operations.
+    """
+    if bits <= 8:
+        return v.to(torch.int8), [1.0], 0.0
+    M, K = v.shape
+    b = (v.to(torch.int16) ^ 0x80).view(torch.int8).view(M, K, 2)  # [..., 0] = lo', [..., 1] = hi
+    if not _LITTLE:
+        b = b.flip(-1)
+    return b.permute(2, 0, 1).reshape(2 * M, K), [1.0, 256.0], 128.0
+
+
+class ExactGemm:
+    """``y = (x @ W.T) * scale`` for fixed integer weights ``W`` (N, K) and per-call inputs x (M, K).
+
+    ``w_bits``/``x_bits`` bound the operands (two's complement widths); ``scale`` is a power of
+    two folded into the result (exact).
+    """
+
+    def __init__(self, W: torch.Tensor, w_bits: int, x_bits: int, scale: float = 1.0, backend: str = "auto"):
+        N, K = W.shape
+        self.N, self.K, self.scale, self.x_bits = N, K, float(scale), x_bits
+        ok8 = int8_available(W.device) and max(w_bits, x_bits) <= 16 and K < _INT32_SAFE_K
+        if backend == "auto":  # a speed choice only: both backends give the same bits
+            backend = "int8" if ok8 and (max(w_bits, x_bits) <= 8 or K >= INT8_MIN_K) else "float64"
+        if backend == "int8" and not ok8:
+            raise ValueError(f"int8 GEMM backend unavailable for {w_bits}x{x_bits}-bit operands, K={K}, {W.device}")
+        if backend not in ("int8", "float64"):
+            raise ValueError(f"gemm backend {backend!r} unknown; choose auto, int8 or float64")
+        self.backend = backend
+        if backend == "float64":
+            self.wt = (W.T * self.scale).contiguous()
+            return
+        chunks, self.w_weights, self.w_off = _split(W, w_bits)  # (cw*N, K)
+        self.wc = _dense(chunks.T)  # (K, cw*N)
+        self.w_rowsum = W.sum(dim=1)  # (N,), exact
+        self._consts: dict[float, torch.Tensor] = {}
+
+    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: (M, K) integer-valued float64. Returns (M, N) float64 (added into ``out`` if given)."""
+        if self.backend == "float64":
+            return torch.addmm(out, x, self.wt) if out is not None else x @ self.wt
+        M = x.shape[0]
+        if M <= ROW_BLOCK:
+            return self._int8(x, out)
+        # row blocks keep the chunk/convert/combine temporaries in cache
+        y = torch.empty(M, self.N, dtype=torch.float64, device=x.device)
+        for r0 in range(0, M, ROW_BLOCK):
+            r1 = min(M, r0 + ROW_BLOCK)
+            y[r0:r1] = self._int8(x[r0:r1], out[r0:r1] if out is not None else None)
+        return y
+
+    def _int8(self, x: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        M, N = x.shape[0], self.N
+        xc, x_weights, x_off = _split(x, self.x_bits)
+        r = torch._int_mm(_dense(xc), self.wc)  # (cx*M, cw*N) int32
+        blocks: dict[float, torch.Tensor] = {}  # weight -> sum of the int32 blocks with that weight
+        for i, si in enumerate(x_weights):
+            for j, tj in enumerate(self.w_weights):
+                blk = r[i * M:(i + 1) * M, j * N:(j + 1) * N]
+                # int32 sums of two blocks stay exact: K * 2**15 < 2**31 (K < 2**16 checked)
+                blocks[si * tj] = blocks[si * tj] + blk if si * tj in blocks else blk
+        # offsets: x.w = X'.W' + o_w*sum(x) + o_x*sum(w) - K*o_x*o_w (the last two are constants)
+        const = self._const(x_off)
+        start = const if out is None else out + const
+        y = None
+        for wgt, blk in blocks.items():
+            y = torch.add(start, blk, alpha=wgt * self.scale) if y is None else y.add_(blk, alpha=wgt * self.scale)
+        if self.w_off:
+            y.add_(x.sum(dim=1, keepdim=True), alpha=self.w_off * self.scale)
+        return y
+
+    def _const(self, x_off: float) -> torch.Tensor:
+        c = self._consts.get(x_off)
+        if c is None:
+            c = self._consts[x_off] = (self.w_rowsum * x_off - self.K * self.w_off * x_off) * self.scale
+        return c
