@@ -24,6 +24,7 @@ from .activation import ActivationUnit, GateActivations
 from .config import DatapathConfig
 from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
+from .hooks import DirectionContext, StepUnit
 from .trace import LayerTrace
 
 __all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "GATES",
@@ -103,11 +104,11 @@ class DirectionResult:
 
 
 @lru_cache(maxsize=256)
-def _units(cell: str, cfg: DatapathConfig, site_base: int, H: int) -> "_Units":
-    return _Units(cell, cfg, site_base, H)
+def _act_units(cell: str, cfg: DatapathConfig, site_base: int, H: int) -> "_ActUnits":
+    return _ActUnits(cell, cfg, site_base, H)
 
 
-class _Units:
+class _ActUnits:
     """The activation units of one direction (tables built once per config and layer shape)."""
 
     def __init__(self, cell: str, cfg: DatapathConfig, site_base: int, H: int):
@@ -122,19 +123,21 @@ class _Units:
 
 def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[int], cfg: DatapathConfig,
                   h0: torch.Tensor, c0: torch.Tensor | None, site_base: int = 0,
-                  record_internals: bool = False, gemm: str = "auto") -> DirectionResult:
+                  record_internals: bool = False, gemm: str = "auto", units: list[StepUnit] = (),
+                  layer: int = 0, direction: int = 0) -> DirectionResult:
     """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
 
     ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
     (B, H) initial state ints. Rows that finished are never computed again; their final state is
-    kept aside when they finish.
+    kept aside when they finish. ``units``: technique units (:mod:`rnnaccel.emulator.hooks`);
+    their counters are returned in ``DirectionResult.extra["counters"]``.
     """
     T, B, D = x.shape
     GH, H = w.w_hh.shape
     fa_acc, fw, fz, fa = cfg.acc_frac, cfg.weight.frac, cfg.preact.frac, cfg.act.frac
     fh, fc = cfg.hidden.frac, cfg.cell.frac
     rnd, seed = cfg.rounding, cfg.seed
-    units = _units(cell, cfg, site_base, H)
+    act_units = _act_units(cell, cfg, site_base, H)
     dev = x.device
     # x part of every step at once: exact products aligned to the accumulator's frac, plus b_x
     gemm_x = w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, 2.0 ** (fa_acc - fw - cfg.input.frac), gemm)
@@ -149,6 +152,25 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=dev) if record_internals else None
     cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=dev) if record_internals and cell == "lstm" else None
     one_a = float(2 ** fa)
+    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm)
+    for u in units:
+        u.begin(ctx)
+    acc_units = [u for u in units if type(u).gate_acc is not StepUnit.gate_acc]
+    out_units = [u for u in units if type(u).gate_out is not StepUnit.gate_out]
+    obs_units = [u for u in units if type(u).observe is not StepUnit.observe]
+
+    def dot(t, n, hp):
+        """(ax, ah) from the first unit that supplies them, else None (the plain path)."""
+        for u in acc_units:
+            r = u.gate_acc(t, n, hp)
+            if r is not None:
+                return r
+        return None
+
+    def gate_out(t, n, cols, z, a, act):
+        for u in out_units:
+            a = u.gate_out(t, n, cols, z, a, act)
+        return a
 
     def narrow(v, s, fmt: Fmt, site, t):
         return saturate(round_shift(v, s, rnd, seed=seed, site=site_base + site, step=t), fmt)
@@ -156,31 +178,43 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     for t in range(T):
         n = batch_sizes[t]
         hp = h[:n]
+        ext = dot(t, n, hp) if acc_units else None
         if cell == "lstm":
-            acc, s_acc = saturate(gemm_h(hp, out=gx[t, :n]), cfg.acc)
+            acc = gemm_h(hp, out=gx[t, :n]) if ext is None else ext[0] + ext[1]
+            acc, s_acc = saturate(acc, cfg.acc)
             z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            a = units.gates(z, t)
+            a = act_units.gates(z, t)
+            if out_units:
+                a = gate_out(t, n, slice(0, GH), z, a, lambda v: act_units.gates(v, t))
             i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
             fm = max(2 * fa, fa + fc)
             cm = torch.addcmul(i * g * float(2 ** (fm - 2 * fa)), f, c[:n], value=float(2 ** (fm - fa - fc)))
             c_new, s_cell = narrow(cm, fm - fc, cfg.cell, SITE_CELL, t)
-            h_new, s_hid = narrow(o * units.tanh_c(c_new, t), 2 * fa - fh, cfg.hidden, SITE_HIDDEN, t)
+            h_new, s_hid = narrow(o * act_units.tanh_c(c_new, t), 2 * fa - fh, cfg.hidden, SITE_HIDDEN, t)
             if record_internals:
                 gates_rec[t, :n] = torch.cat([i, f, g, o], dim=1)
                 cells_rec[t, :n] = c_new
         else:  # GRU
-            gh = gemm_h(hp)
-            acc_rz, s_acc1 = saturate(gh[:, : 2 * H] + gx[t, :n, : 2 * H], cfg.acc)
+            if ext is None:
+                ax, gh = gx[t, :n], gemm_h(hp)
+                gh[:, 2 * H:] += b_hn
+            else:
+                ax, gh = ext
+            acc_rz, s_acc1 = saturate(gh[:, : 2 * H] + ax[:, : 2 * H], cfg.acc)
             z_rz, s_pre1 = narrow(acc_rz, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            rz = units.gates(z_rz, t)
+            rz = act_units.gates(z_rz, t)
+            if out_units:
+                rz = gate_out(t, n, slice(0, 2 * H), z_rz, rz, lambda v: act_units.gates(v, t))
             r, zg = rz[:, :H], rz[:, H:]
-            axn, s_acc2 = saturate(gx[t, :n, 2 * H:], cfg.acc)
-            ahn, s_acc3 = saturate(gh[:, 2 * H:] + b_hn, cfg.acc)
+            axn, s_acc2 = saturate(ax[:, 2 * H:], cfg.acc)
+            ahn, s_acc3 = saturate(gh[:, 2 * H:], cfg.acc)
             qxn, s_pre2 = narrow(axn, fa_acc - fz, cfg.preact, SITE_XN, t)
             qhn, s_pre3 = narrow(ahn, fa_acc - fz, cfg.preact, SITE_HN, t)
             pre_n, s_pre4 = saturate(
                 qxn + round_shift(r * qhn, fa, rnd, seed=seed, site=site_base + SITE_RHN, step=t), cfg.preact)
-            nn_ = units.tanh(pre_n, t)
+            nn_ = act_units.tanh(pre_n, t)
+            if out_units:
+                nn_ = gate_out(t, n, slice(2 * H, 3 * H), pre_n, nn_, lambda v: act_units.tanh(v, t))
             fg = max(fa, fh)
             hm = torch.addcmul((one_a - zg) * nn_ * float(2 ** (fg - fa)), zg, hp, value=float(2 ** (fg - fh)))
             h_new, s_hid = narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t)
@@ -194,10 +228,16 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
             h_fin[n_next:n] = h_new[n_next:]
             if c_new is not None:
                 c_fin[n_next:n] = c_new[n_next:]
+        for u in obs_units:
+            u.observe(t, n, hp, h_new, c[:n] if c is not None else None, c_new)
         h, c = h_new, c_new
         sats.append((s_acc, s_pre, s_cell, s_hid))
     sat_steps = torch.tensor(sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
-    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec)
+    counters: dict[str, np.ndarray] = {}
+    for u in units:
+        for k, v in u.counters().items():
+            counters[k] = counters.get(k, 0) + np.asarray(v, dtype=np.int64)
+    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec, extra={"counters": counters})
 
 
 def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
@@ -224,10 +264,15 @@ def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
 
 
 def make_layer_trace(cell: str, cfg: DatapathConfig, layer: int, direction: int, input_size: int,
-                     hidden: int, batch_sizes: list[int], sat_steps: torch.Tensor) -> LayerTrace:
+                     hidden: int, batch_sizes: list[int], sat_steps: torch.Tensor,
+                     extra: dict[str, np.ndarray] | None = None) -> LayerTrace:
     lt = LayerTrace(layer, direction, cell, input_size, hidden, len(batch_sizes), cfg.weight.bits, cfg.act.bits)
     for k, v in step_counters(cell, cfg, input_size, hidden, batch_sizes).items():
         lt.add(k, v)
+    for k, v in (extra or {}).items():  # technique units' counts (may correct the base counts)
+        lt.add(k, v)
+    for k in [k for k, v in lt.counters.items() if k.startswith("mac.") and not v.any()]:
+        del lt.counters[k]  # a width no MAC used
     s = sat_steps.to(torch.int64).cpu().numpy()
     for j, name in enumerate(SAT_CLASSES):
         lt.add(f"sat.{name}", s[:, j])

@@ -66,12 +66,13 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[DatapathConfig], x: torch.Tensor,
                   lengths=None, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
                   x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False,
-                  gemm: str = "auto") -> EmulationResult:
+                  gemm: str = "auto", unit_factories=()) -> EmulationResult:
     """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
     into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
 
     ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format.
     ``gemm``: exact-GEMM backend (``auto``, ``int8``, ``float64``; see :mod:`.gemm`) — same bits.
+    ``unit_factories``: technique unit factories ``f(layer, direction, cfg) -> StepUnit | None``.
     """
     if x.dim() != 3:
         raise ValueError(f"input must be (batch, time, features), got shape {tuple(x.shape)}")
@@ -124,8 +125,9 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             k = layer * dirs + d
             h_init = _init_state(h0, k, order, B, H, x.device)
             c_init = _init_state(c0, k, order, B, H, x.device) if cell == "lstm" else None
+            units = [u for u in (f(layer, d, cfg) for f in unit_factories) if u is not None]
             r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals,
-                              gemm)
+                              gemm, units, layer, d)
             o = r.output if d == 0 else reverse_within(r.output, Ls)
             outs.append(o)
             hn.append(r.h_n[inv])
@@ -133,7 +135,8 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             for j, name in enumerate(SAT_CLASSES):
                 sat_tot[name] += int(r.sat_steps[:, j].sum())
             if trace is not None:
-                lt = make_layer_trace(cell, cfg, layer, d, cur.shape[-1], H, batch_sizes, r.sat_steps)
+                lt = make_layer_trace(cell, cfg, layer, d, cur.shape[-1], H, batch_sizes, r.sat_steps,
+                                      r.extra.get("counters"))
                 if d == 0:
                     lt.add("sat.input", in_sat_steps.numpy())
                 trace.append(lt)

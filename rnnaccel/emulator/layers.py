@@ -75,6 +75,7 @@ class RecurrentStack(nn.Module):
                     self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.empty(G * hidden_size).uniform_(-k, k)))
         self.mode = mode
         self.gemm = "auto"  # exact-GEMM backend of the emulator (same bits whichever)
+        self.units: list = []  # technique unit factories (rnnaccel.emulator.hooks), emulate mode
         self.datapath = datapath if datapath is not None else DatapathConfig()
         self._int_cache = None
 
@@ -170,7 +171,7 @@ class RecurrentStack(nn.Module):
             if c is not None:
                 c0 = torch.stack([quantize(c[k], self.datapath[k // self.num_directions].cell)[0] for k in range(c.shape[0])])
         return emulate_stack(self.cell, weights, self.datapath, x, lengths, h0, c0, trace=trace,
-                             record_internals=record_internals, gemm=self.gemm)
+                             record_internals=record_internals, gemm=self.gemm, unit_factories=self.units)
 
     def _forward_float(self, x, lengths, hx, fq: bool):
         B, T, _ = x.shape
