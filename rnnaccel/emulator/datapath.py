@@ -188,7 +188,7 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
                 a = gate_out(t, n, slice(0, GH), z, a, lambda v: act_units.gates(v, t))
             i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
             fm = max(2 * fa, fa + fc)
-            cm = torch.addcmul(i * g * float(2 ** (fm - 2 * fa)), f, c[:n], value=float(2 ** (fm - fa - fc)))
+            cm = torch.addcmul(_scaled(i * g, fm - 2 * fa), f, c[:n], value=float(2 ** (fm - fa - fc)))
             c_new, s_cell = narrow(cm, fm - fc, cfg.cell, SITE_CELL, t)
             h_new, s_hid = narrow(o * act_units.tanh_c(c_new, t), 2 * fa - fh, cfg.hidden, SITE_HIDDEN, t)
             if record_internals:
@@ -216,7 +216,7 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
             if out_units:
                 nn_ = gate_out(t, n, slice(2 * H, 3 * H), pre_n, nn_, lambda v: act_units.tanh(v, t))
             fg = max(fa, fh)
-            hm = torch.addcmul((one_a - zg) * nn_ * float(2 ** (fg - fa)), zg, hp, value=float(2 ** (fg - fh)))
+            hm = torch.addcmul(_scaled((one_a - zg) * nn_, fg - fa), zg, hp, value=float(2 ** (fg - fh)))
             h_new, s_hid = narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t)
             s_acc, s_pre, s_cell = s_acc1 + s_acc2 + s_acc3, s_pre1 + s_pre2 + s_pre3 + s_pre4, 0
             c_new = None
@@ -238,6 +238,11 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
         for k, v in u.counters().items():
             counters[k] = counters.get(k, 0) + np.asarray(v, dtype=np.int64)
     return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec, extra={"counters": counters})
+
+
+def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
+    """``v * 2**e`` (exact), skipping the multiplication when ``e == 0``."""
+    return v if e == 0 else v * float(2 ** e)
 
 
 def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
