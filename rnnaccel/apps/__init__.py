@@ -1,0 +1,1 @@
+"""Hydra applications: rnnaccel-train, rnnaccel-quantize, rnnaccel-evaluate."""

@@ -1,0 +1,157 @@
+"""Structured configs of the hydra applications, registered in hydra's ConfigStore.
+
+The app schemas (``train_app``, ``quantize_app``, ``evaluate_app``) are typed dataclasses; the YAML
+files in ``rnnaccel/conf/`` (groups ``model``, ``data``, ``datapath``) merge into them, so an
+override naming an unknown key or a value of the wrong type is an error. Groups owned by other
+parts of the project (``memo``, ``precision``, ``hw``, ``batching``) get a field here when they land.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from hydra.core.config_store import ConfigStore
+
+from ..datasets import FeatureConfig
+from ..emulator import DatapathConfig
+from ..models.speech import SpeechModelConfig
+
+__all__ = ["DataConf", "DatapathConf", "TrainConf", "EvalConf", "TrainApp", "QuantizeApp",
+           "EvaluateApp", "register", "to_datapath_config", "to_feature_config"]
+
+
+@dataclass
+class FeaturesConf:
+    """Front end (:class:`rnnaccel.datasets.FeatureConfig`)."""
+
+    kind: str = "logmel"
+    sample_rate: int = 16000  # Hz, audio is resampled to this rate
+    n_mels: int = 40
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+
+
+def to_feature_config(c: FeaturesConf) -> FeatureConfig:
+    return FeatureConfig(kind=c.kind, sample_rate=c.sample_rate, n_mels=c.n_mels, win_ms=c.win_ms,
+                         hop_ms=c.hop_ms)
+
+
+@dataclass
+class DataConf:
+    """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD)."""
+
+    corpus: str = "connected_digits"
+    root: Optional[str] = None  # data root (default: rnnaccel.datasets.default_data_root())
+    scheme: str = "index"  # "index" (index-disjoint) or "speaker" (speaker-disjoint)
+    num_train: int = 6000  # utterances
+    num_val: int = 500
+    num_test: int = 500
+    corpus_seed: int = 0  # seed of the utterance generator
+    vocab: str = "word"  # "word" (digit words) or "char"
+    features: FeaturesConf = field(default_factory=FeaturesConf)
+    spec_augment: bool = True  # training only
+    cache_dir: Optional[str] = "runs/cache"  # features cache (None: no cache)
+
+
+@dataclass
+class DatapathConf:
+    """A fixed datapath (formats as ``"Q<bits>.<frac>"``) or, with ``calibrate``, PTQ settings."""
+
+    weight: str = "Q16.12"
+    bias: str = "Q16.12"
+    input: str = "Q16.12"
+    hidden: str = "Q16.15"
+    cell: str = "Q16.11"
+    preact: str = "Q16.12"
+    act: str = "Q16.15"
+    acc_bits: int = 40
+    rounding: str = "nearest_even"
+    act_index_bits: int = 8
+    act_interp: bool = True
+    seed: int = 0
+    calibrate: bool = True  # pick formats from data (PTQ); the fixed formats above are ignored
+    bits: int = 16  # storage width of every calibrated format
+    margin: float = 0.0  # cover max|v| * (1 + margin)
+    calib_batches: int = 8  # training batches used to calibrate
+    calib_batch_size: int = 32
+
+
+def to_datapath_config(c: DatapathConf) -> DatapathConfig:
+    return DatapathConfig(weight=c.weight, bias=c.bias, input=c.input, hidden=c.hidden, cell=c.cell,
+                          preact=c.preact, act=c.act, acc_bits=c.acc_bits, rounding=c.rounding,
+                          act_index_bits=c.act_index_bits, act_interp=c.act_interp, seed=c.seed)
+
+
+@dataclass
+class TrainConf:
+    seed: int = 0
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 2e-3  # Adam peak learning rate
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio at the last step
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    mode: str = "float"  # "float" or "fakequant" (QAT)
+    init_from: Optional[str] = None  # start from this checkpoint (QAT: a float checkpoint)
+    out_dir: str = "runs/digits"  # last.pt / best.pt / final.pt go here
+    resume: bool = True  # continue from out_dir/last.pt when it exists
+    checkpoint_every: int = 100  # steps (and at each epoch end)
+    max_steps: Optional[int] = None  # stop early (tests, smoke runs)
+    threads: int = 1  # torch.set_num_threads
+    progress: bool = True  # tqdm bars
+    export: Optional[str] = None  # also write the best model (no optimizer state) here
+
+
+@dataclass
+class EvalConf:
+    checkpoint: str = "checkpoints/digits_blstm.pt"
+    split: str = "test"
+    mode: str = "emulate"  # float | fakequant | emulate
+    limit: Optional[int] = None  # first N utterances of the split
+    batch_size: int = 50
+    decoder: str = "greedy"  # greedy | beam
+    beam_size: int = 8
+    datapath_from: str = "checkpoint"  # checkpoint | config
+    hw: str = "epur"  # cost-model price table (rnnaccel.emulator.cost.load_hw)
+    output: str = "runs/eval.json"
+    trace_output: Optional[str] = None  # also save the whole trace (npz)
+    threads: int = 1
+    progress: bool = True
+
+
+@dataclass
+class QuantConf:
+    checkpoint: str = "runs/digits/best.pt"
+    output: str = "runs/digits/ptq.pt"
+    seed: int = 0
+    threads: int = 1
+
+
+@dataclass
+class TrainApp:
+    model: SpeechModelConfig = field(default_factory=SpeechModelConfig)
+    data: DataConf = field(default_factory=DataConf)
+    datapath: DatapathConf = field(default_factory=DatapathConf)
+    train: TrainConf = field(default_factory=TrainConf)
+
+
+@dataclass
+class QuantizeApp:
+    data: DataConf = field(default_factory=DataConf)
+    datapath: DatapathConf = field(default_factory=DatapathConf)
+    quantize: QuantConf = field(default_factory=QuantConf)
+
+
+@dataclass
+class EvaluateApp:
+    data: DataConf = field(default_factory=DataConf)
+    datapath: DatapathConf = field(default_factory=DatapathConf)
+    eval: EvalConf = field(default_factory=EvalConf)
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_app", node=TrainApp)
+    cs.store(name="quantize_app", node=QuantizeApp)
+    cs.store(name="evaluate_app", node=EvaluateApp)

@@ -1,0 +1,129 @@
+"""Cached feature sets and deterministic batches for the applications.
+
+Features of a split are extracted once (log-mel of every utterance, the slow part) and cached in
+``data.cache_dir`` keyed by every setting that changes them; SpecAugment is applied on the fly from
+``(seed, epoch, index)`` so a run is reproducible and resumable at any step.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch.utils.data import Dataset
+
+from .config import to_feature_config
+from ..datasets import (CTCBatch, CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
+                        Vocab, WordVocab, collate_ctc)
+
+__all__ = ["FeatureSet", "build_vocab", "load_split", "batches"]
+
+
+def build_vocab(kind: str) -> Vocab:
+    if kind == "word":
+        return WordVocab()
+    if kind == "char":
+        return CharVocab()
+    raise ValueError(f"data.vocab={kind!r} unknown; choose 'word' or 'char'")
+
+
+class FeatureSet(Dataset):
+    """In-memory features of one split: item ``i`` -> :class:`FeatureItem` (``features`` (T, F))."""
+
+    def __init__(self, feats: list[torch.Tensor], transcripts: list[str], utt_ids: list[str], vocab: Vocab,
+                 spec_augment: SpecAugment | None = None, seed: int = 0):
+        self.feats, self.transcripts, self.utt_ids = feats, transcripts, utt_ids
+        self.targets = [vocab.encode(t) for t in transcripts]
+        self.spec_augment, self.seed, self.epoch = spec_augment, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> FeatureItem:
+        f = self.feats[i]
+        if self.spec_augment is not None:
+            s = np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]
+            f = self.spec_augment(f, int(s))
+        return FeatureItem(f, self.targets[i], self.transcripts[i], self.utt_ids[i])
+
+    def subset(self, n: int) -> "FeatureSet":
+        """The first ``n`` items, without augmentation."""
+        out = object.__new__(FeatureSet)
+        out.feats, out.transcripts, out.utt_ids = self.feats[:n], self.transcripts[:n], self.utt_ids[:n]
+        out.targets, out.spec_augment, out.seed, out.epoch = self.targets[:n], None, self.seed, 0
+        return out
+
+
+def _corpus(data, split: str):
+    if data.corpus != "connected_digits":
+        raise ValueError(f"data.corpus={data.corpus!r} unknown; available: connected_digits")
+    num = {"train": data.num_train, "val": data.num_val, "test": data.num_test}[split]
+    return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme, seed=data.corpus_seed)
+
+
+def load_split(data, split: str, augment: bool = False, seed: int = 0, progress: bool = False) -> FeatureSet:
+    """Features of ``split`` (``train``/``val``/``test``) under the ``data`` config (a DataConf)."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split {split!r} unknown; choose train, val or test")
+    vocab = build_vocab(data.vocab)
+    key_src = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
+               if k not in ("cache_dir", "spec_augment", "root")}
+    key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]
+    cache = Path(data.cache_dir) / f"{data.corpus}-{split}-{key}.pt" if data.cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            obj = torch.load(cache, weights_only=True)
+            feats, transcripts, ids = obj["feats"], obj["transcripts"], obj["utt_ids"]
+        except Exception:
+            cache.unlink(missing_ok=True)
+            return load_split(data, split, augment, seed, progress)
+    else:
+        corpus = _corpus(data, split)
+        extractor = FeatureExtractor(to_feature_config(data.features))
+        feats, transcripts, ids = [], [], []
+        it = range(len(corpus))
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc=f"features {split}", leave=False)
+        for i in it:
+            item = corpus[i]
+            feats.append(extractor(item.waveform, item.sample_rate))
+            transcripts.append(item.transcript)
+            ids.append(item.utt_id)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+            torch.save({"feats": feats, "transcripts": transcripts, "utt_ids": ids}, tmp)
+            os.replace(tmp, cache)
+    sa = SpecAugment() if augment else None
+    return FeatureSet(feats, transcripts, ids, vocab, sa, seed)
+
+
+def batches(ds: FeatureSet, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0,
+            skip: int = 0):
+    """Yield :class:`CTCBatch` es; the order of epoch ``epoch`` comes from ``(seed, epoch)`` only.
+    ``skip`` drops the first batches (resuming mid-epoch)."""
+    n = len(ds)
+    if shuffle:
+        order = np.random.default_rng([seed, epoch]).permutation(n).tolist()
+    else:
+        order = list(range(n))
+    ds.set_epoch(epoch)
+    for b, start in enumerate(range(0, n, batch_size)):
+        if b < skip:
+            continue
+        yield collate_ctc([ds[i] for i in order[start:start + batch_size]])
+
+
+def num_batches(ds: FeatureSet, batch_size: int) -> int:
+    return (len(ds) + batch_size - 1) // batch_size
+
+
+CTCBatch = CTCBatch

@@ -1,0 +1,100 @@
+"""Checkpoints: plain dicts of tensors and Python values, loadable with ``weights_only=True``.
+
+Layout (``format: "rnnaccel.checkpoint/1"``)::
+
+    state_dict   model parameters (float32 tensors)
+    config       model architecture (plain dict, :class:`SpeechModelConfig` fields)
+    vocab        {"kind": "word"|"char", "tokens": [...]}  (tokens without the blank)
+    metrics      plain dict (e.g. {"val_wer": 0.012})
+    datapath     per-recurrent-layer DatapathConfig.to_dict() list, or None (float only)
+    extra        anything else plain (data config, training state: optimizer, step, epoch)
+
+A missing, truncated or foreign file raises one ``ValueError`` line naming the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..datasets import CharVocab, Vocab, WordVocab
+from ..emulator import DatapathConfig
+from .speech import SpeechModelConfig, SpeechRecognizer
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "vocab_to_dict", "vocab_from_dict"]
+
+FORMAT = "rnnaccel.checkpoint/1"
+_KEYS = ("state_dict", "config", "vocab", "metrics", "datapath")
+
+
+def vocab_to_dict(vocab: Vocab) -> dict:
+    kind = "char" if isinstance(vocab, CharVocab) else "word"
+    return {"kind": kind, "tokens": list(vocab.tokens[1:]), "lowercase": bool(vocab.lowercase)}
+
+
+def vocab_from_dict(d: dict) -> Vocab:
+    if d["kind"] == "char":
+        return CharVocab("".join(d["tokens"]), lowercase=d.get("lowercase", True))
+    if d["kind"] == "word":
+        return WordVocab(d["tokens"], lowercase=d.get("lowercase", True))
+    raise ValueError(f"unknown vocab kind {d['kind']!r}")
+
+
+def save_checkpoint(path: str | Path, model: SpeechRecognizer, vocab: Vocab, metrics: dict | None = None,
+                    datapath: list[DatapathConfig] | None = None, extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically (temp file + rename, so an interrupted save never leaves a
+    half-written ``path``). ``datapath`` None means "float model, no calibrated formats"."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj = {
+        "format": FORMAT,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "config": model.config.to_dict(),
+        "vocab": vocab_to_dict(vocab),
+        "metrics": dict(metrics or {}),
+        "datapath": [c.to_dict() for c in datapath] if datapath is not None else None,
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read and validate a checkpoint dict (``weights_only=True``: no code runs on load).
+
+    Raises:
+        ValueError: one line naming the file when it is missing, unreadable or not a checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path}: no such file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle error, foreign object...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__}: {msg[:200]})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ValueError(f"checkpoint {path}: not an {FORMAT} file")
+    missing = [k for k in _KEYS if k not in obj]
+    if missing:
+        raise ValueError(f"checkpoint {path}: missing key(s) {missing}")
+    return obj
+
+
+def load_model(path: str | Path, use_datapath: bool = True) -> tuple[SpeechRecognizer, Vocab, dict]:
+    """Build the model of a checkpoint (float mode, eval). Its stored datapath is applied when
+    ``use_datapath`` and present. Returns ``(model, vocab, checkpoint_dict)``."""
+    ck = load_checkpoint(path)
+    try:
+        model = SpeechRecognizer(SpeechModelConfig.from_dict(ck["config"]))
+        model.load_state_dict(ck["state_dict"])
+        vocab = vocab_from_dict(ck["vocab"])
+        if use_datapath and ck["datapath"] is not None:
+            model.set_datapath([DatapathConfig.from_dict(d) for d in ck["datapath"]])
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"checkpoint {path}: inconsistent ({msg[:200]})") from None
+    return model.eval(), vocab, ck
