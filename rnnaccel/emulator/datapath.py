@@ -144,6 +144,8 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     gx = gemm_x(x.reshape(T * B, D)).reshape(T, B, GH)
     gx += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
     gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, 2.0 ** (fa_acc - fw - fh), gemm)
+    if cell == "lstm" and gemm_h.const is not None:
+        gx += gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: fold its constant in once
     b_hn = (w.b_h[2 * H:] * float(2 ** (fa_acc - cfg.bias.frac))) if cell == "gru" else None
     h_fin, c_fin = h0.clone(), (c0.clone() if c0 is not None else None)  # final states
     h, c = h0, c0
@@ -180,7 +182,7 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
         hp = h[:n]
         ext = dot(t, n, hp) if acc_units else None
         if cell == "lstm":
-            acc = gemm_h(hp, out=gx[t, :n]) if ext is None else ext[0] + ext[1]
+            acc = gemm_h(hp, out=gx[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
             acc, s_acc = saturate(acc, cfg.acc)
             z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
             a = act_units.gates(z, t)

@@ -57,6 +57,19 @@ def _split(v: torch.Tensor, bits: int) -> tuple[torch.Tensor, list[float], float
     return b.permute(2, 0, 1).reshape(2 * M, K), [1.0, 256.0], 128.0
 
 
+def _split_weights(W: torch.Tensor, bits: int) -> tuple[torch.Tensor, list[float], float]:
+    """Like :func:`_split`, but offline and offset-free when possible: the balanced split
+    ``lo = ((W + 128) mod 256) - 128``, ``hi = (W - lo) / 256`` needs no correction term and fits
+    int8 unless some ``W >= 32640`` (then the offset split is used)."""
+    if bits <= 8:
+        return W.to(torch.int8), [1.0], 0.0
+    lo = torch.remainder(W + 128.0, 256.0) - 128.0
+    hi = (W - lo) / 256.0
+    if W.numel() and float(hi.max()) > 127:
+        return _split(W, bits)
+    return torch.cat([lo, hi]).to(torch.int8), [1.0, 256.0], 0.0
+
+
 class ExactGemm:
     """``y = (x @ W.T) * scale`` for fixed integer weights ``W`` (N, K) and per-call inputs x (M, K).
 
@@ -78,26 +91,36 @@ class ExactGemm:
         if backend == "float64":
             self.wt = (W.T * self.scale).contiguous()
             return
-        chunks, self.w_weights, self.w_off = _split(W, w_bits)  # (cw*N, K)
+        chunks, self.w_weights, self.w_off = _split_weights(W, w_bits)  # (cw*N, K)
         self.wc = _dense(chunks.T)  # (K, cw*N)
         self.w_rowsum = W.sum(dim=1)  # (N,), exact
         self._consts: dict[float, torch.Tensor] = {}
 
-    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def const(self) -> torch.Tensor | None:
+        """The input-independent part of every result row (offset corrections), or None.
+
+        A caller that adds it once in advance calls with ``with_const=False``.
+        """
+        if self.backend == "float64":
+            return None
+        return self._const(128.0 if self.x_bits > 8 else 0.0)
+
+    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None, with_const: bool = True) -> torch.Tensor:
         """``x``: (M, K) integer-valued float64. Returns (M, N) float64 (added into ``out`` if given)."""
         if self.backend == "float64":
             return torch.addmm(out, x, self.wt) if out is not None else x @ self.wt
         M = x.shape[0]
         if M <= ROW_BLOCK:
-            return self._int8(x, out)
+            return self._int8(x, out, with_const)
         # row blocks keep the chunk/convert/combine temporaries in cache
         y = torch.empty(M, self.N, dtype=torch.float64, device=x.device)
         for r0 in range(0, M, ROW_BLOCK):
             r1 = min(M, r0 + ROW_BLOCK)
-            y[r0:r1] = self._int8(x[r0:r1], out[r0:r1] if out is not None else None)
+            y[r0:r1] = self._int8(x[r0:r1], out[r0:r1] if out is not None else None, with_const)
         return y
 
-    def _int8(self, x: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    def _int8(self, x: torch.Tensor, out: torch.Tensor | None, with_const: bool) -> torch.Tensor:
         M, N = x.shape[0], self.N
         xc, x_weights, x_off = _split(x, self.x_bits)
         r = torch._int_mm(_dense(xc), self.wc)  # (cx*M, cw*N) int32
@@ -108,8 +131,11 @@ class ExactGemm:
                 # int32 sums of two blocks stay exact: K * 2**15 < 2**31 (K < 2**16 checked)
                 blocks[si * tj] = blocks[si * tj] + blk if si * tj in blocks else blk
         # offsets: x.w = X'.W' + o_w*sum(x) + o_x*sum(w) - K*o_x*o_w (the last two are constants)
-        const = self._const(x_off)
-        start = const if out is None else out + const
+        if with_const:
+            const = self._const(x_off)
+            start = const if out is None else out + const
+        else:
+            start = out if out is not None else torch.zeros((), dtype=torch.float64, device=x.device)
         y = None
         for wgt, blk in blocks.items():
             y = torch.add(start, blk, alpha=wgt * self.scale) if y is None else y.add_(blk, alpha=wgt * self.scale)

@@ -36,3 +36,23 @@ def test_large_rows_are_blocked_identically():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="backend 'bf16' unknown"):
         ExactGemm(torch.zeros(2, 2, dtype=torch.float64), 8, 8, backend="bf16")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_datapath_bits_do_not_depend_on_the_backend(cell):
+    if not int8_available(torch.device("cpu")):
+        pytest.skip("torch._int_mm is not available in this torch build")
+    from rnnaccel.emulator import GRU, LSTM, Trace
+
+    torch.manual_seed(0)
+    m = (LSTM if cell == "lstm" else GRU)(7, 9, num_layers=2, bidirectional=True, mode="emulate")
+    with torch.no_grad():  # large weights: values near both ends of the 16-bit range
+        m.weight_hh_l0.mul_(40)
+    x, lengths = torch.randn(3, 8, 7) * 3, torch.tensor([8, 3, 6])
+    res = {}
+    for b in ("float64", "int8"):
+        m.gemm = b
+        res[b] = m.emulate(x, lengths)
+    assert torch.equal(res["int8"].output, res["float64"].output)
+    assert torch.equal(res["int8"].h_n, res["float64"].h_n)
+    assert res["int8"].saturations == res["float64"].saturations
