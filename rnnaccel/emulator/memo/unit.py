@@ -1,0 +1,228 @@
+"""The memoization :class:`~rnnaccel.emulator.hooks.StepUnit` and its factory.
+
+One :class:`MemoUnit` serves one (layer, direction) of one call; its memo buffer has one entry
+per (row, gate neuron), empty at the start, so nothing crosses a sequence, layer or direction.
+Shapes: ``B`` rows (length-sorted; the active rows at step ``t`` are ``[:n]``), ``G`` gates, ``H``
+units, ``GH = G*H`` gate neurons in datapath order (LSTM i, f, o, g; GRU r, z, n), ``D`` inputs,
+``N = D + H``.
+
+Hooks used: ``gate_acc`` (sees ``h_{t-1}``: computes the BNN outputs / input deltas and, for bnn
+and delta, decides the whole step; returns None so the datapath keeps its own dot products),
+``gate_out`` (oracle decision; replaces reused outputs by the cached ones; refreshes the entries of
+computed neurons) and ``counters``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..datapath import GATES
+from ..hooks import DirectionContext, StepUnit
+from .config import MemoConfig
+from .rule import MemoState, bnn_dot, commit, decide, sign_pm1
+
+__all__ = ["MemoUnit", "MemoFactory", "memo_factory", "COUNTERS"]
+
+COUNTERS = ("memo.computed", "memo.reused", "memo.weight_bytes_skipped", "memo.bnn_xnor", "memo.bnn_popcount",
+            "memo.bnn_bits_read", "memo.buffer_reads", "memo.buffer_writes")
+_LIMIT = 2 ** 62  # int64 headroom of the reuse test
+
+
+class MemoUnit(StepUnit):
+    """Neuron-level fuzzy memoization of one (layer, direction). ``record=True`` keeps, per step,
+    the predictor signal, the true gate values and the decisions in :attr:`rec` (see :meth:`begin`)."""
+
+    def __init__(self, cfg: MemoConfig, layer: int, direction: int, record: bool = False):
+        self.cfg, self.layer, self.direction, self.record = cfg, layer, direction, record
+
+    # ------------------------------------------------------------------ setup
+    def begin(self, ctx: DirectionContext) -> None:
+        super().begin(ctx)
+        cfg, dc, w = self.cfg, ctx.cfg, ctx.weights
+        T, B, D = ctx.x.shape
+        G, H = GATES[ctx.cell], ctx.hidden_size
+        self.G, self.H, self.GH, self.D, self.N, self.T = G, H, G * H, D, D + H, len(ctx.batch_sizes)
+        dev = ctx.x.device
+        self.kind = cfg.predictor
+        self.k = cfg.theta_frac_bits
+        tq = [cfg.theta_q(th) for th in cfg.gate_thetas(self.layer, ctx.cell)]
+        self.tq_gate = torch.tensor(tq, dtype=torch.int64, device=dev)  # (G,)
+        self.tq = self.tq_gate.repeat_interleave(H)  # (GH,)
+        self.n_sig = (3 if ctx.cell == "lstm" else 2) * H  # datapath columns [0, n_sig) are sigmoid gates
+        if self.kind == "bnn":
+            self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero)  # (GH, D)
+            self.sw_hh = sign_pm1(w.w_hh, cfg.sign_zero)  # (GH, H)
+            self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero), self.sw_ih)  # (T, B, GH): x part of every step
+            smax, frac = self.N, 0
+        elif self.kind == "oracle":
+            fmt = dc.act if cfg.cache == "output" else dc.preact
+            smax, frac = fmt.max_abs, fmt.frac
+        else:  # delta: [x; h] aligned to a common fraction F
+            frac = max(dc.input.frac, dc.hidden.frac)
+            self.sx, self.sh = 2 ** (frac - dc.input.frac), 2 ** (frac - dc.hidden.frac)
+            smax = max(dc.input.max_abs * self.sx, dc.hidden.max_abs * self.sh)
+            self.vm = torch.zeros(B, G, self.N, dtype=torch.int64, device=dev)  # [x; h] at the last evaluation
+        self.frac = frac
+        m = max(smax, 2 ** frac, 1)
+        th = max(cfg.gate_thetas(self.layer, ctx.cell))
+        if (th + 3) * m * 2 ** self.k >= _LIMIT:
+            raise ValueError(f"memo: theta={th} too large for an exact int64 reuse test on layer {self.layer} "
+                             f"(signal up to {m}, theta_frac_bits={self.k})")
+        self.state = MemoState.empty(B, G if self.kind == "delta" else self.GH, dev)
+        self.cached = torch.zeros(B, self.GH, dtype=torch.float64, device=dev)  # y_m (act or preact ints)
+        self.reuse = None  # (n, GH) decisions of the current step (bnn, delta)
+        self.step = -1
+        z = lambda: np.zeros(self.T, dtype=np.int64)
+        self.c = {k: z() for k in COUNTERS}
+        self.c["reused_sigmoid"], self.c["reused_tanh"], self.c["skipped_rows"] = z(), z(), z()
+        if self.kind == "delta":
+            self.c["memo.delta_compares"] = z()
+        if self.record:
+            nan = lambda F: torch.full((self.T, B, F), float("nan"), dtype=torch.float64, device=dev)
+            #: sig: BNN output b (bnn), true cached quantity (oracle), max|[x;h] - m| per gate (delta)
+            self.rec = {"sig": nan(self.GH), "z": nan(self.GH), "a": nan(self.GH), "hp": nan(H),
+                        "reuse": torch.zeros(self.T, B, self.GH, dtype=torch.bool, device=dev)}
+
+    # ------------------------------------------------------------------ hooks
+    def gate_acc(self, t: int, n: int, hp: torch.Tensor):
+        """``hp`` (n, H): h_{t-1} of the active rows. Decides the step for bnn/delta; returns None."""
+        self.step = t
+        st, c = self.state, self.c
+        if self.record:
+            self.rec["hp"][t, :n] = hp
+        if self.kind == "bnn":
+            b = self.bx[t, :n] + bnn_dot(sign_pm1(hp, self.cfg.sign_zero), self.sw_hh)  # (n, GH)
+            c["memo.buffer_reads"][t] += int(st.valid[:n].sum())  # b_m (and y_m) of non-empty entries
+            self.reuse = self._decide(b, slice(None), n)
+            c["memo.bnn_xnor"][t] += n * self.GH * self.N
+            c["memo.bnn_popcount"][t] += n * self.GH
+            c["memo.bnn_bits_read"][t] += self.GH * self.N  # sign rows read once per step (shared by the batch)
+            if self.record:
+                self.rec["sig"][t, :n] = b.to(torch.float64)
+        elif self.kind == "delta":
+            v = torch.cat([self.ctx.x[t, :n] * self.sx, hp * self.sh], dim=1).to(torch.int64)  # (n, N)
+            vm = self.vm[:n]  # (n, G, N)
+            change = (v.unsqueeze(1) - vm).abs().amax(dim=2)  # (n, G)
+            if self.cfg.rule == "relative":
+                denom = vm.abs().amax(dim=2).clamp(min=1)
+            else:
+                denom = torch.full_like(change, 2 ** self.frac)
+            ok, e = decide(change, st.err[:n], denom, st.valid[:n], st.count[:n], self.tq_gate, self.k,
+                           self.cfg.accumulate, self.cfg.max_reuse)
+            commit(st, n, slice(None), ok, torch.zeros_like(change), e)
+            self.vm[:n] = torch.where(ok.unsqueeze(2), vm, v.unsqueeze(1))
+            self.reuse = ok.repeat_interleave(self.H, dim=1)  # (n, GH)
+            c["memo.delta_compares"][t] += n * self.N * len(set(self.tq_gate.tolist()))
+            if self.record:
+                self.rec["sig"][t, :n] = change.to(torch.float64).repeat_interleave(self.H, dim=1)
+        return None
+
+    def gate_out(self, t, n, cols, z, a, act):
+        """``z``, ``a`` (n, len(cols)) pre-activations and activations of datapath columns ``cols``."""
+        if self.step != t:
+            raise RuntimeError("memo: gate_acc was not called at this step; put the memo factory before any unit "
+                               "that supplies gate_acc in module.units")
+        out_cache = self.cfg.cache == "output"
+        val = a if out_cache else z  # the quantity the buffer holds
+        if self.kind == "oracle":
+            s = val.to(torch.int64)
+            reuse = self._decide(s, cols, n)
+        else:
+            reuse = self.reuse[:, cols]
+        if self.record:
+            self.rec["z"][t, :n, cols], self.rec["a"][t, :n, cols] = z, a
+            self.rec["reuse"][t, :n, cols] = reuse
+            if self.kind == "oracle":
+                self.rec["sig"][t, :n, cols] = val
+        ym = self.cached[:n, cols]
+        if bool(reuse.any()):
+            if out_cache:
+                a = torch.where(reuse, ym, a)
+            else:
+                a = torch.where(reuse, act(torch.where(reuse, ym, z)), a)
+        self.cached[:n, cols] = torch.where(reuse, ym, val)
+        self._count(t, n, cols, reuse)
+        return a
+
+    def counters(self) -> dict[str, np.ndarray]:
+        """Per-step ``memo.*`` counts and the corrections of the base counts (negative deltas)."""
+        c, dc = self.c, self.ctx.cfg
+        wb, xb, hb = dc.weight.bits, dc.input.bits, dc.hidden.bits
+        out = {k: c[k].copy() for k in COUNTERS}
+        if self.kind == "delta":
+            out["memo.delta_compares"] = c["memo.delta_compares"].copy()
+        out["memo.weight_bytes_skipped"] = (c["skipped_rows"] * self.N * wb) // 8
+        out["weight_bytes"] = -out["memo.weight_bytes_skipped"]
+        kx, kh = f"mac.{wb}x{xb}", f"mac.{wb}x{hb}"
+        out[kx] = -c["memo.reused"] * self.D
+        out[kh] = out.get(kh, 0) - c["memo.reused"] * self.H
+        if self.cfg.cache == "output":  # a reused output skips its activation-unit evaluation
+            out["act.sigmoid"], out["act.tanh"] = -c["reused_sigmoid"], -c["reused_tanh"]
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _decide(self, s: torch.Tensor, cols: slice, n: int) -> torch.Tensor:
+        """Per-neuron test of signal ``s`` (n, len(cols)) against the entries ``[:n, cols]``; commits."""
+        st = self.state
+        sm = st.sig_m[:n, cols]
+        change = (s - sm).abs()
+        denom = sm.abs().clamp(min=1) if self.cfg.rule == "relative" else torch.full_like(sm, 2 ** self.frac)
+        ok, e = decide(change, st.err[:n, cols], denom, st.valid[:n, cols], st.count[:n, cols], self.tq[cols],
+                       self.k, self.cfg.accumulate, self.cfg.max_reuse)
+        if self.kind == "oracle":
+            self.c["memo.buffer_reads"][self.step] += int(st.valid[:n, cols].sum())
+        commit(st, n, cols, ok, s, e)
+        return ok
+
+    def _count(self, t: int, n: int, cols: slice, reuse: torch.Tensor) -> None:
+        c = self.c
+        r = int(reuse.sum())
+        c["memo.reused"][t] += r
+        c["memo.computed"][t] += reuse.numel() - r
+        c["skipped_rows"][t] += int(reuse.all(dim=0).sum())  # no active row computes that neuron
+        c["memo.buffer_writes"][t] += reuse.numel() - r  # refreshed entries
+        if self.cfg.accumulate:
+            c["memo.buffer_writes"][t] += r  # the accumulated error is written back
+        if self.kind == "delta":
+            c["memo.buffer_reads"][t] += r  # the cached outputs fetched
+        per_col = reuse.sum(dim=0)
+        idx = torch.arange(cols.start or 0, (cols.start or 0) + per_col.numel(), device=per_col.device)
+        sig = int(per_col[idx < self.n_sig].sum())
+        c["reused_sigmoid"][t] += sig
+        c["reused_tanh"][t] += r - sig
+
+
+class MemoFactory:
+    """``f(layer, direction, datapath_cfg) -> MemoUnit | None`` for ``module.units``.
+
+    With ``record=True`` the units of the latest call are kept in :attr:`units` (keyed
+    ``(layer, direction)``) for inspection (their ``rec`` tensors)."""
+
+    def __init__(self, cfg: MemoConfig, record: bool = False):
+        if not isinstance(cfg, MemoConfig):
+            raise ValueError(f"memo_factory needs a MemoConfig, got {type(cfg).__name__}")
+        self.cfg, self.record = cfg, record
+        self.units: dict[tuple[int, int], MemoUnit] = {}
+
+    def __call__(self, layer: int, direction: int, datapath_cfg) -> MemoUnit | None:
+        if layer == 0 and direction == 0:
+            self.units = {}  # a new call of the stack
+        if not self.cfg.enabled(layer):
+            return None
+        u = MemoUnit(self.cfg, layer, direction, self.record)
+        if self.record:
+            self.units[(layer, direction)] = u
+        return u
+
+
+def memo_factory(cfg: "MemoConfig | str | dict | None" = None, record: bool = False, **kw) -> MemoFactory:
+    """A unit factory: ``module.units = [memo_factory(MemoConfig(predictor="bnn", theta=0.2))]``.
+
+    ``cfg`` may be a :class:`MemoConfig`, a packaged name (``"bnn"``), a YAML path or a mapping;
+    keyword arguments override its fields (``memo_factory("bnn", theta=0.1)``)."""
+    from .config import load_memo
+
+    c = load_memo(cfg) if cfg is not None else MemoConfig()
+    if kw:
+        c = MemoConfig.from_dict({**c.to_dict(), **kw})
+    return MemoFactory(c, record)
