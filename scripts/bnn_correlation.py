@@ -200,7 +200,12 @@ def main(argv=None) -> dict:
         model, vocab, ck = load_model(a.checkpoint)
         if ck["datapath"] is None:
             print("note: the checkpoint stores no datapath; using the default DatapathConfig", file=sys.stderr)
-        ds = load_split(DataConf(), a.split).subset(a.limit)
+        from omegaconf import OmegaConf
+
+        data = OmegaConf.structured(DataConf)  # the checkpoint's own data settings when it has them
+        if isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict):
+            data = OmegaConf.merge(data, ck["extra"]["data"])
+        ds = load_split(OmegaConf.to_object(data), a.split).subset(a.limit)
         parts = []
         for bt in batches(ds, a.batch_size):
             c = model.config

@@ -1,7 +1,7 @@
 """The pure parts of memoization: the binarized dot product and the integer reuse test.
 
 Everything here is vectorized over rows and neurons and exact: the BNN outputs are integers
-computed by a float64 GEMM of ±1 matrices (|b| <= N < 2**53), the reuse test runs in int64.
+computed by a float GEMM of ±1 matrices (float32 for N < 2**24 inputs), the reuse test runs in int64.
 """
 from __future__ import annotations
 
@@ -9,22 +9,29 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["sign_pm1", "bnn_dot", "MemoState", "decide", "commit"]
+__all__ = ["sign_pm1", "bnn_dtype", "bnn_dot", "MemoState", "decide", "commit"]
 
 
-def sign_pm1(v: torch.Tensor, sign_zero: int) -> torch.Tensor:
-    """``v`` (any shape, integer-valued) -> float64 tensor of ±1; zeros map to ``sign_zero``."""
-    s = torch.sign(v.to(torch.float64))
+def sign_pm1(v: torch.Tensor, sign_zero: int, dtype=torch.float32) -> torch.Tensor:
+    """``v`` (any shape, integer-valued) -> tensor of ±1 (``dtype``); zeros map to ``sign_zero``."""
+    s = torch.sign(v).to(dtype)
     return torch.where(s == 0, torch.full_like(s, float(sign_zero)), s)
+
+
+def bnn_dtype(n: int) -> torch.dtype:
+    """The GEMM type that sums ``n`` terms of ±1 exactly: float32 below ``2**24`` terms, else float64."""
+    return torch.float32 if n < 2 ** 24 else torch.float64
 
 
 def bnn_dot(v_sign: torch.Tensor, w_sign: torch.Tensor) -> torch.Tensor:
     """±1 inputs (..., N) times ±1 weight rows (M, N) -> (..., M) int64 BNN outputs.
 
     Equals ``2 * popcount(XNOR(w_bits, v_bits)) - N`` bit for bit: each ±1 product is +1 where the
-    bits agree; the float64 sums are exact integers because ``N < 2**53``.
+    bits agree. Exact in any summation order: every partial sum is an integer of magnitude <= N,
+    representable in the GEMM type (:func:`bnn_dtype`); ±1 operands are exact even in reduced-precision
+    (TF32/bf16) GEMM modes, which still accumulate in float32.
     """
-    return torch.matmul(v_sign, w_sign.T).round().to(torch.int64)
+    return torch.matmul(v_sign, w_sign.T).to(torch.int64)
 
 
 @dataclass

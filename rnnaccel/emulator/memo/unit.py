@@ -19,7 +19,7 @@ import torch
 from ..datapath import GATES
 from ..hooks import DirectionContext, StepUnit
 from .config import MemoConfig
-from .rule import MemoState, bnn_dot, commit, decide, sign_pm1
+from .rule import MemoState, bnn_dot, bnn_dtype, commit, decide, sign_pm1
 
 __all__ = ["MemoUnit", "MemoFactory", "memo_factory", "COUNTERS"]
 
@@ -50,9 +50,10 @@ class MemoUnit(StepUnit):
         self.tq = self.tq_gate.repeat_interleave(H)  # (GH,)
         self.n_sig = (3 if ctx.cell == "lstm" else 2) * H  # datapath columns [0, n_sig) are sigmoid gates
         if self.kind == "bnn":
-            self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero)  # (GH, D)
-            self.sw_hh = sign_pm1(w.w_hh, cfg.sign_zero)  # (GH, H)
-            self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero), self.sw_ih)  # (T, B, GH): x part of every step
+            self.bdt = bnn_dtype(self.N)
+            self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero, self.bdt)  # (GH, D)
+            self.sw_hh = sign_pm1(w.w_hh, cfg.sign_zero, self.bdt)  # (GH, H)
+            self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero, self.bdt), self.sw_ih)  # (T, B, GH): x part, all steps
             smax, frac = self.N, 0
         elif self.kind == "oracle":
             fmt = dc.act if cfg.cache == "output" else dc.preact
@@ -91,7 +92,7 @@ class MemoUnit(StepUnit):
         if self.record:
             self.rec["hp"][t, :n] = hp
         if self.kind == "bnn":
-            b = self.bx[t, :n] + bnn_dot(sign_pm1(hp, self.cfg.sign_zero), self.sw_hh)  # (n, GH)
+            b = self.bx[t, :n] + bnn_dot(sign_pm1(hp, self.cfg.sign_zero, self.bdt), self.sw_hh)  # (n, GH)
             c["memo.buffer_reads"][t] += int(st.valid[:n].sum())  # b_m (and y_m) of non-empty entries
             self.reuse = self._decide(b, slice(None), n)
             c["memo.bnn_xnor"][t] += n * self.GH * self.N
