@@ -1,0 +1,60 @@
+"""Hydra apps: typed configs reject typos; train -> quantize -> evaluate end to end on a few utterances."""
+import json
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigAttributeError, ValidationError
+
+from rnnaccel.apps import evaluate, quantize, train
+from rnnaccel.models import load_checkpoint
+
+torch.set_num_threads(1)
+
+
+def cfg(name, overrides=()):
+    with initialize_config_module("rnnaccel.conf", version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.mark.parametrize("bad", ["train.epoch=3", "model.hiden_size=4", "train.epochs=many", "model=nope"])
+def test_typos_are_errors(bad):
+    with pytest.raises((ConfigAttributeError, ConfigCompositionException, ValidationError)):
+        cfg("train", [bad])
+
+
+def test_defaults_compose():
+    c = cfg("train")
+    assert c.model.cell == "lstm" and c.data.corpus == "connected_digits" and c.datapath.bits == 16
+    assert cfg("train", ["model=digits_bgru"]).model.cell == "gru"
+    assert cfg("evaluate").eval.mode == "emulate"
+
+
+def test_train_quantize_evaluate_end_to_end(tmp_path):
+    data = ["data.num_train=16", "data.num_val=8", "data.num_test=6", f"data.cache_dir={tmp_path}/cache"]
+    small = ["model.hidden_size=8", "model.num_layers=1"]
+    out = tmp_path / "run"
+    tc = cfg("train", data + small + ["train.epochs=2", "train.batch_size=8", f"train.out_dir={out}",
+                                      "train.progress=false", "train.checkpoint_every=1",
+                                      f"train.export={tmp_path}/m.pt"])
+    summary = train.run(tc)
+    assert summary["steps"] == 4 and len(summary["history"]) == 2
+    assert load_checkpoint(out / "last.pt")["extra"]["train_state"]["step"] == 4
+    qc = cfg("quantize", data + [f"quantize.checkpoint={tmp_path}/m.pt", f"quantize.output={tmp_path}/q.pt",
+                                 "datapath.calib_batches=1", "datapath.calib_batch_size=4"])
+    q = quantize.run(qc)
+    assert len(q["datapath"]) == 1
+    # QAT from the calibrated checkpoint
+    qat = cfg("train", data + small + ["train.epochs=1", "train.batch_size=8", "train.mode=fakequant",
+                                       f"train.init_from={tmp_path}/q.pt", f"train.out_dir={tmp_path}/qat",
+                                       "train.progress=false"])
+    assert train.run(qat)["steps"] == 2
+    assert load_checkpoint(tmp_path / "qat" / "best.pt")["datapath"] is not None
+    ec = cfg("evaluate", data + [f"eval.checkpoint={tmp_path}/q.pt", f"eval.output={tmp_path}/e.json",
+                                 "eval.progress=false"])
+    r = evaluate.run(ec)
+    on_disk = json.loads((tmp_path / "e.json").read_text())
+    assert on_disk["utterances"] == 6 and on_disk["mode"] == "emulate" and on_disk["wer"] == r["wer"]
+    assert on_disk["cost"]["cycles"] > 0 and on_disk["trace_totals"]["active"] > 0
+    assert set(on_disk["saturations"]) >= {"weight_bias"}
