@@ -1,0 +1,286 @@
+"""The precision unit: for every row and time step of one (layer, direction), one ladder width.
+
+Width ``b`` of a layer whose stored formats are weight ``Q(wb, fw)``, input ``Q(xb, fx)``, hidden
+``Q(hb, fh)`` uses the most significant bits of the stored integers (no second model copy)::
+
+    W_b = sat_b(rshift(W, wb - b))               format Q(b,  fw - (wb - b))
+    x_b = sat_bx(rshift(x, xb - bx)), bx = min(b, xb);  h_b likewise with bh = min(b, hb)
+    ax  = (W_ih_b . x_b) << (F_acc - fw - fx + (wb - b) + (xb - bx)) + b_x << (F_acc - fb)
+    ah  = (W_hh_b . h_b) << (F_acc - fw - fh + (wb - b) + (hb - bh)) + b_h << (F_acc - fb)
+
+``rshift`` is the layer's rounding mode (stochastic dither sites ``site_base + 20/21/22`` for
+x/h/weights). ``(ax, ah)`` go back to the datapath through the ``gate_acc`` hook, so the cell
+state and everything after the dot products keep their formats. The decision rule, the counts and
+their names are in ``docs/precision.md``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..config import DatapathConfig
+from ..formats import Fmt, Rounding, round_shift, saturate
+from ..gemm import ExactGemm
+from ..hooks import DirectionContext, StepUnit
+from .config import PrecisionConfig, int_thresholds
+from .trial import trial_state
+
+__all__ = ["PrecisionUnit", "PrecisionFactory", "precision_factory", "SITE_PX", "SITE_PH", "SITE_PW"]
+
+SITE_PX, SITE_PH, SITE_PW = 20, 21, 22  # stochastic dither points of the operand narrowing
+
+
+class _Level:
+    """One ladder width ``b``: operand widths and the bits each operand drops."""
+
+    def __init__(self, b: int, cfg: DatapathConfig):
+        self.b, self.bx, self.bh = b, min(b, cfg.input.bits), min(b, cfg.hidden.bits)
+        self.sw, self.sx, self.sh = cfg.weight.bits - b, cfg.input.bits - self.bx, cfg.hidden.bits - self.bh
+        self.gemm_x = self.gemm_h = None
+        self.wsat = 0
+        self.gx = None  # (T, B, G*H) input part incl. b_x, made on first use
+        self.xsat = None  # (T, B) saturations of x_b per row
+
+
+class PrecisionUnit(StepUnit):
+    """The controller + reduced-width GEMMs of one (layer, direction) (see module docstring).
+
+    After a run: ``bits_rows`` (T, B) the width each row's step kept (0 = inactive) and ``scores``
+    (T, B) the integer metric of each step (-1 = not computed), both in the datapath's
+    length-sorted row order (the caller's order for B = 1).
+    """
+
+    record_trials = False  # tests: keep the re-execution trial states
+
+    def __init__(self, pc: PrecisionConfig, layer: int, direction: int, cfg: DatapathConfig):
+        wb = cfg.weight.bits
+        for b in pc.widths:
+            if b > wb:
+                what = f"precision.bits={b}" if pc.mode == "static" and pc.bits is not None else f"precision.ladder={pc.ladder}"
+                raise ValueError(f"{what}: width {b} is wider than the stored weights "
+                                 f"(layer {layer}: weight format {cfg.weight})")
+        self.pc, self.layer, self.direction = pc, layer, direction
+        self.levels = [_Level(b, cfg) for b in pc.widths]
+        self.widths = np.asarray(pc.widths, dtype=np.int64)
+        self.dynamic = pc.mode in ("dynamic", "reexec")
+        self.reexec = pc.mode == "reexec"
+        self.tau, self.thresholds = pc.layer_rule(layer)
+
+    # ------------------------------------------------------------------ set-up
+    def begin(self, ctx: DirectionContext) -> None:
+        super().begin(ctx)
+        cfg, w = ctx.cfg, ctx.weights
+        self.lstm = ctx.cell == "lstm"
+        T, B, self.D = len(ctx.batch_sizes), ctx.x.shape[1], ctx.x.shape[2]
+        self.H, self.GH = ctx.hidden_size, w.w_hh.shape[0]
+        frac = cfg.cell.frac if self.lstm else cfg.hidden.frac  # the monitored state's format
+        self.tau_q, q = int_thresholds(self.pc.metric, self.tau, self.thresholds, frac, self.H)
+        self.q = np.asarray(q[: len(self.levels) - 1], dtype=np.int64)
+        sb = float(2 ** (cfg.acc_frac - cfg.bias.frac))
+        self.bx_s = w.b_x * sb
+        self.bh_s = w.b_h * sb if bool(w.b_h.any()) else None
+        K = len(self.levels)
+        self.attempt = np.zeros((T, K), np.int64)  # rows that computed at each width
+        self.final = np.zeros((T, K), np.int64)  # rows whose kept result has each width
+        self.redo = np.zeros(T, np.int64)
+        self.sat = np.zeros(T, np.int64)
+        self.cmp = np.zeros(T, np.int64)
+        self.cnt = np.zeros(T, np.int64)
+        self.hist = np.full((B, self.pc.history), -1, np.int64)
+        self.bits_rows = np.zeros((T, B), np.int64)
+        self.scores = np.full((T, B), -1, np.int64)
+        self.trials = []
+        self.c_last = None
+        self._used = set()
+        for lvl in self.levels:
+            lvl.gemm_x, lvl.gemm_h, lvl.wsat = self._gemms(lvl)
+            lvl.gx = lvl.xsat = None
+        H = self.H
+        # controller operations per row and metric evaluation (docs/precision.md §4)
+        self.ops_cmp, self.ops_cnt = {"fraction": (H, 2 * H), "max": (H, H), "mean": (0, 2 * H)}[self.pc.metric]
+
+    def _narrow(self, v, s, bits, site, step):
+        cfg = self.ctx.cfg
+        r = round_shift(v, s, cfg.rounding, seed=cfg.seed, site=self.ctx.site_base + site, step=step)
+        return saturate(r, Fmt(bits, 0))
+
+    def _gemms(self, lvl: _Level):
+        """Reduced weights and their exact GEMMs, cached on the IntWeights object (like its own)."""
+        ctx, cfg, w = self.ctx, self.ctx.cfg, self.ctx.weights
+        fa, fw = cfg.acc_frac, cfg.weight.frac
+        sx = 2.0 ** (fa - fw - cfg.input.frac + lvl.sw + lvl.sx)
+        sh = 2.0 ** (fa - fw - cfg.hidden.frac + lvl.sw + lvl.sh)
+        if lvl.sw == 0:  # the stored weights: share the datapath's prepared GEMMs
+            return w.gemm("w_ih", lvl.b, lvl.bx, sx, ctx.gemm), w.gemm("w_hh", lvl.b, lvl.bh, sh, ctx.gemm), 0
+        key = ("precision", lvl.b, lvl.bx, lvl.bh, cfg.rounding, cfg.seed, ctx.site_base, ctx.gemm)
+        if key not in w._gemms:
+            wi, s1 = self._narrow(w.w_ih, lvl.sw, lvl.b, SITE_PW, 0)
+            wh, s2 = self._narrow(w.w_hh, lvl.sw, lvl.b, SITE_PW, 0)
+            w._gemms[key] = (ExactGemm(wi, lvl.b, lvl.bx, sx, ctx.gemm), ExactGemm(wh, lvl.b, lvl.bh, sh, ctx.gemm),
+                             int(s1 + s2))
+        return w._gemms[key]
+
+    def _gx(self, lvl: _Level) -> torch.Tensor:
+        """(T, B, G*H) input part of every step at this width (made once per run)."""
+        if lvl.gx is None:
+            x = self.ctx.x
+            T, B, D = x.shape
+            if lvl.sx == 0:
+                xq, lvl.xsat = x, np.zeros((T, B), np.int64)
+            else:
+                stoch = self.ctx.cfg.rounding == Rounding.STOCHASTIC
+                steps = range(T) if stoch else [None]
+                raw = torch.cat([round_shift(x[t] if stoch else x, lvl.sx, self.ctx.cfg.rounding,
+                                             seed=self.ctx.cfg.seed, site=self.ctx.site_base + SITE_PX,
+                                             step=t or 0).reshape(-1, B, D) for t in steps])
+                xq = raw.clamp(float(Fmt(lvl.bx, 0).qmin), float(Fmt(lvl.bx, 0).qmax))
+                lvl.xsat = (raw != xq).sum(dim=2).to(torch.int64).cpu().numpy()
+            lvl.gx = lvl.gemm_x(xq.reshape(T * B, D)).reshape(T, B, self.GH) + self.bx_s
+        return lvl.gx
+
+    def _ah(self, lvl: _Level, t: int, hp: torch.Tensor) -> torch.Tensor:
+        if lvl.sh:
+            hp, s = self._narrow(hp, lvl.sh, lvl.bh, SITE_PH, t)
+            self.sat[t] += s
+        ah = lvl.gemm_h(hp)
+        return ah + self.bh_s if self.bh_s is not None else ah
+
+    def _acc(self, t: int, k: int, hp: torch.Tensor, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ax, ah)`` of ``rows`` (None = the prefix ``hp`` covers) at level ``k``."""
+        lvl = self.levels[k]
+        gx = self._gx(lvl)
+        if k not in self._used:  # a width's weight saturations count once per run, when first used
+            self._used.add(k)
+            self.sat[t] += lvl.wsat
+        if rows is None:
+            n = hp.shape[0]
+            self.sat[t] += int(lvl.xsat[t, :n].sum())
+            return gx[t, :n], self._ah(lvl, t, hp)
+        self.sat[t] += int(lvl.xsat[t, rows.numpy()].sum())
+        return gx[t, rows], self._ah(lvl, t, hp[rows])
+
+    # ------------------------------------------------------------------ hooks
+    def _level(self, score: np.ndarray) -> np.ndarray:
+        """Level index (0 = widest) for integer scores: the first k with score > q_k, else the last."""
+        return (score[:, None] <= self.q[None, :]).sum(axis=1)
+
+    def _score(self, d: torch.Tensor) -> np.ndarray:
+        """Integer metric of state changes ``d`` (m, H) = |s_t - s_{t-1}| (state-format ints)."""
+        m = self.pc.metric
+        s = (d > self.tau_q).sum(dim=1) if m == "fraction" else d.amax(dim=1) if m == "max" else d.sum(dim=1)
+        return s.to(torch.int64).cpu().numpy()
+
+    def gate_acc(self, t: int, n: int, hp: torch.Tensor):
+        K = len(self.levels)
+        if self.dynamic and t > 0:
+            lv = self._level(self.hist[:n].max(axis=1))
+            self.cmp[t] += n * (K - 1 + self.pc.history - 1)
+        else:  # static, or the first step: the widest width
+            lv = np.zeros(n, np.int64)
+        ks = np.unique(lv)
+        if len(ks) == 1:
+            ax, ah = self._acc(t, int(ks[0]), hp, None)
+        else:
+            ax = torch.empty(n, self.GH, dtype=hp.dtype, device=hp.device)
+            ah = torch.empty_like(ax)
+            for k in ks:
+                rows = torch.from_numpy(np.nonzero(lv == k)[0])
+                ax[rows], ah[rows] = self._acc(t, int(k), hp, rows)
+        self.attempt[t] = np.bincount(lv, minlength=K)
+        final = lv
+        low = np.nonzero(lv > 0)[0]
+        if self.reexec and len(low):
+            rows = torch.from_numpy(low)
+            cp = self.c_last[:n][rows] if self.lstm else None
+            trial = trial_state(self.ctx, t, ax[rows], ah[rows], hp[rows], cp)
+            prev = cp if self.lstm else hp[rows]
+            need = self._level(self._score((trial - prev).abs()))
+            redo = low[need < lv[low]]
+            self.cmp[t] += len(low)  # one compare against the attempted width's threshold
+            if self.record_trials:
+                self.trials.append((t, low, trial, redo))
+            if len(redo):
+                r = torch.from_numpy(redo)
+                ax, ah = ax.clone(), ah.clone()  # never write into the cached input part
+                ax[r], ah[r] = self._acc(t, 0, hp, r)
+                final = lv.copy()
+                final[redo] = 0
+                self.redo[t] = len(redo)
+                self.cmp[t] += len(redo) * self.ops_cmp
+                self.cnt[t] += len(redo) * self.ops_cnt
+        self.final[t] = np.bincount(final, minlength=K)
+        self.bits_rows[t, :n] = self.widths[final]
+        return ax, ah
+
+    def observe(self, t, n, h_prev, h_new, c_prev, c_new) -> None:
+        self.c_last = c_new
+        if not self.dynamic:
+            return
+        d = (c_new - c_prev).abs() if self.lstm else (h_new - h_prev).abs()
+        s = self._score(d)
+        self.hist[:n, t % self.pc.history] = s
+        self.scores[t, :n] = s
+        self.cmp[t] += n * self.ops_cmp
+        self.cnt[t] += n * self.ops_cnt
+
+    # ------------------------------------------------------------------ counts
+    def counters(self) -> dict[str, np.ndarray]:
+        """Per-step corrections and additions to this direction's LayerTrace (docs/precision.md §5)."""
+        cfg = self.ctx.cfg
+        n = np.asarray(self.ctx.batch_sizes, dtype=np.int64)
+        D, H, GH = self.D, self.H, self.GH
+        wb, xb, hb = cfg.weight.bits, cfg.input.bits, cfg.hidden.bits
+        out: dict[str, np.ndarray] = {}
+
+        def add(k, v):
+            out[k] = out.get(k, 0) + v
+
+        for k, lvl in enumerate(self.levels):
+            r = self.attempt[:, k]
+            add(f"mac.{wb}x{xb}", -r * GH * D)
+            add(f"mac.{lvl.b}x{lvl.bx}", r * GH * D)
+            add(f"mac.{wb}x{hb}", -r * GH * H)
+            add(f"mac.{lvl.b}x{lvl.bh}", r * GH * H)
+            out[f"precision.steps_at_{lvl.b}"] = self.final[:, k].copy()
+        nbias = (GH + (0 if self.lstm else H)) * cfg.bias.bits
+        used = self.attempt > 0
+        used[:, 0] |= self.redo > 0
+        active = (n > 0).astype(np.int64)
+        per = used * self.widths[None, :]
+        wbits = (per.max(axis=1) if self.pc.weight_read == "widest" else per.sum(axis=1)) * GH * (D + H)
+        out["weight_bytes"] = active * ((wbits + nbias + 7) // 8 - (GH * (D + H) * wb + nbias + 7) // 8)
+        opb = np.asarray([(D * lv.bx + H * lv.bh + 7) // 8 for lv in self.levels], dtype=np.int64)
+        out["act_bytes"] = self.attempt @ opb + self.redo * opb[0] - n * ((D * xb + H * hb + 7) // 8)
+        widest = np.argmax(self.final > 0, axis=1)  # first (widest) level any row kept
+        out["precision.bits"] = np.where(self.final.sum(axis=1) > 0, self.widths[widest], 0)
+        if self.dynamic:
+            out["precision.compares"] = self.cmp.copy()
+            out["precision.counter_ops"] = self.cnt.copy()
+        if self.reexec:
+            out["precision.reexec_macs"] = self.redo * GH * (D + H)
+        out["sat.precision"] = self.sat.copy()
+        return out
+
+
+class PrecisionFactory:
+    """``f(layer, direction, cfg) -> PrecisionUnit | None`` for ``module.units``.
+
+    ``units[(layer, direction)]`` holds the unit of the latest run (for statistics and plots).
+    """
+
+    def __init__(self, config: PrecisionConfig):
+        self.config = config
+        self.units: dict[tuple[int, int], PrecisionUnit] = {}
+
+    def __call__(self, layer: int, direction: int, cfg: DatapathConfig):
+        if self.config.mode == "off":
+            return None
+        u = PrecisionUnit(self.config, layer, direction, cfg)
+        self.units[(layer, direction)] = u
+        return u
+
+
+def precision_factory(config) -> PrecisionFactory:
+    """A unit factory from a :class:`PrecisionConfig`, a mapping, a hydra node or a packaged name."""
+    from .config import load_precision
+    return PrecisionFactory(load_precision(config))
