@@ -32,3 +32,16 @@ __all__ = [
     "ctc_collapse", "default_data_root", "list_recordings", "load_audio", "normalize_utterance",
     "read_lines", "read_parallel", "split_recordings",
 ]
+
+# Synthesized speech (Multi30k sentences, many TTS voices): imported on first use, so that
+# `python -m rnnaccel.datasets.synth` runs the module only once.
+_SYNTH_EXPORTS = {"SynthSpeech": "synth", "default_cache_dir": "synth", "SynthConfig": "synth_generate",
+                  "generate_corpus": "synth_generate"}
+__all__ += list(_SYNTH_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _SYNTH_EXPORTS:
+        import importlib
+        return getattr(importlib.import_module(f".{_SYNTH_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
