@@ -7,7 +7,8 @@ the largest magnitude of each tensor class the datapath stores:
 weight     all entries of ``W_ih`` and ``W_hh`` (both directions)
 bias       the biases *as the datapath merges them*: LSTM ``b_ih + b_hh``; GRU ``b_ir+b_hr``,
            ``b_iz+b_hz`` merged, ``b_in`` and ``b_hn`` apart
-input      the layer's input vectors (layer 0: the stacked features; layer l: layer l-1's outputs)
+input      the layer's input vectors (layer 0: the stacked features; layer l > 0: layer l-1's outputs,
+           which are read in layer l-1's hidden format as stored, without requantization)
 hidden     ``h_t``
 cell       LSTM ``c_t``
 preact     gate pre-activations (GRU: also ``x_n``, ``h_n`` and ``x_n + r*h_n``)
@@ -122,9 +123,11 @@ def formats_from_ranges(stats: list[RangeStats], bits: int = 16, margin: float =
     """One :class:`DatapathConfig` per layer from the observed ranges (other fields from ``base``)."""
     base = base or DatapathConfig()
     out = []
-    for st in stats:
+    for layer, st in enumerate(stats):
         f = {c: best_format(st.max_abs[c], bits, margin) for c in ("weight", "bias", "input", "cell", "preact")}
         f["hidden"] = f["act"] = Fmt(bits, bits - 1)
+        if layer > 0:  # the inputs are the previous layer's stored outputs: read them as they are
+            f["input"] = out[-1].hidden
         acc_frac = f["weight"].frac + max(f["input"].frac, f["hidden"].frac)
         for c in ("bias", "preact"):
             if f[c].frac > acc_frac:
