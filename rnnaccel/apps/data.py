@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import Dataset
 
 from .config import to_feature_config
-from ..datasets import (CTCBatch, CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
+from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
                         Vocab, WordVocab, collate_ctc)
 
 __all__ = ["FeatureSet", "build_vocab", "load_split", "batches"]
@@ -126,4 +126,3 @@ def num_batches(ds: FeatureSet, batch_size: int) -> int:
     return (len(ds) + batch_size - 1) // batch_size
 
 
-CTCBatch = CTCBatch

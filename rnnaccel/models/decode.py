@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-import torch
 from torch import Tensor
 
 from ..datasets.text import BLANK_ID, ctc_collapse

@@ -31,6 +31,15 @@ def test_defaults_compose():
     assert cfg("evaluate").eval.mode == "emulate"
 
 
+def _have_fsdd() -> bool:
+    try:
+        from rnnaccel.datasets import default_data_root
+        return (default_data_root() / "fsdd" / "recordings").is_dir()
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _have_fsdd(), reason="needs the FSDD recordings (shared data root)")
 def test_train_quantize_evaluate_end_to_end(tmp_path):
     data = ["data.num_train=16", "data.num_val=8", "data.num_test=6", f"data.cache_dir={tmp_path}/cache"]
     small = ["model.hidden_size=8", "model.num_layers=1"]
