@@ -20,7 +20,8 @@ covers ``max|v| * (1 + margin)`` is chosen (:func:`best_format`). ``hidden`` and
 ``Q<bits>.<bits-1>`` (|h| < 1, sigmoid/tanh outputs <= 1; 1.0 itself is clamped offline by the
 activation tables). Then the validity rules of :class:`DatapathConfig` are enforced: ``bias.frac``
 and ``preact.frac`` may not exceed the derived accumulator fraction ``weight.frac +
-max(input.frac, hidden.frac)`` (lowered if needed, which only widens their range).
+max(input.frac, hidden.frac)`` (lowered if needed, which only widens their range), and the
+accumulator (``acc_bits`` wide, fraction derived) must hold the observed pre-activations.
 """
 from __future__ import annotations
 
@@ -132,7 +133,13 @@ def formats_from_ranges(stats: list[RangeStats], bits: int = 16, margin: float =
         for c in ("bias", "preact"):
             if f[c].frac > acc_frac:
                 f[c] = Fmt(bits, acc_frac)
-        out.append(base.replace(**f))
+        cfg = base.replace(**f)
+        acc_top = 2.0 ** (cfg.acc_bits - 1 - cfg.acc_frac)
+        if st.max_abs["preact"] * (1.0 + margin) > acc_top:
+            raise ValueError(f"calibration: layer {layer} pre-activations reach {st.max_abs['preact']:.4g} but "
+                             f"the accumulator (acc_bits={cfg.acc_bits}, frac {cfg.acc_frac}) holds only "
+                             f"±{acc_top:.4g}; raise datapath.acc_bits")
+        out.append(cfg)
     return out
 
 

@@ -63,3 +63,13 @@ def test_merged_lstm_bias_range():
         m.rnn.bias_hh_l0.fill_(1.5)  # merged 3.0 -> Q16.13
     _, stats = calibrate(m, [(torch.zeros(1, 2, 2), torch.tensor([2]))])
     assert stats[0].max_abs["bias"] == pytest.approx(3.0)
+
+
+def test_accumulator_too_narrow_is_refused():
+    from rnnaccel.emulator import DatapathConfig
+    from rnnaccel.models import RangeStats, formats_from_ranges
+    st = RangeStats()
+    st.max_abs.update(weight=0.5, bias=0.5, input=0.5, cell=1.0, preact=3.0)
+    assert formats_from_ranges([st], base=DatapathConfig())[0].acc_frac == 30
+    with pytest.raises(ValueError, match="acc_bits"):
+        formats_from_ranges([st], base=DatapathConfig(acc_bits=32))  # holds only ±2
