@@ -113,7 +113,8 @@ def correlations(samples: dict) -> dict:
 
 
 def plot(samples: dict, path: str | Path, title: str = "") -> None:
-    """Hexbin of ``rel_db`` (x) vs ``|da|`` (y), one panel per layer (directions pooled); Agg canvas."""
+    """Hexbin of ``log10(1 + rel_db)`` (x) vs ``|da|`` (y), one panel per layer (directions pooled);
+    the correlations in the titles are of the untransformed values. Agg canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -124,9 +125,9 @@ def plot(samples: dict, path: str | Path, title: str = "") -> None:
         ss = [s for k, s in samples.items() if k[0] == layer]
         x, y = np.concatenate([s["rel_db"] for s in ss]), np.concatenate([s["da"] for s in ss])
         ax = fig.add_subplot(1, len(layers), i + 1)
-        hb = ax.hexbin(x, y, gridsize=40, bins="log", mincnt=1, cmap="viridis")
+        hb = ax.hexbin(np.log10(1 + x), y, gridsize=40, bins="log", mincnt=1, cmap="viridis")
         fig.colorbar(hb, ax=ax, label="samples (log)")
-        ax.set_xlabel("BNN change |b_t - b_t-1| / max(|b_t-1|, 1)")
+        ax.set_xlabel("log10(1 + |b_t - b_t-1| / max(|b_t-1|, 1))  (BNN change)")
         ax.set_ylabel("true output change |a_t - a_t-1|")
         ax.set_title(f"layer {layer}: spearman {spearman(x, y):.2f}, pearson {pearson(x, y):.2f}", fontsize=9)
     if title:
