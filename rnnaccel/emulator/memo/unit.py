@@ -63,6 +63,7 @@ class MemoUnit(StepUnit):
             self.sx, self.sh = 2 ** (frac - dc.input.frac), 2 ** (frac - dc.hidden.frac)
             smax = max(dc.input.max_abs * self.sx, dc.hidden.max_abs * self.sh)
             self.vm = torch.zeros(B, G, self.N, dtype=torch.int64, device=dev)  # [x; h] at the last evaluation
+            self.groups = len(set(tq))  # gates with equal thresholds stay in step: one compare each
         self.frac = frac
         m = max(smax, 2 ** frac, 1)
         th = max(cfg.gate_thetas(self.layer, ctx.cell))
@@ -113,7 +114,7 @@ class MemoUnit(StepUnit):
             commit(st, n, slice(None), ok, torch.zeros_like(change), e)
             self.vm[:n] = torch.where(ok.unsqueeze(2), vm, v.unsqueeze(1))
             self.reuse = ok.repeat_interleave(self.H, dim=1)  # (n, GH)
-            c["memo.delta_compares"][t] += n * self.N * len(set(self.tq_gate.tolist()))
+            c["memo.delta_compares"][t] += n * self.N * self.groups
             if self.record:
                 self.rec["sig"][t, :n] = change.to(torch.float64).repeat_interleave(self.H, dim=1)
         return None
