@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from rnnaccel.emulator import LSTM, GRU, Trace, dequantize
-from rnnaccel.emulator.precision import (format_stats, int_thresholds, load_precision, precision_factory,
+from rnnaccel.emulator.precision import (PrecisionConfig, format_stats, load_precision, precision_factory,
                                          precision_stats)
 
 
@@ -151,7 +151,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=120, help="--random only")
     ap.add_argument("--split", default="test")
     ap.add_argument("--index", type=int, default=0)
-    ap.add_argument("--precision", default="dynamic", help="packaged name or YAML path")
+    ap.add_argument("--precision", default=None,
+                    help="packaged name or YAML path (default: 'dynamic' for a checkpoint; for --random "
+                         "the schema defaults, whose small thresholds suit small random models)")
     ap.add_argument("--set", action="append", default=[], help="override a PrecisionConfig field: key=value")
     ap.add_argument("--layer", type=int, default=0)
     ap.add_argument("--direction", type=int, default=0)
@@ -159,7 +161,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default="runs/precision_plot.png")
     ap.add_argument("--json", default=None, help="also write the series as JSON")
     a = ap.parse_args(argv)
-    pc = _override(load_precision(a.precision), a.set)
+    base = a.precision or ("dynamic" if a.checkpoint else PrecisionConfig(mode="dynamic"))
+    pc = _override(load_precision(base), a.set)
     if pc.mode == "off":
         raise SystemExit("precision mode 'off' chooses no width: pick static, dynamic or reexec")
     if a.checkpoint:

@@ -170,13 +170,16 @@ class PrecisionUnit(StepUnit):
         s = (d > self.tau_q).sum(dim=1) if m == "fraction" else d.amax(dim=1) if m == "max" else d.sum(dim=1)
         return s.to(torch.int64).cpu().numpy()
 
+    def decide(self, t: int, n: int) -> np.ndarray:
+        """Level index (0 = widest) of each active row at step ``t``, from earlier steps only."""
+        if self.dynamic and t > 0:
+            self.cmp[t] += n * (len(self.levels) - 1 + self.pc.history - 1)
+            return self._level(self.hist[:n].max(axis=1))
+        return np.zeros(n, np.int64)  # static, or the first step: the widest width
+
     def gate_acc(self, t: int, n: int, hp: torch.Tensor):
         K = len(self.levels)
-        if self.dynamic and t > 0:
-            lv = self._level(self.hist[:n].max(axis=1))
-            self.cmp[t] += n * (K - 1 + self.pc.history - 1)
-        else:  # static, or the first step: the widest width
-            lv = np.zeros(n, np.int64)
+        lv = self.decide(t, n)
         ks = np.unique(lv)
         if len(ks) == 1:
             ax, ah = self._acc(t, int(ks[0]), hp, None)
