@@ -8,16 +8,9 @@ import torch
 
 from rnnaccel.emulator.precision import PrecisionConfig
 
+from .test_precision import _one_thread  # noqa: F401  (one torch thread for tiny GEMMs)
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "precision_plot.py"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny GEMMs: threads only add contention on a shared machine (bits never depend on them)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _load():

@@ -10,7 +10,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +19,7 @@ from rnnaccel.emulator.precision import PrecisionConfig, PrecisionUnit, int_thre
 from rnnaccel.emulator.precision.unit import SITE_PH, SITE_PW, SITE_PX
 
 from . import reference as ref
+from .test_precision import _one_thread  # noqa: F401  (one torch thread for tiny GEMMs)
 
 CELLS = {"lstm": LSTM, "gru": GRU}
 # small activation formats keep the per-config table generation cheap
@@ -27,14 +27,6 @@ SMALL = dict(preact=Fmt(12, 8), cell=Fmt(12, 8), act=Fmt(12, 11), act_index_bits
 HIDDEN, H = Fmt(12, 11), 6
 SET = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny GEMMs: threads only add contention on a shared machine (bits never depend on them)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def ref_widths(states, s0, frac, H, metric, tau, thresholds, widths, history):

@@ -22,7 +22,7 @@ from ..config import DatapathConfig
 from ..formats import Fmt, Rounding, round_shift, saturate
 from ..gemm import ExactGemm
 from ..hooks import DirectionContext, StepUnit
-from .config import PrecisionConfig, int_thresholds
+from .config import PrecisionConfig, int_thresholds, load_precision
 from .trial import trial_state
 
 __all__ = ["PrecisionUnit", "PrecisionFactory", "precision_factory", "SITE_PX", "SITE_PH", "SITE_PW"]
@@ -285,5 +285,4 @@ class PrecisionFactory:
 
 def precision_factory(config) -> PrecisionFactory:
     """A unit factory from a :class:`PrecisionConfig`, a mapping, a hydra node or a packaged name."""
-    from .config import load_precision
     return PrecisionFactory(load_precision(config))
