@@ -139,13 +139,20 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     rnd, seed = cfg.rounding, cfg.seed
     act_units = _act_units(cell, cfg, site_base, H)
     dev = x.device
-    # x part of every step at once: exact products aligned to the accumulator's frac, plus b_x
-    gemm_x = w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, 2.0 ** (fa_acc - fw - cfg.input.frac), gemm)
-    gx = gemm_x(x.reshape(T * B, D)).reshape(T, B, GH)
-    gx += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
     gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, 2.0 ** (fa_acc - fw - fh), gemm)
-    if cell == "lstm" and gemm_h.const is not None:
-        gx += gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: fold its constant in once
+    gx_cache: list[torch.Tensor] = []
+
+    def gx_all() -> torch.Tensor:
+        """The x part of every step at once (T, B, G*H): exact products aligned to the accumulator's
+        frac, plus b_x. Computed on first use: a unit that supplies the dot products never needs it."""
+        if not gx_cache:
+            gemm_x = w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, 2.0 ** (fa_acc - fw - cfg.input.frac), gemm)
+            g = gemm_x(x.reshape(T * B, D)).reshape(T, B, GH)
+            g += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
+            if cell == "lstm" and gemm_h.const is not None:
+                g += gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: its constant, once
+            gx_cache.append(g)
+        return gx_cache[0]
     b_hn = (w.b_h[2 * H:] * float(2 ** (fa_acc - cfg.bias.frac))) if cell == "gru" else None
     h_fin, c_fin = h0.clone(), (c0.clone() if c0 is not None else None)  # final states
     h, c = h0, c0
@@ -162,12 +169,14 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     obs_units = [u for u in units if type(u).observe is not StepUnit.observe]
 
     def dot(t, n, hp):
-        """(ax, ah) from the first unit that supplies them, else None (the plain path)."""
+        """(ax, ah) from the first unit that supplies them, else None (the plain path). Every unit
+        is called: one may only observe the step's inputs while another supplies the products."""
+        got = None
         for u in acc_units:
             r = u.gate_acc(t, n, hp)
-            if r is not None:
-                return r
-        return None
+            if got is None:
+                got = r
+        return got
 
     def gate_out(t, n, cols, z, a, act):
         for u in out_units:
@@ -182,7 +191,7 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
         hp = h[:n]
         ext = dot(t, n, hp) if acc_units else None
         if cell == "lstm":
-            acc = gemm_h(hp, out=gx[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
+            acc = gemm_h(hp, out=gx_all()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
             acc, s_acc = saturate(acc, cfg.acc)
             z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
             a = act_units.gates(z, t)
@@ -198,7 +207,7 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
                 cells_rec[t, :n] = c_new
         else:  # GRU
             if ext is None:
-                ax, gh = gx[t, :n], gemm_h(hp)
+                ax, gh = gx_all()[t, :n], gemm_h(hp)
                 gh[:, 2 * H:] += b_hn
             else:
                 ax, gh = ext

@@ -11,8 +11,8 @@ The points, in step order (``n`` = rows still running, a prefix of the length-so
 
 1. ``gate_acc(t, n, hp)`` -> ``(ax, ah)`` or ``None``: the exact dot products of the gates before
    saturation, at the accumulator fraction: ``ax`` (n, G*H) the input part including ``b_x``,
-   ``ah`` (n, G*H) the recurrent part including ``b_h``. ``None`` keeps the datapath's own. The
-   first unit that returns a value wins.
+   ``ah`` (n, G*H) the recurrent part including ``b_h``. ``None`` keeps the datapath's own. Every
+   unit is called (a unit may only look at ``hp``); the first value returned is used.
 2. ``gate_out(t, n, cols, z, a, act)`` -> activations: called with the pre-activations ``z`` and
    activation outputs ``a`` of the gate columns ``cols`` (a slice of the datapath gate order; the
    LSTM calls it once for all four gates, the GRU once for ``[r, z]`` and once for ``n``);

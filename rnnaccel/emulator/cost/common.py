@@ -23,7 +23,7 @@ MAC_RE = re.compile(r"^mac\.(\d+)x(\d+)$")
 #: counters that carry information but no action of their own to price (see docs/cost_model.md);
 #: E-PUR reads memo.computed and memo.weight_bytes_skipped to size partial sums and the footprint
 INFO_COUNTERS = ("precision.bits", "memo.reused", "memo.computed", "memo.weight_bytes_skipped")
-INFO_PREFIXES = ("sat.",)
+INFO_PREFIXES = ("sat.", "precision.steps_at_")  # informational counters, not priced
 
 
 def gates(cell: str) -> int:
