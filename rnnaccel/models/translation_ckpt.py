@@ -1,0 +1,152 @@
+"""Translator checkpoints (with their SentencePiece models) and post-training quantization.
+
+Checkpoint layout (``format: "rnnaccel.translation/1"``), loadable with ``weights_only=True``::
+
+    state_dict   Translator parameters (float32)
+    config       TranslatorConfig fields
+    vocab        {"kind": "sentencepiece", "src": uint8 tensor (n,), "tgt": uint8 tensor (m,)}
+    metrics      plain dict (BLEU/chrF per mode and search)
+    datapath     {"encoder": [DatapathConfig dicts], "decoder": [...]} or None (float only)
+    extra        plain dict (training command, time, data settings)
+
+PTQ (:func:`calibrate_translator`) reuses :func:`rnnaccel.models.calibrate.formats_from_ranges`:
+the float recurrences of the encoder (source embeddings) and of the decoder (teacher-forced target
+embeddings) record each tensor class's largest magnitude per layer.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from ..datasets.subword import SubwordVocab
+from ..emulator import DatapathConfig
+from ..emulator.emulate import check_lengths, reverse_within
+from ..emulator.layers import _float_direction
+from .calibrate import CLASSES, RangeStats, _merged_biases, formats_from_ranges
+from .translation import Translator, TranslatorConfig
+
+__all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges", "calibrate_translator"]
+
+FORMAT = "rnnaccel.translation/1"
+
+
+def save_translator(path: str | Path, model: Translator, src_vocab: SubwordVocab, tgt_vocab: SubwordVocab,
+                    metrics: dict | None = None, datapath: dict | None = None, extra: dict | None = None) -> Path:
+    """Write atomically (temp file + rename). ``datapath``: ``{"encoder": [cfg], "decoder": [cfg]}``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj = {
+        "format": FORMAT,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "config": model.config.to_dict(),
+        "vocab": {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()},
+        "metrics": dict(metrics or {}),
+        "datapath": None if datapath is None else {k: [c.to_dict() for c in v] for k, v in datapath.items()},
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Translator, SubwordVocab, SubwordVocab, dict]:
+    """Returns ``(model (eval, float mode), src_vocab, tgt_vocab, checkpoint dict)``.
+
+    Raises:
+        ValueError: one line naming the file when missing, unreadable or inconsistent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path}: no such file")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__}: {msg[:200]})") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise ValueError(f"checkpoint {path}: not an {FORMAT} file")
+    try:
+        model = Translator(TranslatorConfig.from_dict(ck["config"]))
+        model.load_state_dict(ck["state_dict"])
+        src_vocab = SubwordVocab.from_tensor(ck["vocab"]["src"])
+        tgt_vocab = SubwordVocab.from_tensor(ck["vocab"]["tgt"])
+        if use_datapath and ck.get("datapath"):
+            dp = ck["datapath"]
+            model.set_datapath([DatapathConfig.from_dict(d) for d in dp["encoder"]],
+                               [DatapathConfig.from_dict(d) for d in dp["decoder"]])
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"checkpoint {path}: inconsistent ({msg[:200]})") from None
+    return model.eval(), src_vocab, tgt_vocab, ck
+
+
+@torch.no_grad()
+def collect_stack_ranges(rnn, inputs) -> list[RangeStats]:
+    """Float recurrence of an emulator ``LSTM``/``GRU`` over ``inputs`` (iterable of
+    ``(x (B, T, D), lengths (B,))``), recording every tensor class; one :class:`RangeStats` per layer."""
+    stats = [RangeStats() for _ in range(rnn.num_layers)]
+    for layer in range(rnn.num_layers):
+        for d in range(rnn.num_directions):
+            w_ih, w_hh, _, _ = rnn.params(layer, d)
+            stats[layer].see("weight", w_ih)
+            stats[layer].see("weight", w_hh)
+            for b in _merged_biases(rnn, layer, d):
+                stats[layer].see("bias", b)
+    names = SimpleNamespace(**{c: c for c in CLASSES})
+    n = 0
+    for x, lengths in inputs:
+        n += 1
+        lens = check_lengths(x, lengths.to(torch.int64))
+        B = x.shape[0]
+        cur = x.transpose(0, 1)  # (T, B, D)
+        for layer in range(rnn.num_layers):
+            st = stats[layer]
+            st.see("input", cur)
+
+            def q(t, cls, st=st):
+                if cls not in ("weight", "bias"):
+                    st.see(cls, t)
+                return t
+
+            outs = []
+            for d in range(rnn.num_directions):
+                w_ih, w_hh, b_ih, b_hh = rnn.params(layer, d)
+                xin = cur if d == 0 else reverse_within(cur, lens)
+                h = x.new_zeros(B, rnn.hidden_size)
+                c = x.new_zeros(B, rnn.hidden_size) if rnn.cell == "lstm" else None
+                o, _, _ = _float_direction(rnn.cell, xin, lens, w_ih, w_hh, b_ih, b_hh, h, c, names, q)
+                outs.append(o if d == 0 else reverse_within(o, lens))
+            cur = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+    if n == 0:
+        raise ValueError("calibration: no batches")
+    return stats
+
+
+@torch.no_grad()
+def calibrate_translator(model: Translator, batches, bits: int = 16, margin: float = 0.25,
+                         base: DatapathConfig | None = None) -> dict[str, list[DatapathConfig]]:
+    """PTQ from ``batches`` of ``(src (B,S), src_len (B,), tgt_in (B,T), tgt_len (B,))``.
+
+    Returns ``{"encoder": [cfg per layer], "decoder": [cfg per layer]}`` (model not modified; apply
+    with ``model.set_datapath(d["encoder"], d["decoder"])``). ``margin`` widens the observed
+    ranges (the free-running decoder may go a little beyond the teacher-forced one).
+    """
+    was = model.training
+    model.eval()
+    try:
+        batches = list(batches)
+        enc = collect_stack_ranges(model.encoder, [(model.src_emb(s), sl) for s, sl, _, _ in batches])
+        dec = collect_stack_ranges(model.decoder, [(model.tgt_emb(t), tl) for _, _, t, tl in batches])
+    finally:
+        model.train(was)
+    out = {"encoder": formats_from_ranges(enc, bits, margin, base),
+           "decoder": formats_from_ranges(dec, bits, margin, base)}
+    for rnn, key in ((model.encoder, "encoder"), (model.decoder, "decoder")):
+        for layer, c in enumerate(out[key]):
+            d_in = rnn.input_size if layer == 0 else rnn.hidden_size * rnn.num_directions
+            c.check_gemm(d_in, rnn.hidden_size)
+    return out
