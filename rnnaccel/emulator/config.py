@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
+from ..configio import strict_kwargs
 from .formats import Fmt, Rounding, check_exact
 
 __all__ = ["DatapathConfig", "TENSOR_CLASSES", "per_layer_configs"]
@@ -118,11 +119,7 @@ class DatapathConfig:
 
     @classmethod
     def from_dict(cls, d) -> "DatapathConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"datapath: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{k: d[k] for k in d})
+        return cls(**strict_kwargs(cls, d, "datapath"))
 
 
 def _unchecked_fmt(bits: int, frac: int) -> Fmt:

@@ -24,12 +24,13 @@ Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are plain dicts 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from ..configio import strict_kwargs
 from ..datasets.sentiment import collate_sentiment
 from ..emulator import LSTM, DatapathConfig, Trace, dequantize
 
@@ -67,11 +68,7 @@ class SentimentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SentimentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"SentimentConfig: unknown key(s) {sorted(unknown)}")
-        return cls(**d)
+        return cls(**strict_kwargs(cls, d, "SentimentConfig"))
 
 
 class SentimentLSTM(nn.Module):

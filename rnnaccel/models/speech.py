@@ -12,11 +12,12 @@ every mode.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
 
+from ..configio import strict_kwargs
 from ..emulator import GRU, LSTM, DatapathConfig, Trace
 
 __all__ = ["SpeechModelConfig", "SpeechRecognizer", "stack_frames", "stacked_lengths"]
@@ -67,11 +68,7 @@ class SpeechModelConfig:
 
     @classmethod
     def from_dict(cls, d) -> "SpeechModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"model: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{k: d[k] for k in d})
+        return cls(**strict_kwargs(cls, d, "model"))
 
 
 def stacked_lengths(lengths: Tensor, stride: int) -> Tensor:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import yaml
+
+from ...configio import packaged, read_yaml_source
 
 __all__ = ["NetworkConfig", "WorkloadConfig", "PolicyConfig", "BatchingConfig", "POLICIES",
            "load_batching_config", "available_batching_configs", "register_configs"]
@@ -204,8 +204,7 @@ def _reject_unknown(d: Mapping, cls, prefix: str) -> None:
 
 def available_batching_configs() -> list[str]:
     """Names of the packaged ``rnnaccel/conf/batching/*.yaml`` configs."""
-    root = resources.files("rnnaccel.conf") / "batching"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return packaged("batching")
 
 
 def load_batching_config(src: "str | Path | Mapping | BatchingConfig" = "ebatch") -> BatchingConfig:
@@ -214,15 +213,7 @@ def load_batching_config(src: "str | Path | Mapping | BatchingConfig" = "ebatch"
         return src.validate()
     if not isinstance(src, (str, Path)):
         return BatchingConfig.from_dict(src)
-    p = Path(src)
-    if p.suffix not in (".yaml", ".yml"):
-        names = available_batching_configs()
-        if str(src) not in names:
-            raise ValueError(f"batching config {str(src)!r} unknown; packaged: {', '.join(names)} (or a .yaml path)")
-        p = Path(str(resources.files("rnnaccel.conf") / "batching" / f"{src}.yaml"))
-    if not p.exists():
-        raise ValueError(f"batching config {str(p)!r} does not exist")
-    return BatchingConfig.from_dict(yaml.safe_load(p.read_text()) or {})
+    return BatchingConfig.from_dict(read_yaml_source("batching", src, "batching config")[0])
 
 
 def register_configs() -> None:

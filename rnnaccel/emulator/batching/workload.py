@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ...configio import packaged, read_yaml_source
 from .config import WorkloadConfig, _int, _num
 
 __all__ = ["LengthDistribution", "load_lengths", "poisson_arrivals", "read_trace", "Requests",
@@ -65,20 +64,13 @@ class LengthDistribution:
 
 
 def available_lengths() -> list[str]:
-    root = resources.files("rnnaccel.conf") / "batching" / "lengths"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return packaged("batching/lengths")
 
 
 def load_lengths(src: str | Path) -> LengthDistribution:
     """A packaged histogram by name or a YAML file with ``values`` and ``counts`` lists."""
+    d, _ = read_yaml_source("batching/lengths", src, "workload.lengths")
     p = Path(src)
-    if p.suffix not in (".yaml", ".yml"):
-        if str(src) not in available_lengths():
-            raise ValueError(f"workload.lengths {str(src)!r} unknown; packaged: {', '.join(available_lengths())}")
-        p = Path(str(resources.files("rnnaccel.conf") / "batching" / "lengths" / f"{src}.yaml"))
-    if not p.exists():
-        raise ValueError(f"workload.lengths file {str(p)!r} does not exist")
-    d = yaml.safe_load(p.read_text()) or {}
     values, counts = d.get("values") or [], d.get("counts") or []
     return LengthDistribution(str(d.get("name", p.stem)), np.asarray(values, dtype=np.int64),
                               np.asarray(counts, dtype=np.int64))

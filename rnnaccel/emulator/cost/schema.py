@@ -11,12 +11,11 @@ too. The YAML files are plain hydra config-group files (group ``hw``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
 
+from ...configio import packaged, read_yaml_source
 from .units import Param, Price, Spec, build_param, reject_unknown
 
 __all__ = ["HwConfig", "Chip", "Dram", "Memory", "Arith", "ActivationUnit", "BnnUnit",
@@ -216,8 +215,7 @@ def _to_dict(obj) -> Any:
 
 def available_hw() -> list[str]:
     """Names of the packaged price tables (``rnnaccel/conf/hw/*.yaml``)."""
-    root = resources.files("rnnaccel.conf") / "hw"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return packaged("hw")
 
 
 def load_hw(src: "str | Path | Mapping | HwConfig") -> HwConfig:
@@ -227,19 +225,5 @@ def load_hw(src: "str | Path | Mapping | HwConfig") -> HwConfig:
         return src
     if not isinstance(src, (str, Path)):
         return HwConfig.from_dict(src)
-    p = Path(src)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise ValueError(f"hw price table {str(p)!r} does not exist")
-        text, label = p.read_text(), f"hw {p.name}"
-    else:
-        names = available_hw()
-        if str(src) not in names:
-            raise ValueError(f"hw {str(src)!r} unknown; packaged tables: {', '.join(names)} (or give a .yaml path)")
-        text = (resources.files("rnnaccel.conf") / "hw" / f"{src}.yaml").read_text()
-        label = f"hw {src}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ValueError(f"{label}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data, label = read_yaml_source("hw", src, "hw", noun="tables")
     return HwConfig.from_dict(data, label)

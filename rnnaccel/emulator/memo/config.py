@@ -11,10 +11,11 @@ memoization off. See ``docs/memoization.md`` for the exact decision rule.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from importlib import resources
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
+
+from ...configio import packaged, read_yaml_source, strict_kwargs
 
 __all__ = ["MemoConfig", "load_memo", "available_memo", "PREDICTORS", "RULES", "CACHES", "GATE_NAMES"]
 
@@ -132,47 +133,21 @@ class MemoConfig:
 
     @classmethod
     def from_dict(cls, d: Any, label: str = "memo") -> "MemoConfig":
-        if hasattr(d, "_content"):  # an OmegaConf DictConfig (hydra's cfg.memo)
-            from omegaconf import OmegaConf
-            d = OmegaConf.to_container(d, resolve=True)
-        if not isinstance(d, Mapping):
-            raise ValueError(f"{label}: expected a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"{label}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**dict(d))
+        return cls(**strict_kwargs(cls, d, label))
 
 
 def available_memo() -> list[str]:
     """Names of the packaged configs in ``rnnaccel/conf/memo``."""
-    root = resources.files("rnnaccel.conf") / "memo"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return packaged("memo")
 
 
 def load_memo(src: "str | Path | Mapping | MemoConfig | None") -> MemoConfig:
     """A validated :class:`MemoConfig` from a packaged name (``off``, ``bnn``, ``oracle``,
     ``delta``), a YAML path, a mapping or a hydra DictConfig. ``None`` is ``off``."""
-    import yaml
-
     if src is None:
         return MemoConfig()
     if isinstance(src, MemoConfig):
         return src
     if not isinstance(src, (str, Path)):
         return MemoConfig.from_dict(src)
-    p = Path(src)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise ValueError(f"memo config {str(p)!r} does not exist")
-        text, label = p.read_text(), f"memo {p.name}"
-    else:
-        names = available_memo()
-        if str(src) not in names:
-            raise ValueError(f"memo {str(src)!r} unknown; packaged configs: {', '.join(names)} (or give a .yaml path)")
-        text, label = (resources.files("rnnaccel.conf") / "memo" / f"{src}.yaml").read_text(), f"memo {src}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ValueError(f"{label}: not valid YAML ({str(e).splitlines()[0]})") from None
-    return MemoConfig.from_dict(data or {}, label)
+    return MemoConfig.from_dict(*read_yaml_source("memo", src))

@@ -7,9 +7,11 @@ one-line ``ValueError`` naming the field. The exact rule the fields drive is in
 """
 # no ``from __future__ import annotations``: OmegaConf reads these annotations at run time
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import List, Optional
+
+from ...configio import packaged, plain_mapping, read_yaml_source, strict_kwargs
 
 __all__ = ["PrecisionConfig", "LayerPrecision", "MODES", "METRICS", "WEIGHT_READS", "register_configs",
            "load_precision", "available_precision", "int_thresholds"]
@@ -143,16 +145,7 @@ class PrecisionConfig:
     @classmethod
     def from_dict(cls, d) -> "PrecisionConfig":
         """From a mapping or a hydra ``DictConfig`` (unknown keys are an error)."""
-        if hasattr(d, "_content"):
-            from omegaconf import OmegaConf
-            d = OmegaConf.to_container(d, resolve=True)
-        if not isinstance(d, dict):
-            raise ValueError(f"precision: expected a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"precision: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**strict_kwargs(cls, d, "precision"))
 
 
 def _is_int(v) -> bool:
@@ -192,9 +185,7 @@ def register_configs() -> None:
 
 def available_precision() -> List[str]:
     """Names of the packaged configs (``rnnaccel/conf/precision/*.yaml``)."""
-    from importlib import resources
-    root = resources.files("rnnaccel.conf") / "precision"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return packaged("precision")
 
 
 def load_precision(src) -> PrecisionConfig:
@@ -204,20 +195,10 @@ def load_precision(src) -> PrecisionConfig:
         return src
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
-    if isinstance(src, str) and not src.endswith((".yaml", ".yml")):
-        names = available_precision()
-        if src not in names:
-            raise ValueError(f"precision {src!r} unknown; packaged configs: {', '.join(names)} (or a .yaml path)")
-        from importlib import resources
-        node = OmegaConf.create((resources.files("rnnaccel.conf") / "precision" / f"{src}.yaml").read_text())
-    elif isinstance(src, str) or hasattr(src, "read_text"):
-        from pathlib import Path
-        p = Path(src)
-        if not p.is_file():
-            raise ValueError(f"precision config {str(p)!r} does not exist")
-        node = OmegaConf.load(p)
+    if isinstance(src, str) or hasattr(src, "read_text"):
+        node = OmegaConf.create(read_yaml_source("precision", src)[0])
     else:
-        node = OmegaConf.create(OmegaConf.to_container(src) if hasattr(src, "_content") else dict(src))
+        node = OmegaConf.create(plain_mapping(src, "precision"))
     try:
         merged = OmegaConf.merge(OmegaConf.structured(PrecisionConfig), node)
         d = OmegaConf.to_container(merged, resolve=True)
