@@ -21,10 +21,12 @@ The points, in step order (``n`` = rows still running, a prefix of the length-so
 3. ``observe(t, n, h_prev, h_new, c_prev, c_new)``: the step's states (LSTM ``c``; None for GRU).
 4. ``counters()`` -> ``{name: (T,) int64 array}`` after the last step: counts added to this
    direction's LayerTrace (negative entries correct base counts, e.g. MACs a technique skipped).
+   Units whose corrections touch the same counts read each other's facts in ``ctx.shared`` (the
+   precision unit moves only the MACs the memo unit left to a narrower width).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -49,6 +51,10 @@ class DirectionContext:
     hidden_size: int
     site_base: int
     gemm: str  # exact-GEMM backend name
+    #: facts units publish for each other so their trace corrections compose. Names in use:
+    #: ``memo.computed_rows`` (T, B) gate neurons each row really computed at each step;
+    #: ``memo.skipped_rows`` (T,) weight rows no active row needed (their bytes are not read).
+    shared: dict = field(default_factory=dict)
 
 
 class StepUnit:

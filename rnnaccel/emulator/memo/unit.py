@@ -77,6 +77,8 @@ class MemoUnit(StepUnit):
         z = lambda: np.zeros(self.T, dtype=np.int64)
         self.c = {k: z() for k in COUNTERS}
         self.c["reused_sigmoid"], self.c["reused_tanh"], self.c["skipped_rows"] = z(), z(), z()
+        ctx.shared["memo.computed_rows"] = np.zeros((self.T, B), dtype=np.int64)
+        ctx.shared["memo.skipped_rows"] = self.c["skipped_rows"]
         if self.kind == "delta":
             self.c["memo.delta_compares"] = z()
         if self.record:
@@ -182,6 +184,7 @@ class MemoUnit(StepUnit):
         c["memo.reused"][t] += r
         c["memo.computed"][t] += reuse.numel() - r
         c["skipped_rows"][t] += int(reuse.all(dim=0).sum())  # no active row computes that neuron
+        self.ctx.shared["memo.computed_rows"][t, :n] += (reuse.shape[1] - reuse.sum(dim=1)).cpu().numpy()
         c["memo.buffer_writes"][t] += reuse.numel() - r  # refreshed entries
         if self.cfg.accumulate:
             c["memo.buffer_writes"][t] += r  # the accumulated error is written back

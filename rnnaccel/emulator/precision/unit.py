@@ -88,6 +88,7 @@ class PrecisionUnit(StepUnit):
         self.cnt = np.zeros(T, np.int64)
         self.hist = np.full((B, self.pc.history), -1, np.int64)
         self.bits_rows = np.zeros((T, B), np.int64)
+        self.level_rows = np.full((T, B), -1, np.int64)  # ladder level each row computed at
         self.scores = np.full((T, B), -1, np.int64)
         self.trials = []
         self.c_last = None
@@ -190,6 +191,7 @@ class PrecisionUnit(StepUnit):
                 rows = torch.from_numpy(np.nonzero(lv == k)[0])
                 ax[rows], ah[rows] = self._acc(t, int(k), hp, rows)
         self.attempt[t] = np.bincount(lv, minlength=K)
+        self.level_rows[t, :n] = lv
         final = lv
         low = np.nonzero(lv > 0)[0]
         if self.reexec and len(low):
@@ -238,20 +240,29 @@ class PrecisionUnit(StepUnit):
         def add(k, v):
             out[k] = out.get(k, 0) + v
 
+        # neurons computed per level and step: all G*H of each row, or what memoization left
+        computed = self.ctx.shared.get("memo.computed_rows")
         for k, lvl in enumerate(self.levels):
-            r = self.attempt[:, k]
-            add(f"mac.{wb}x{xb}", -r * GH * D)
-            add(f"mac.{lvl.b}x{lvl.bx}", r * GH * D)
-            add(f"mac.{wb}x{hb}", -r * GH * H)
-            add(f"mac.{lvl.b}x{lvl.bh}", r * GH * H)
+            if computed is None:
+                r = self.attempt[:, k] * GH
+            else:
+                r = np.where(self.level_rows == k, computed, 0).sum(axis=1)
+            add(f"mac.{wb}x{xb}", -r * D)
+            add(f"mac.{lvl.b}x{lvl.bx}", r * D)
+            add(f"mac.{wb}x{hb}", -r * H)
+            add(f"mac.{lvl.b}x{lvl.bh}", r * H)
             out[f"precision.steps_at_{lvl.b}"] = self.final[:, k].copy()
         nbias = (GH + (0 if self.lstm else H)) * cfg.bias.bits
         used = self.attempt > 0
         used[:, 0] |= self.redo > 0
         active = (n > 0).astype(np.int64)
         per = used * self.widths[None, :]
-        wbits = (per.max(axis=1) if self.pc.weight_read == "widest" else per.sum(axis=1)) * GH * (D + H)
-        out["weight_bytes"] = active * ((wbits + nbias + 7) // 8 - (GH * (D + H) * wb + nbias + 7) // 8)
+        skipped = self.ctx.shared.get("memo.skipped_rows", np.zeros(len(n), np.int64))
+        fetched = GH - skipped  # weight rows read this step (memoization skips the rest)
+        wbits = (per.max(axis=1) if self.pc.weight_read == "widest" else per.sum(axis=1)) * fetched * (D + H)
+        # target bytes minus what the base count and the memo correction ((skipped*N*wb)//8) already hold
+        base = (GH * (D + H) * wb + nbias + 7) // 8 - (skipped * (D + H) * wb) // 8
+        out["weight_bytes"] = active * ((wbits + nbias + 7) // 8 - base)
         opb = np.asarray([(D * lv.bx + H * lv.bh + 7) // 8 for lv in self.levels], dtype=np.int64)
         out["act_bytes"] = self.attempt @ opb + self.redo * opb[0] - n * ((D * xb + H * hb + 7) // 8)
         widest = np.argmax(self.final > 0, axis=1)  # first (widest) level any row kept
