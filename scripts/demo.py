@@ -2,11 +2,15 @@
 
 Evaluates ``checkpoints/digits_blstm.pt`` on its test split (FSDD connected digits, index-disjoint,
 500 utterances; ``--limit N`` for fewer) in float and in 16-bit bit-exact emulation with its
-calibrated datapath, and prints one table: WER, saturations and the E-PUR cost-model estimate of the
-recurrent layers (cycles, energy) for the whole split.
+calibrated datapath, then with neuron-level memoization (BNN predictor, theta 0.1) and with
+per-step dynamic precision (the packaged ``dynamic`` config, tuned on validation data), and prints
+one table: WER, saturations, computations avoided, share of steps below 16 bits, and the
+E-PUR cost-model estimate of the recurrent layers for the whole split (cycles, energy, time;
+speedup and energy saving against the plain 16-bit row).
 
-Columns for the techniques (memoization, dynamic precision) go in ``ROWS`` below: each row is a
-name plus a function that configures the model (``model`` -> None) before the emulated run.
+Each entry of ``ROWS`` is a name plus a function that configures the model (``model`` -> None)
+before its emulated run; the first entry is the baseline of the speedup / saving columns. The same
+rows from the command line: ``rnnaccel-evaluate memo=bnn memo.theta=0.1`` (docs/cli.md).
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from rnnaccel.apps.data import load_split  # noqa: E402
 from rnnaccel.apps.evaluate import cost_summary, saturations, score  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
+from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats  # noqa: E402
+from rnnaccel.emulator.precision import load_precision, precision_factory, precision_stats  # noqa: E402
 from rnnaccel.models import load_checkpoint, load_model  # noqa: E402
 
 CHECKPOINT = ROOT / "checkpoints" / "digits_blstm.pt"
@@ -32,9 +38,18 @@ def baseline(model) -> None:
     """16-bit datapath from the checkpoint, no technique."""
 
 
-# (name, configure(model)) — the memoization / dynamic-precision rows are added here later, e.g.
-# ("memo θ=0.1", lambda m: m.rnn.set_memo(...)). Each row gets WER, saturations, cycles, energy.
-ROWS = [("16-bit emulated", baseline)]
+def memo(model) -> None:
+    """Neuron-level fuzzy memoization, BNN predictor, theta 0.1 (docs/memoization.md §7)."""
+    model.rnn.units = [memo_factory(MemoConfig(predictor="bnn", theta=0.1))]
+
+
+def dynamic_precision(model) -> None:
+    """Per-step 16/8/4-bit operands from the cell-state change (packaged `dynamic`, docs/precision.md §8)."""
+    model.rnn.units = [precision_factory(load_precision("dynamic"))]
+
+
+# (name, configure(model)); the first row is the baseline of the speedup / saving columns.
+ROWS = [("16-bit emulated", baseline), ("memo bnn θ=0.1", memo), ("dynamic precision", dynamic_precision)]
 
 
 def main(argv=None) -> int:
@@ -59,23 +74,33 @@ def main(argv=None) -> int:
           f"(FSDD connected digits, {data.scheme}-disjoint)")
     rows = []
     f = score(model, ds, vocab, "float")
-    rows.append(("float (reference)", f["wer"], f["cer"], "-", None))
+    rows.append(("float (reference)", f["wer"], f["cer"], "-", None, None, None))
+    base = None
     for name, configure in ROWS:
         model, vocab, _ = load_model(args.checkpoint)
         configure(model)
         trace = Trace()
         e = score(model, ds, vocab, "emulate", trace=trace)
+        base = base or trace
         sats = saturations(model, trace)
-        cost = cost_summary(trace, args.hw)
-        rows.append((name, e["wer"], e["cer"], sum(sats.values()), cost))
-    head = f"{'run':<20} {'WER %':>7} {'CER %':>7} {'sat.':>6} {'cycles (' + args.hw + ')':>15} {'energy mJ':>10} {'time ms':>8}"
+        cost = cost_summary(trace, args.hw, base)
+        avoided = memo_stats(trace)["total"]["reuse_fraction"]
+        widths = precision_stats(trace).get("all", {16: 1.0})
+        rows.append((name, e["wer"], e["cer"], sum(sats.values()), cost, avoided, 1.0 - widths[max(widths)]))
+    head = (f"{'run':<20} {'WER %':>6} {'CER %':>6} {'sat.':>5} {'avoided':>8} {'low-prec':>8} "
+            f"{'cycles (' + args.hw + ')':>14} {'energy mJ':>9} {'time ms':>8} {'speedup':>7} {'saved':>6}")
     print(head)
     print("-" * len(head))
-    for name, w, ce, s, cost in rows:
-        cyc = f"{cost['cycles']:,.0f}" if cost else "-"
-        en = f"{cost['total_j'] * 1e3:.3f}" if cost else "-"
-        ms = f"{cost['seconds'] * 1e3:.2f}" if cost else "-"
-        print(f"{name:<20} {100 * w:>7.2f} {100 * ce:>7.2f} {s!s:>6} {cyc:>15} {en:>10} {ms:>8}")
+    for name, w, ce, s, cost, avoided, low in rows:
+        c = cost or {}
+        cells = [f"{avoided:.1%}" if cost else "-", f"{low:.1%}" if cost else "-",
+                 f"{c['cycles']:,.0f}" if cost else "-", f"{c['total_j'] * 1e3:.2f}" if cost else "-",
+                 f"{c['seconds'] * 1e3:.1f}" if cost else "-", f"{c['speedup']:.2f}" if cost else "-",
+                 f"{c['energy_saving']:.0%}" if cost else "-"]
+        print(f"{name:<20} {100 * w:>6.2f} {100 * ce:>6.2f} {s!s:>5} {cells[0]:>8} {cells[1]:>8} {cells[2]:>14} "
+              f"{cells[3]:>9} {cells[4]:>8} {cells[5]:>7} {cells[6]:>6}")
+    print("avoided: gate-neuron computations reused (memoization); low-prec: share of (sequence x step) work "
+          "below 16 bits (8 or 4); speedup / saved: E-PUR time and energy vs the 16-bit emulated row")
     print(f"(cost: recurrent layers only, whole split; {time.time() - t0:.0f} s wall)")
     return 0
 

@@ -1,1 +1,1 @@
-"""Hydra applications: rnnaccel-train, rnnaccel-quantize, rnnaccel-evaluate."""
+"""Hydra applications (docs/cli.md): rnnaccel-train, -quantize, -evaluate, -batching, -report."""

@@ -1,23 +1,33 @@
 """Structured configs of the hydra applications, registered in hydra's ConfigStore.
 
-The app schemas (``train_app``, ``quantize_app``, ``evaluate_app``) are typed dataclasses; the YAML
-files in ``rnnaccel/conf/`` (groups ``model``, ``data``, ``datapath``) merge into them, so an
-override naming an unknown key or a value of the wrong type is an error. Groups owned by other
-parts of the project (``memo``, ``precision``, ``hw``, ``batching``) get a field here when they land.
+The app schemas (``train_app``, ``quantize_app``, ``evaluate_app``, ``batching_app``,
+``report_app``) are typed dataclasses; the YAML files in ``rnnaccel/conf/`` (groups ``model``,
+``data``, ``datapath``, ``memo``, ``precision``, ``hw``, ``batching``) merge into them, so an
+override naming an unknown key or a value of the wrong type is an error. The technique groups use
+their units' own schemas (:class:`~rnnaccel.emulator.memo.MemoConfig`,
+:class:`~rnnaccel.emulator.precision.PrecisionConfig`,
+:class:`~rnnaccel.emulator.batching.BatchingConfig`); a price table (``hw``) is a nested mapping
+checked by :func:`rnnaccel.emulator.cost.load_hw` when an app starts (Hydra's struct mode already
+refuses new keys). Values a type cannot rule out (``memo.theta=-1``) are refused by
+:func:`rnnaccel.apps.evaluate.validate` before any data is read.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
 from ..datasets import FeatureConfig
 from ..emulator import DatapathConfig
+from ..emulator.batching import BatchingConfig
+from ..emulator.memo import MemoConfig
+from ..emulator.precision import PrecisionConfig
 from ..models.speech import SpeechModelConfig
 
 __all__ = ["DataConf", "DatapathConf", "TrainConf", "EvalConf", "TrainApp", "QuantizeApp",
-           "EvaluateApp", "register", "to_datapath_config", "to_feature_config"]
+           "EvaluateApp", "BatchingRunConf", "BatchingApp", "ReportConf", "ReportApp", "register",
+           "to_datapath_config", "to_feature_config"]
 
 
 @dataclass
@@ -38,7 +48,8 @@ def to_feature_config(c: FeaturesConf) -> FeatureConfig:
 
 @dataclass
 class DataConf:
-    """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD)."""
+    """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD) or ``vader_sentiment``
+    (the shipped movie-review snippets; only ``corpus_seed`` applies, the vocab is the checkpoint's)."""
 
     corpus: str = "connected_digits"
     root: Optional[str] = None  # data root (default: rnnaccel.datasets.default_data_root())
@@ -105,16 +116,21 @@ class TrainConf:
 
 @dataclass
 class EvalConf:
-    checkpoint: str = "checkpoints/digits_blstm.pt"
+    checkpoint: str = "checkpoints/digits_blstm.pt"  # speech (rnnaccel.models) or sentiment checkpoint
     split: str = "test"
-    mode: str = "emulate"  # float | fakequant | emulate
-    limit: Optional[int] = None  # first N utterances of the split
+    mode: str = "emulate"  # float | fakequant | emulate (memo / precision need emulate)
+    limit: Optional[int] = None  # first N utterances (sentences) of the split
     batch_size: int = 50
-    decoder: str = "greedy"  # greedy | beam
+    decoder: str = "greedy"  # greedy | beam (speech)
     beam_size: int = 8
     datapath_from: str = "checkpoint"  # checkpoint | config
-    hw: str = "epur"  # cost-model price table (rnnaccel.emulator.cost.load_hw)
-    output: str = "runs/eval.json"
+    also_hw: List[str] = field(default_factory=lambda: ["tpu"])  # more price tables for the same trace
+    baseline: str = "cache"  # techniques-off reference: cache (by config hash) | run (this run) | none
+    cache_dir: str = "runs/cache/baselines"  # baseline results + traces, by config hash
+    budget: float = 0.5  # accuracy-loss budget (percentage points) of the objective
+    penalty: float = 1.0  # objective = saving - penalty * (loss - budget) per point over budget
+    output: Optional[str] = None  # result JSON (null: <hydra job dir>/result.json)
+    resume: bool = True  # skip when output already holds a complete result with the same config hash
     trace_output: Optional[str] = None  # also save the whole trace (npz)
     threads: int = 1
     progress: bool = True
@@ -147,7 +163,42 @@ class QuantizeApp:
 class EvaluateApp:
     data: DataConf = field(default_factory=DataConf)
     datapath: DatapathConf = field(default_factory=DatapathConf)
+    memo: MemoConfig = field(default_factory=MemoConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    hw: Any = None  # a price table (group hw: epur | tpu), checked by load_hw
     eval: EvalConf = field(default_factory=EvalConf)
+
+
+@dataclass
+class BatchingRunConf:
+    """``loads`` null: one simulation of the ``batching`` config; a list: a load sweep (fractions
+    of each platform's reference rate) over ``policies`` x ``platforms`` with plots."""
+
+    output: Optional[str] = None  # JSON (null: <hydra job dir>/batching.json)
+    loads: Optional[List[float]] = None
+    policies: List[str] = field(default_factory=lambda: ["none", "padded", "cellular", "ebatch"])
+    platforms: List[str] = field(default_factory=lambda: ["epur", "tpu"])
+    plots: bool = True
+
+
+@dataclass
+class BatchingApp:
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    run: BatchingRunConf = field(default_factory=BatchingRunConf)
+
+
+@dataclass
+class ReportConf:
+    sweep_dir: str = "runs/sweeps/evaluate"  # searched recursively for result JSONs
+    out_dir: Optional[str] = None  # null: <sweep_dir>/report
+    budget: float = 1.0  # accuracy-loss budget (points) of the papers-style table
+    hw: Optional[str] = None  # platform of the speedup / energy columns (null: each run's primary)
+    plots: bool = True
+
+
+@dataclass
+class ReportApp:
+    report: ReportConf = field(default_factory=ReportConf)
 
 
 def register() -> None:
@@ -155,3 +206,5 @@ def register() -> None:
     cs.store(name="train_app", node=TrainApp)
     cs.store(name="quantize_app", node=QuantizeApp)
     cs.store(name="evaluate_app", node=EvaluateApp)
+    cs.store(name="batching_app", node=BatchingApp)
+    cs.store(name="report_app", node=ReportApp)

@@ -1,123 +1,258 @@
-"""``rnnaccel-evaluate`` / ``python -m rnnaccel.apps.evaluate``: score a checkpoint on a split.
+"""``rnnaccel-evaluate`` / ``python -m rnnaccel.apps.evaluate``: a checkpoint on a split, with techniques.
 
-Runs the model in ``eval.mode`` (``float``, ``fakequant`` or ``emulate``: only the recurrent layers
-change mode; frame stacking and the CTC head stay float) and writes one JSON with WER/CER, the
-datapath saturation counts, the trace totals and the cost-model estimate (emulate mode: the trace
-of the whole split priced with ``rnnaccel.emulator.cost.estimate`` on ``eval.hw``).
+Runs the model in ``eval.mode`` (``float``, ``fakequant`` or ``emulate``; only the recurrent layers
+change mode) with the ``memo`` and ``precision`` units attached to every recurrent layer (emulate
+mode; memoization first, then the precision controller), and writes one JSON per run
+(``docs/cli.md`` lists its fields): accuracy, computations avoided, time at each precision,
+saturations, cycles and energy by component on the ``hw`` table and on ``eval.also_hw``, speedup and
+energy saving against the same model without the techniques (computed in this run or read from
+the baseline cache by config hash), the objective for the Optuna sweeper, the resolved config and
+the package version. The file is written atomically; a rerun whose output already holds a complete
+result with the same config hash is skipped, which makes multirun sweeps resumable.
 
-    rnnaccel-evaluate eval.checkpoint=checkpoints/digits_blstm.pt eval.mode=emulate eval.output=runs/eval.json
+    rnnaccel-evaluate memo=bnn memo.theta=0.1
+    rnnaccel-evaluate -m memo=bnn memo.theta=0,0.05,0.1 hydra/launcher=joblib
 """
 from __future__ import annotations
 
-import json
+import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 import torch
 from omegaconf import OmegaConf
 
-from ..emulator import DatapathConfig, Trace
-from ..emulator.cost import estimate, load_hw
-from ..models.calibrate import calibrate
-from ..models.checkpoint import load_model
-from ..models.decode import decode
-from ..models.metrics import error_rates
-from ..models.speech import SpeechRecognizer
-from .config import EvaluateApp, register, to_datapath_config
-from .data import batches, load_split, num_batches
+from ..emulator import Trace
+from ..emulator.cost import HwConfig, compare, estimate, load_hw
+from ..emulator.memo import MemoConfig, memo_factory, memo_stats
+from ..emulator.precision import PrecisionConfig, load_precision, precision_factory, precision_stats
+from .config import EvaluateApp, register
+from .results import (RESULT_FORMAT, atomic_write_json, config_hash, file_sha256, load_complete, package_version,
+                      semantic_config)
+from .tasks import load_task, saturations, score  # noqa: F401  (score/saturations: public here too)
 
 register()
+log = logging.getLogger("rnnaccel.evaluate")
+
+__all__ = ["run", "validate", "objective", "cost_summary", "score", "saturations", "Settings"]
+
+MODES = ("float", "fakequant", "emulate")
 
 
-@torch.no_grad()
-def score(model: SpeechRecognizer, ds, vocab, mode: str, batch_size: int = 50, decoder: str = "greedy",
-          beam_size: int = 8, trace: Trace | None = None, progress: bool = False) -> dict:
-    """Decode every item of ``ds`` with ``model`` in ``mode``; returns error rates + hypotheses.
-    In emulate mode ``trace`` (if given) collects the action counts of the whole run."""
-    model.eval().set_mode(mode)
-    refs, hyps = [], []
-    it = batches(ds, batch_size)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, total=num_batches(ds, batch_size), desc=f"evaluate ({mode})", leave=False)
-    for b in it:
-        t = Trace() if (trace is not None and mode == "emulate") else None
-        lp, ol = model(b.features, b.feature_lengths, trace=t)
-        if t is not None:
-            trace.extend(t)
-        hyps += [vocab.decode(h) for h in decode(lp, ol, decoder, beam_size)]
-        refs += b.transcripts
-    out = error_rates(refs, hyps)
-    out["hypotheses"] = hyps
+@dataclass
+class Settings:
+    memo: MemoConfig
+    precision: PrecisionConfig
+    hw: dict  # name -> HwConfig, the primary first
+
+    @property
+    def techniques(self) -> bool:
+        return self.memo.predictor != "off" or self.precision.mode != "off"
+
+    def factories(self) -> list:
+        return ([memo_factory(self.memo)] if self.memo.predictor != "off" else []) + \
+               ([precision_factory(self.precision)] if self.precision.mode != "off" else [])
+
+
+def _hw_name(cfg) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        if HydraConfig.initialized():
+            return str(HydraConfig.get().runtime.choices.get("hw") or "hw")
+    except Exception:
+        pass
+    return str(cfg.hw.get("kind", "hw")) if cfg.hw is not None else "epur"
+
+
+def validate(cfg: EvaluateApp) -> Settings:
+    """Every check that needs no data: one ``ValueError`` line naming the field."""
+    ec = cfg.eval
+    memo = MemoConfig.from_dict(cfg.memo)
+    prec = load_precision(cfg.precision)
+    if ec.mode not in MODES:
+        raise ValueError(f"eval.mode={ec.mode!r} unknown; choose one of {', '.join(MODES)}")
+    if ec.datapath_from not in ("checkpoint", "config"):
+        raise ValueError(f"eval.datapath_from={ec.datapath_from!r}: choose checkpoint or config")
+    if ec.baseline not in ("cache", "run", "none"):
+        raise ValueError(f"eval.baseline={ec.baseline!r}: choose cache, run or none")
+    if ec.split not in ("train", "val", "test"):
+        raise ValueError(f"eval.split={ec.split!r}: choose train, val or test")
+    for k in ("budget", "penalty"):
+        if not getattr(ec, k) >= 0:
+            raise ValueError(f"eval.{k}={getattr(ec, k)!r} must be >= 0")
+    if ec.limit is not None and ec.limit < 1:
+        raise ValueError(f"eval.limit={ec.limit} must be >= 1 (or null)")
+    if (memo.predictor != "off" or prec.mode != "off") and ec.mode != "emulate":
+        raise ValueError(f"memo.predictor={memo.predictor} / precision.mode={prec.mode} act on the bit-exact "
+                         f"datapath: they need eval.mode=emulate (got {ec.mode})")
+    if not Path(ec.checkpoint).is_file():
+        raise ValueError(f"eval.checkpoint={ec.checkpoint}: no such file")
+    primary = load_hw(OmegaConf.to_container(cfg.hw, resolve=True) if cfg.hw is not None else "epur")
+    hw = {_hw_name(cfg): primary}
+    for name in ec.also_hw:
+        if name not in hw:
+            hw[name] = load_hw(name)
+    return Settings(memo, prec, hw)
+
+
+def cost_summary(trace: Trace, hw: "str | HwConfig", base: Trace | None = None) -> dict:
+    """Cycles, seconds and energy by component of ``trace`` on ``hw``; with ``base`` (the same run
+    without techniques) also ``speedup``, ``energy_saving``, ``energy_ratio`` and ``saved_j``."""
+    hwc = load_hw(hw) if isinstance(hw, str) else hw
+    rep = estimate(trace, hwc)
+    out = {"hw": hwc.name, "kind": hwc.kind, "cycles": float(rep.cycles), "seconds": float(rep.seconds),
+           "energy_j": {k: float(v) for k, v in rep.energy_j.items()}, "total_j": float(rep.total_j)}
+    if base is not None:
+        out.update(compare(estimate(base, hwc), rep))
     return out
 
 
-def saturations(model: SpeechRecognizer, trace: Trace | None) -> dict:
-    """Saturation counts by tensor class: weights/biases at load, the rest from the trace."""
-    sats = {"weight_bias": int(model.rnn.int_weights()[1])}
-    if trace is not None:
-        for k, v in trace.totals().items():
-            if k.startswith("sat."):
-                sats[k[4:]] = int(v)
-    return sats
+def objective(result: dict, budget: float, penalty: float) -> float:
+    """Energy saving on the primary platform, minus ``penalty`` per accuracy-loss point over ``budget``."""
+    saving = (result.get("cost") or {}).get("energy_saving")
+    loss = result.get("accuracy_loss_pts")
+    if saving is None:
+        return 0.0
+    return float(saving - penalty * max(0.0, (loss or 0.0) - budget))
 
 
-def cost_summary(trace: Trace, hw_name: str) -> dict:
-    rep = estimate(trace, load_hw(hw_name))
-    return {"hw": hw_name, "cycles": float(rep.cycles), "seconds": float(rep.seconds),
-            "energy_j": {k: float(v) for k, v in rep.energy_j.items()}, "total_j": float(rep.total_j)}
+def _output(ec) -> Path:
+    if ec.output:
+        return Path(ec.output)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.output_dir) / "result.json"
+    except Exception:
+        pass
+    return Path("runs/eval/result.json")
 
 
-def resolve_datapath(model: SpeechRecognizer, ck: dict, cfg: EvaluateApp) -> str:
-    """Apply the datapath the config asks for; returns where it came from."""
-    if cfg.eval.datapath_from == "checkpoint" and ck["datapath"] is not None:
-        return "checkpoint"  # load_model applied it
-    if cfg.eval.datapath_from not in ("checkpoint", "config"):
-        raise ValueError(f"eval.datapath_from={cfg.eval.datapath_from!r}: choose checkpoint or config")
-    if cfg.datapath.calibrate:
-        train = load_split(cfg.data, "train").subset(cfg.datapath.calib_batches * cfg.datapath.calib_batch_size)
-        cal = [(b.features, b.feature_lengths) for b in batches(train, cfg.datapath.calib_batch_size)]
-        model.set_datapath(calibrate(model, cal, cfg.datapath.bits, cfg.datapath.margin,
-                                     to_datapath_config(cfg.datapath))[0])
-        return "calibrated"
-    model.set_datapath(to_datapath_config(cfg.datapath))
-    return "config"
+def _overrides() -> list[str]:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:
+        return []
+
+
+def baseline_key(sem: dict) -> str:
+    """Hash of what the techniques-off run depends on: the semantic config without the technique
+    groups and price tables (a cached trace is priced on any table)."""
+    return config_hash({k: v for k, v in sem.items() if k not in ("memo", "precision", "hw")} |
+                       {"eval": {k: v for k, v in sem["eval"].items() if k not in ("also_hw", "baseline")}})
+
+
+def _baseline(task, ec, sem: dict) -> tuple[dict, Trace, str]:
+    """Metrics and trace of the model without techniques: from the cache or run now (and cached)."""
+    key = baseline_key(sem)
+    js, npz = Path(ec.cache_dir) / f"{key}.json", Path(ec.cache_dir) / f"{key}.npz"
+    if ec.baseline == "cache" and npz.is_file() and (old := load_complete(js, key)) is not None:
+        try:
+            return old["metrics"], Trace.load_npz(npz), f"cache:{key}"
+        except Exception:
+            pass  # unreadable: recompute
+    task.set_units(list)
+    trace = Trace()
+    log.info("baseline (no techniques) run, config hash %s", key)
+    metrics = task.score("emulate", trace, ec.progress)
+    _store_baseline(ec, key, metrics, trace)
+    return metrics, trace, f"run:{key}"
+
+
+def _store_baseline(ec, key: str, metrics: dict, trace: Trace) -> None:
+    npz = Path(ec.cache_dir) / f"{key}.npz"
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    tmp = npz.with_name(f".{npz.stem}.{time.time_ns()}.tmp.npz")
+    trace.save_npz(tmp)
+    tmp.replace(npz)
+    atomic_write_json(Path(ec.cache_dir) / f"{key}.json", {"complete": True, "config_hash": key, "metrics": metrics})
+
+
+def _memo_summary(trace: Trace) -> dict:
+    """memo_stats of the whole run, per layer summed over every call (batch) of that layer."""
+    keys = dict.fromkeys(lt.key for lt in trace)
+    return {"layers": {k: memo_stats(Trace([lt for lt in trace if lt.key == k]))["total"] for k in keys},
+            "total": memo_stats(trace)["total"]}
+
+
+def _loss_pts(task, m: dict, base: dict) -> float:
+    d = (base[task.metric] - m[task.metric]) if task.higher_is_better else (m[task.metric] - base[task.metric])
+    return task.points * d
 
 
 def run(cfg: EvaluateApp) -> dict:
     ec = cfg.eval
+    s = validate(cfg)
     torch.set_num_threads(ec.threads)
-    model, vocab, ck = load_model(ec.checkpoint)
-    src = resolve_datapath(model, ck, cfg)
-    ds = load_split(cfg.data, ec.split, progress=ec.progress)
-    if ec.limit is not None:
-        ds = ds.subset(ec.limit)
-    trace = Trace() if ec.mode == "emulate" else None
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    sem = semantic_config(plain) | {"checkpoint_sha256": file_sha256(ec.checkpoint)}
+    h = config_hash(sem)
+    out = _output(ec)
+    if ec.resume and (old := load_complete(out, h)) is not None:
+        old["objective"] = objective(old, ec.budget, ec.penalty)
+        log.info("skip: %s already holds the complete result of config %s", out, h)
+        print(f"skip (complete, config {h}): {out}", flush=True)
+        return old | {"skipped": True}
     t0 = time.time()
-    m = score(model, ds, vocab, ec.mode, ec.batch_size, ec.decoder, ec.beam_size, trace, ec.progress)
-    wall = time.time() - t0
+    task = load_task(cfg)
+    emulate = ec.mode == "emulate"
+    base_m = base_tr = None
+    base_src = None
+    if emulate and s.techniques and ec.baseline != "none":
+        base_m, base_tr, base_src = _baseline(task, ec, sem)
+    task.set_units(s.factories)
+    trace = Trace() if emulate else None
+    m = task.score(ec.mode, trace, ec.progress)
+    if emulate and not s.techniques:
+        base_m, base_tr, base_src = m, trace, "self"
+        if ec.baseline != "none":
+            _store_baseline(ec, baseline_key(sem), m, trace)
+    costs = {n: cost_summary(trace, hwc, base_tr) for n, hwc in s.hw.items()} if emulate else {}
+    primary = next(iter(s.hw))
     result = {
-        "checkpoint": str(ec.checkpoint), "split": ec.split, "utterances": len(ds), "mode": ec.mode,
-        "decoder": ec.decoder, **{k: v for k, v in m.items() if k != "hypotheses"},
-        "saturations": saturations(model, trace) if ec.mode == "emulate" else None,
-        "trace_totals": trace.totals() if trace is not None else None,
-        "cost": cost_summary(trace, ec.hw) if trace is not None else None,
-        "datapath_source": src, "datapath": [d.to_dict() for d in model.datapath],
-        "model": ck["config"], "wall_s": round(wall, 2),
+        "format": RESULT_FORMAT, "task": task.kind, "network": task.network, "checkpoint": str(ec.checkpoint),
+        "checkpoint_sha256": sem["checkpoint_sha256"], "split": ec.split, "utterances": task.items,
+        "mode": ec.mode, "decoder": ec.decoder if task.kind == "speech" else None, **m,
+        "score": {"metric": task.metric, "value": m[task.metric], "higher_is_better": task.higher_is_better,
+                  "baseline": base_m[task.metric] if base_m else None, "points": task.points * m[task.metric],
+                  "baseline_points": task.points * base_m[task.metric] if base_m else None},
+        "accuracy_loss_pts": _loss_pts(task, m, base_m) if base_m else None,
+        "baseline": {"source": base_src, "metrics": base_m} if base_m else None,
+        "memo": None, "precision": None,
+        "saturations": saturations(task.model, trace, task.stacks) if emulate else None,
+        "trace_totals": trace.totals() if emulate else None,
+        "primary_hw": primary if emulate else None, "cost": costs.get(primary), "cost_by_hw": costs or None,
+        "datapath_source": task.datapath_source, "datapath": task.datapath,
+        "techniques": {"memo": s.memo.to_dict(), "precision": s.precision.to_dict()},
+        "config": plain, "overrides": _overrides(), "config_hash": h, "version": package_version(),
+        "wall_s": round(time.time() - t0, 2),
     }
-    if ec.output:
-        Path(ec.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(ec.output).write_text(json.dumps(result, indent=2, sort_keys=True))
+    if emulate and s.memo.predictor != "off":
+        result["memo"] = _memo_summary(trace)
+    if emulate and s.precision.mode != "off":
+        ps = precision_stats(trace)
+        result["precision"] = {k: {str(b): f for b, f in v.items()} for k, v in ps.items()}
+    result["objective"] = objective(result, ec.budget, ec.penalty)
+    result["complete"] = True
+    atomic_write_json(out, result)
     if ec.trace_output and trace is not None:
         trace.save_npz(ec.trace_output)
-    print(json.dumps({k: result[k] for k in ("mode", "utterances", "wer", "cer", "saturations", "wall_s")}))
+    keys = ("mode", "utterances", task.metric, "accuracy_loss_pts", "objective", "wall_s")
+    print({k: result[k] for k in keys} | {"output": str(out)}, flush=True)
     return result
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
-def main(cfg: EvaluateApp) -> None:
-    run(cfg)
+def main(cfg: EvaluateApp) -> float:
+    """Returns the objective (for the Optuna sweeper). A bad setting exits with one line."""
+    try:
+        validate(cfg)
+    except ValueError as e:
+        raise SystemExit(f"rnnaccel-evaluate: invalid configuration: {e}") from None
+    return run(cfg)["objective"]
 
 
 if __name__ == "__main__":

@@ -67,3 +67,12 @@ def test_train_quantize_evaluate_end_to_end(tmp_path):
     assert on_disk["utterances"] == 6 and on_disk["mode"] == "emulate" and on_disk["wer"] == r["wer"]
     assert on_disk["cost"]["cycles"] > 0 and on_disk["trace_totals"]["active"] > 0
     assert set(on_disk["saturations"]) >= {"weight_bias"}
+    # the same checkpoint with both techniques on every recurrent layer, baseline from the cache
+    tech = cfg("evaluate", data + [f"eval.checkpoint={tmp_path}/q.pt", f"eval.output={tmp_path}/t.json",
+                                   "eval.progress=false", f"eval.cache_dir={tmp_path}/bl", "memo=bnn",
+                                   "memo.theta=0.2", "precision=dynamic", "precision.tau=0.01"])
+    t = evaluate.run(tech)
+    assert t["baseline"]["source"].startswith("run:") and t["score"]["baseline"] == r["wer"]
+    assert t["memo"]["total"]["reused"] > 0 and sum(t["precision"]["all"].values()) == pytest.approx(1.0)
+    assert t["cost"]["speedup"] > 1 and t["accuracy_loss_pts"] == pytest.approx(100 * (t["wer"] - r["wer"]))
+    assert evaluate.run(tech)["skipped"]  # complete result, same config hash

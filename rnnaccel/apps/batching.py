@@ -1,0 +1,85 @@
+"""``rnnaccel-batching`` / ``python -m rnnaccel.apps.batching``: the E-BATCH serving simulator.
+
+Runs :func:`rnnaccel.emulator.batching.simulate` on the ``batching`` config group (``ebatch``,
+``padded``, ``cellular``, ``none``; schema :class:`~rnnaccel.emulator.batching.BatchingConfig`) and
+writes one JSON (atomically): the resolved config, the metrics of
+:meth:`~rnnaccel.emulator.batching.SimResult.summary` and the energy by component. With
+``run.loads`` it runs a load sweep instead (:func:`~rnnaccel.emulator.batching.sweep.load_sweep`,
+loads relative to each platform's reference rate) and adds a Markdown table and the
+throughput-latency plots. Returns the energy per sequence (single run) for sweepers.
+
+    rnnaccel-batching batching=ebatch batching.workload.rate=50
+    rnnaccel-batching -m batching=padded,cellular,ebatch batching.platform=epur,tpu
+    rnnaccel-batching 'run.loads=[0.1,0.5,0.9]' run.output=runs/batching/sweep.json
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import OmegaConf
+
+from ..emulator.batching import BatchingConfig, simulate
+from .config import BatchingApp, register
+from .results import atomic_write_bytes, atomic_write_json, config_hash, package_version
+
+register()
+
+__all__ = ["run"]
+
+
+def _output(rc) -> Path:
+    if rc.output:
+        return Path(rc.output)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.output_dir) / "batching.json"
+    except Exception:
+        pass
+    return Path("runs/batching/batching.json")
+
+
+def run(cfg: BatchingApp) -> dict:
+    bc = BatchingConfig.from_dict(cfg.batching)  # validated: one ValueError line naming the field
+    rc = cfg.run
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    out = _output(rc)
+    t0 = time.time()
+    result = {"format": "rnnaccel.batching/1", "config": plain, "config_hash": config_hash(plain),
+              "version": package_version()}
+    if rc.loads is None:
+        res = simulate(bc)
+        res.check()
+        result |= {"policy": res.policy, "platform": res.platform, **res.summary(),
+                   "energy_j": res.energy_by_component()}
+        print({k: result[k] for k in ("policy", "platform", "throughput_seq_s", "latency_p95_s",
+                                      "energy_per_seq_j")}, flush=True)
+    else:
+        from ..emulator.batching.sweep import format_table, load_sweep, plot_throughput_latency
+        rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms),
+                          bc.workload.num_requests)
+        table = format_table(rows)
+        atomic_write_bytes(out.with_suffix(".md"), (table + "\n").encode())
+        result["rows"] = rows
+        if rc.plots:
+            result["plots"] = [str(p) for p in plot_throughput_latency(rows, out.parent)]
+        print(table, flush=True)
+    result |= {"wall_s": round(time.time() - t0, 2), "complete": True}
+    atomic_write_json(out, result)
+    print(f"wrote {out}", flush=True)
+    return result
+
+
+@hydra.main(config_path="../conf", config_name="batching", version_base="1.3")
+def main(cfg: BatchingApp) -> float | None:
+    try:
+        BatchingConfig.from_dict(cfg.batching)
+    except ValueError as e:
+        raise SystemExit(f"rnnaccel-batching: invalid configuration: batching.{e}") from None
+    return run(cfg).get("energy_per_seq_j")
+
+
+if __name__ == "__main__":
+    main()

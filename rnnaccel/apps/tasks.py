@@ -1,0 +1,233 @@
+"""What ``rnnaccel-evaluate`` runs: a checkpoint, its test data and its accuracy metric.
+
+A :class:`Task` wraps one model and the recurrent stacks that run on the datapath
+(``task.stacks``; :meth:`Task.set_units` gives each its own technique units) and scores it on a
+split in a mode:
+
+- **speech** (``rnnaccel.models`` checkpoints, e.g. ``checkpoints/digits_blstm.pt``): CTC decoding,
+  WER and CER with jiwer (lower is better);
+- **sentiment** (``rnnaccel.sentiment/1`` checkpoints): accuracy of the class (higher is better);
+- **translation** (``rnnaccel.translation/1``, :mod:`rnnaccel.models.translation`): Multi30k
+  en->de (``test`` is ``test_2016_flickr``), greedy or beam search, BLEU and chrF with sacrebleu
+  (higher is better). The decoder runs one token per call, and technique units live for one call,
+  so memoization and the precision history act within the encoder's sequences; on the decoder
+  every step is a first step (computed, widest width).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..emulator import Trace
+from ..models.calibrate import calibrate
+from ..models.decode import decode
+from ..models.metrics import error_rates
+from .config import to_datapath_config
+from .data import batches, load_split, num_batches
+
+__all__ = ["Task", "load_task", "score", "saturations", "translation_scores", "checkpoint_format"]
+
+
+def _bar(it, total: int, desc: str, progress: bool):
+    if not progress:
+        return it
+    from tqdm import tqdm
+    return tqdm(it, total=total, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0)
+
+
+@torch.no_grad()
+def score(model, ds, vocab, mode: str, batch_size: int = 50, decoder: str = "greedy", beam_size: int = 8,
+          trace: Trace | None = None, progress: bool = False) -> dict:
+    """Decode every item of a speech FeatureSet with ``model`` in ``mode``; error rates + hypotheses.
+    In emulate mode ``trace`` (if given) collects the action counts of the whole run."""
+    model.eval().set_mode(mode)
+    refs, hyps = [], []
+    for b in _bar(batches(ds, batch_size), num_batches(ds, batch_size), f"evaluate ({mode})", progress):
+        t = Trace() if (trace is not None and mode == "emulate") else None
+        lp, ol = model(b.features, b.feature_lengths, trace=t)
+        if t is not None:
+            trace.extend(t)
+        hyps += [vocab.decode(h) for h in decode(lp, ol, decoder, beam_size)]
+        refs += b.transcripts
+    out = error_rates(refs, hyps)
+    out["hypotheses"] = hyps
+    return out
+
+
+def saturations(model, trace: Trace | None, stacks: list | None = None) -> dict:
+    """Saturation counts by tensor class: weights/biases at load, the rest from the trace."""
+    sats = {"weight_bias": sum(int(st.int_weights()[1]) for st in (stacks or [model.rnn]))}
+    if trace is not None:
+        for k, v in trace.totals().items():
+            if k.startswith("sat."):
+                sats[k[4:]] = int(v)
+    return sats
+
+
+def translation_scores(refs: list[str], hyps: list[str]) -> dict:
+    """Corpus BLEU and chrF (sacrebleu defaults) of detokenized hypotheses against one reference each."""
+    import sacrebleu
+    if len(refs) != len(hyps) or not refs:
+        raise ValueError(f"translation_scores: {len(refs)} references, {len(hyps)} hypotheses")
+    return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
+
+
+@dataclass
+class Task:
+    kind: str  # speech | sentiment | translation
+    metric: str  # the headline metric: wer | accuracy | bleu
+    higher_is_better: bool
+    model: torch.nn.Module
+    stacks: list  # the recurrent modules on the datapath
+    items: int
+    network: dict
+    datapath_source: str
+    run: Callable[[str, Trace | None, bool], dict] = field(repr=False)
+    points: float = 100.0  # headline metric x points = percentage points (BLEU is already in points)
+
+    def score(self, mode: str, trace: Trace | None = None, progress: bool = False) -> dict:
+        return self.run(mode, trace, progress)
+
+    def set_units(self, make: Callable[[], list]) -> None:
+        """``make()`` builds a fresh list of unit factories; every stack gets its own."""
+        for st in self.stacks:
+            st.units = make()
+
+    @property
+    def datapath(self) -> list[dict]:
+        return [d.to_dict() for st in self.stacks for d in st.datapath]
+
+
+def checkpoint_format(path: str) -> str:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__})") from None
+    return obj.get("format", "?") if isinstance(obj, dict) else "?"
+
+
+def load_task(cfg) -> Task:
+    """The task of ``cfg.eval.checkpoint`` (format read from the file) with its data loaded."""
+    ec = cfg.eval
+    fmt = checkpoint_format(ec.checkpoint)
+    if fmt == "rnnaccel.sentiment/1":
+        return _sentiment(cfg)
+    if fmt == "rnnaccel.translation/1":
+        return _translation(cfg)
+    return _speech(cfg)
+
+
+def _network(c, name: str) -> dict:
+    return {"name": name, "cell": c.cell if hasattr(c, "cell") else "lstm", "layers": c.num_layers,
+            "hidden": c.hidden_size, "bidirectional": bool(c.bidirectional)}
+
+
+def _speech(cfg) -> Task:
+    from pathlib import Path
+
+    from ..models.checkpoint import load_model
+    ec = cfg.eval
+    model, vocab, ck = load_model(ec.checkpoint)
+    src = _speech_datapath(model, ck, cfg)
+    ds = load_split(cfg.data, ec.split, progress=ec.progress)
+    if ec.limit is not None:
+        ds = ds.subset(ec.limit)
+
+    def run(mode, trace, progress):
+        m = score(model, ds, vocab, mode, ec.batch_size, ec.decoder, ec.beam_size, trace, progress)
+        m.pop("hypotheses")
+        return m
+
+    return Task("speech", "wer", False, model, [model.rnn], len(ds), _network(model.config, Path(ec.checkpoint).stem),
+                src, run)
+
+
+def _speech_datapath(model, ck: dict, cfg) -> str:
+    """Apply the datapath the config asks for; returns where it came from."""
+    ec = cfg.eval
+    if ec.datapath_from == "checkpoint" and ck["datapath"] is not None:
+        return "checkpoint"  # load_model applied it
+    if cfg.datapath.calibrate:
+        train = load_split(cfg.data, "train").subset(cfg.datapath.calib_batches * cfg.datapath.calib_batch_size)
+        cal = [(b.features, b.feature_lengths) for b in batches(train, cfg.datapath.calib_batch_size)]
+        model.set_datapath(calibrate(model, cal, cfg.datapath.bits, cfg.datapath.margin,
+                                     to_datapath_config(cfg.datapath))[0])
+        return "calibrated"
+    model.set_datapath(to_datapath_config(cfg.datapath))
+    return "config"
+
+
+def _sentiment(cfg) -> Task:
+    from pathlib import Path
+
+    from ..datasets.sentiment import collate_sentiment, load_sentiment
+    from ..models.sentiment import load_checkpoint
+    ec = cfg.eval
+    model, vocab, ck = load_checkpoint(ec.checkpoint)
+    src = "checkpoint" if ck.get("datapath") is not None else "checkpoint (default formats)"
+    if ec.datapath_from == "config":
+        if cfg.datapath.calibrate:
+            raise ValueError("eval.datapath_from=config on a sentiment checkpoint needs datapath.calibrate=false "
+                             "(PTQ from the evaluate app is implemented for speech models)")
+        model.set_datapath(to_datapath_config(cfg.datapath))
+        src = "config"
+    seed = int(ck.get("extra", {}).get("args", {}).get("seed", cfg.data.corpus_seed))
+    data = load_sentiment(seed=seed, vocab=vocab)
+    ds = getattr(data, ec.split)
+    items = [ds[i] for i in range(len(ds) if ec.limit is None else min(ec.limit, len(ds)))]
+    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))  # similar lengths per batch
+
+    @torch.no_grad()
+    def run(mode, trace, progress):
+        model.eval().set_mode(mode)
+        correct, sats = 0, {}
+        starts = range(0, len(order), ec.batch_size)
+        for s in _bar(starts, len(starts), f"evaluate ({mode})", progress):
+            b = collate_sentiment([items[i] for i in order[s: s + ec.batch_size]])
+            t = Trace() if (trace is not None and mode == "emulate") else None
+            correct += int((model(b.tokens, b.lengths, trace=t).argmax(dim=1) == b.labels).sum())
+            if t is not None:
+                trace.extend(t)
+        return {"accuracy": correct / len(items), "correct": correct, "items": len(items)}
+
+    return Task("sentiment", "accuracy", True, model, [model.rnn], len(items),
+                _network(model.config, Path(ec.checkpoint).stem), src, run)
+
+
+TRANSLATION_SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
+
+
+def _translation(cfg) -> Task:
+    from pathlib import Path
+
+    from ..datasets.multi30k import Multi30k
+    from ..models.beam_seq2seq import translate
+    from ..models.translation_ckpt import load_translator
+    ec = cfg.eval
+    if ec.datapath_from == "config":
+        raise ValueError("eval.datapath_from=config: a translation checkpoint brings its own datapath "
+                         "(scripts/train_translation.py eval calibrates it)")
+    model, sv, tv, ck = load_translator(ec.checkpoint)
+    pairs = Multi30k(TRANSLATION_SPLITS[ec.split], root=cfg.data.root).pairs
+    pairs = pairs[: ec.limit] if ec.limit is not None else pairs
+    srcs, refs = [p.src for p in pairs], [p.tgt for p in pairs]
+    beam = 1 if ec.decoder == "greedy" else ec.beam_size
+
+    def run(mode, trace, progress):
+        model.eval().set_mode(mode)
+        bar = _bar(None, len(srcs), f"translate ({mode})", progress) if progress else None
+        hyps = translate(model, sv, tv, srcs, beam=beam, batch_size=ec.batch_size,
+                         trace=trace if mode == "emulate" else None,
+                         progress=(lambda n: bar.update(n)) if bar is not None else None)
+        if bar is not None:
+            bar.close()
+        return {**translation_scores(refs, hyps), "sentences": len(srcs)}
+
+    c = model.config
+    net = {"name": Path(ec.checkpoint).stem, "cell": "lstm", "layers": c.enc_layers + c.dec_layers,
+           "hidden": c.enc_hidden, "bidirectional": True}
+    src = "checkpoint" if ck.get("datapath") else "checkpoint (default formats)"
+    return Task("translation", "bleu", True, model, [model.encoder, model.decoder], len(srcs), net, src, run,
+                points=1.0)

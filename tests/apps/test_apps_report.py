@@ -1,0 +1,74 @@
+"""rnnaccel-report on a fixed directory of result JSONs (tests/apps/fixtures/sweep: trimmed results of
+real tiny runs: digits on 20 test utterances, sentiment on 100 sentences; one incomplete result)."""
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnaccel.apps import report
+from rnnaccel.apps.config import ReportApp, ReportConf
+from rnnaccel.apps.report_plots import front
+from rnnaccel.apps.results import atomic_write_json, load_complete
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def run(tmp_path, **kw):
+    return report.run(ReportApp(report=ReportConf(sweep_dir=str(FIX / "sweep"), out_dir=str(tmp_path), **kw)))
+
+
+def test_report_writes_the_expected_csv_tables_and_plots(tmp_path):
+    out = run(tmp_path, budget=1.0)
+    assert out["skipped"] == 1  # crashed/result.json has complete: false; notes.json is not a result
+    assert (tmp_path / "results.csv").read_text() == (FIX / "expected_results.csv").read_text()
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    by = {r["run"]: r for r in rows}
+    assert by["digits_memo0.2"]["reuse_pct"] == "34.8661" and by["digits_memo0.2"]["pareto"] == "true"
+    assert by["digits_memo0"]["energy_saving_pct"].startswith("-")  # theta 0: the BNN costs, nothing saved
+    assert by["digits_prec_tau1"]["time_at_4b_pct"] and not by["digits_memo0.1"]["time_at_4b_pct"]
+    md = (tmp_path / "results.md").read_text()
+    # papers' layout: per network and technique, the best saving within 1 point of accuracy loss
+    assert "| digits_blstm | memo:bnn | theta=0.2 | 34.9 | – | -1.45 | 1.54 | 26.0 |" in md
+    assert ("| digits_blstm | precision:dynamic | fraction tau=0.5 phi=[0.3, 0.02] | – | 54.7/45.1/0.2 | +0.00 | 1.30 "
+            "| 18.8 |") in md
+    assert "| sentiment_lstm | memo:bnn | theta=0.3 | 20.2 | – | -4.00 | 1.25 | 16.3 |" in md
+    assert sorted(Path(p).name for p in out["plots"]) == ["accuracy_vs_avoided.png", "energy_breakdown.png",
+                                                          "savings_vs_loss.png", "time_at_precision.png"]
+    assert all(Path(p).stat().st_size > 5000 for p in out["plots"])
+
+
+def test_budget_and_platform_change_the_table(tmp_path):
+    out = run(tmp_path, budget=5.0, hw="tpu", plots=False)
+    md = (tmp_path / "results.md").read_text()
+    assert "fraction tau=1 phi=[0.3, 0.02]" in md.split("## All runs")[0]  # +2.9 points now fits
+    r = next(r for r in out["rows"] if r["run"] == "digits_memo0.2")
+    assert r["hw"] == "tpu" and r["speedup"] == pytest.approx(r["speedup_tpu"])
+
+
+def test_empty_or_missing_sweep_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no complete evaluate results"):
+        report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path))))
+    with pytest.raises(ValueError, match="not a directory"):
+        report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "nope"))))
+
+
+def test_pareto_front():
+    assert front([(0.0, 1.0), (1.0, 3.0), (0.5, 0.5), (2.0, 2.0), (1.0, 2.0)]) == [(0.0, 1.0), (1.0, 3.0)]
+
+
+def test_atomic_write_leaves_old_file_or_nothing(tmp_path, monkeypatch):
+    p = tmp_path / "r.json"
+    atomic_write_json(p, {"complete": True, "config_hash": "a"})
+    assert load_complete(p, "a") and load_complete(p, "b") is None
+
+    def boom(src, dst):
+        raise OSError("disk gone")
+    monkeypatch.setattr("rnnaccel.apps.results.os.replace", boom)
+    with pytest.raises(OSError):
+        atomic_write_json(p, {"complete": True, "config_hash": "new"})
+    assert json.loads(p.read_text())["config_hash"] == "a" and list(tmp_path.iterdir()) == [p]
+    monkeypatch.undo()
+    p.write_text('{"complete": tr')  # a truncated file (e.g. written by something else) is not complete
+    assert load_complete(p) is None
