@@ -65,8 +65,9 @@ def test_ray_launcher_one_run(tiny_sentiment, tmp_path):
     args = sweep_args(tiny_sentiment, tmp_path, "memo=bnn", "memo.theta=0.2")
     p = run_app("evaluate", "-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=1",
                 "+hydra.launcher.ray.init.include_dashboard=false", *args, env={"RAY_USAGE_STATS_ENABLED": "0"})
-    if p.returncode != 0 and ("ray" in p.stderr.lower() and not (tmp_path / "sweep").is_dir()):
-        pytest.skip(f"a local Ray instance could not start here: {p.stderr.strip().splitlines()[-1][:300]}")
+    started = "Started a local Ray instance" in p.stderr + p.stdout
+    if p.returncode != 0 and not started:  # e.g. no /dev/shm, ports or processes for Ray's daemons
+        pytest.skip(f"a local Ray instance could not start here: {(p.stderr.strip().splitlines() or ['?'])[-1][:300]}")
     assert p.returncode == 0, p.stderr[-3000:]
     (r,) = results(tmp_path / "sweep").values()
     assert r["complete"] and r["memo"]["total"]["reuse_fraction"] > 0
