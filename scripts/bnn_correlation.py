@@ -193,20 +193,14 @@ def main(argv=None) -> dict:
         rnn, x, lengths = random_case(a.random)
         samples, label = collect(rnn, x, lengths, a.sign_zero, a.max_points), f"random {a.random}"
     else:
-        from rnnaccel.apps.config import DataConf
-        from rnnaccel.apps.data import batches, load_split
+        from rnnaccel.apps.data import batches, checkpoint_data, load_split
         from rnnaccel.models.checkpoint import load_model
         from rnnaccel.models.speech import stack_frames
 
         model, vocab, ck = load_model(a.checkpoint)
         if ck["datapath"] is None:
             print("note: the checkpoint stores no datapath; using the default DatapathConfig", file=sys.stderr)
-        from omegaconf import OmegaConf
-
-        data = OmegaConf.structured(DataConf)  # the checkpoint's own data settings when it has them
-        if isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict):
-            data = OmegaConf.merge(data, ck["extra"]["data"])
-        ds = load_split(OmegaConf.to_object(data), a.split).subset(a.limit)
+        ds = load_split(checkpoint_data(ck), a.split).subset(a.limit)  # the checkpoint's data settings
         parts = []
         for bt in batches(ds, a.batch_size):
             c = model.config

@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rnnaccel.apps.data import load_split  # noqa: E402
+from rnnaccel.apps.data import checkpoint_data, load_split  # noqa: E402
 from rnnaccel.apps.evaluate import cost_summary, saturations, score  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
 from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats  # noqa: E402
@@ -62,8 +62,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     ck = load_checkpoint(args.checkpoint)
-    from rnnaccel.apps.config import DataConf, FeaturesConf
-    data = DataConf(**{**ck["extra"]["data"], "features": FeaturesConf(**ck["extra"]["data"]["features"])})
+    data = checkpoint_data(ck)
     ds = load_split(data, "test")
     if args.limit is not None:
         ds = ds.subset(args.limit)

@@ -20,7 +20,21 @@ from .config import to_feature_config
 from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
                         Vocab, WordVocab, collate_ctc)
 
-__all__ = ["FeatureSet", "build_vocab", "load_split", "batches"]
+__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data"]
+
+
+def checkpoint_data(ck: dict, **overrides):
+    """The ``DataConf`` a checkpoint was trained with (defaults where it stores none), with
+    ``overrides`` (e.g. ``num_test=20``) applied."""
+    from .config import DataConf
+
+    data = OmegaConf.structured(DataConf)
+    extra = ck.get("extra")
+    if isinstance(extra, dict) and isinstance(extra.get("data"), dict):
+        data = OmegaConf.merge(data, extra["data"])
+    if overrides:
+        data = OmegaConf.merge(data, overrides)
+    return OmegaConf.to_object(data)
 
 
 def build_vocab(kind: str) -> Vocab:

@@ -20,15 +20,13 @@ N = 20
 
 
 def compute() -> dict:
-    from rnnaccel.apps.config import DataConf, FeaturesConf
-    from rnnaccel.apps.data import load_split
+    from rnnaccel.apps.data import checkpoint_data, load_split
     from rnnaccel.apps.evaluate import cost_summary, saturations, score
     from rnnaccel.emulator import Trace
     from rnnaccel.models import load_model
 
     model, vocab, ck = load_model(CKPT)
-    d = ck["extra"]["data"]
-    data = DataConf(**{**d, "features": FeaturesConf(**d["features"]), "num_test": N, "cache_dir": None})
+    data = checkpoint_data(ck, num_test=N, cache_dir=None)
     ds = load_split(data, "test")
     out = {"checkpoint": CKPT.name, "utterances": N, "references": ds.transcripts}
     f = score(model, ds, vocab, "float", batch_size=10)
