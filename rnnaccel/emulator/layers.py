@@ -208,7 +208,6 @@ class RecurrentStack(nn.Module):
 def _float_direction(cell, x, lengths, w_ih, w_hh, b_ih, b_hh, h, c, cfg, q):
     """Float (optionally fake-quantized through ``q``) recurrence over (T, B, D), PyTorch equations."""
     T, B, _ = x.shape
-    H = w_hh.shape[1]
     w_ih, w_hh = q(w_ih, cfg.weight), q(w_hh, cfg.weight)
     b_ih = q(b_ih, cfg.bias) if b_ih is not None else 0.0
     b_hh = q(b_hh, cfg.bias) if b_hh is not None else 0.0

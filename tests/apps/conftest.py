@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ValidationError
@@ -10,7 +9,6 @@ from omegaconf.errors import ConfigAttributeError, ValidationError
 from rnnaccel.apps import evaluate, quantize, train
 from rnnaccel.models import load_checkpoint
 
-torch.set_num_threads(1)
 
 
 def cfg(name, overrides=()):

@@ -6,7 +6,6 @@ from hydra import compose, initialize_config_module
 from rnnaccel.apps import evaluate
 from rnnaccel.apps.tasks import translation_scores
 
-torch.set_num_threads(1)
 
 
 def test_translation_scores():

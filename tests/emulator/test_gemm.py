@@ -42,7 +42,7 @@ def test_unknown_backend():
 def test_datapath_bits_do_not_depend_on_the_backend(cell):
     if not int8_available(torch.device("cpu")):
         pytest.skip("torch._int_mm is not available in this torch build")
-    from rnnaccel.emulator import GRU, LSTM, Trace
+    from rnnaccel.emulator import GRU, LSTM
 
     torch.manual_seed(0)
     m = (LSTM if cell == "lstm" else GRU)(7, 9, num_layers=2, bidirectional=True, mode="emulate")

@@ -12,7 +12,7 @@ class Recompute(StepUnit):
 
     def begin(self, ctx):
         super().begin(ctx)
-        w, cfg = ctx.weights, ctx.cfg
+        cfg = ctx.cfg
         fa = cfg.acc_frac
         self.sx = 2.0 ** (fa - cfg.weight.frac - cfg.input.frac)
         self.sh = 2.0 ** (fa - cfg.weight.frac - cfg.hidden.frac)

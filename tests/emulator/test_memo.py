@@ -4,19 +4,10 @@ import pytest
 import torch
 
 from rnnaccel.emulator import GRU, LSTM, Trace
-from rnnaccel.emulator.datapath import GATES, step_counters
+from rnnaccel.emulator.datapath import GATES
 from rnnaccel.emulator.memo import MemoConfig, available_memo, load_memo, memo_factory, memo_stats
 
 PREDICTORS = ("bnn", "oracle", "delta")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny GEMMs: one thread is ~10x faster than two on a loaded machine (same bits either way)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def model(cls, layers=2, bidir=True, seed=0, D=5, H=8):
@@ -59,7 +50,7 @@ def test_counters_are_consistent(cls, pred):
     m, (x, L) = model(cls), batch()
     _, base = run(m, x, L)
     _, tr = run(m, x, L, [memo_factory(pred, theta=0.3)])
-    D0, H, G = 5, 8, GATES[m.cell]
+    H, G = 8, GATES[m.cell]
     GH = G * H
     for lt, bt in zip(tr, base):
         n = lt.get("active")

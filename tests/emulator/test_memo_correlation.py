@@ -5,20 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 spec = importlib.util.spec_from_file_location(
     "bnn_correlation", Path(__file__).resolve().parents[2] / "scripts" / "bnn_correlation.py")
 bc = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bc)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_rankdata_averages_ties_and_spearman_is_rank_pearson():

@@ -19,14 +19,6 @@ from rnnaccel.emulator.datapath import GATES, lstm_row_order
 from rnnaccel.emulator.memo import MemoConfig, decide, memo_factory
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def bits(vals, sign_zero):
     """A vector of ints -> packed sign bits (bit i = 1 for +1)."""
     return sum(1 << i for i, v in enumerate(vals) if v > 0 or (v == 0 and sign_zero == 1))

@@ -13,15 +13,6 @@ CELLS = {"lstm": LSTM, "gru": GRU}
 CAL = DatapathConfig(weight=Fmt(16, 15), input=Fmt(16, 13))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny GEMMs: threads only add contention on a shared machine (bits never depend on them)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(cell, dp=CAL, layers=2, bidir=True, seed=0, D=5, H=12):
     torch.manual_seed(seed)
     return CELLS[cell](D, H, num_layers=layers, bidirectional=bidir, mode="emulate", datapath=dp)

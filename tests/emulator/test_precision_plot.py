@@ -8,7 +8,6 @@ import torch
 
 from rnnaccel.emulator.precision import PrecisionConfig
 
-from .test_precision import _one_thread  # noqa: F401  (one torch thread for tiny GEMMs)
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "precision_plot.py"
 

@@ -19,7 +19,6 @@ from rnnaccel.emulator.precision import PrecisionConfig, PrecisionUnit, int_thre
 from rnnaccel.emulator.precision.unit import SITE_PH, SITE_PW, SITE_PX
 
 from . import reference as ref
-from .test_precision import _one_thread  # noqa: F401  (one torch thread for tiny GEMMs)
 
 CELLS = {"lstm": LSTM, "gru": GRU}
 # small activation formats keep the per-config table generation cheap

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-torch.set_num_threads(1)
 
 from rnnaccel.emulator import Fmt
 from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, best_format, calibrate

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-torch.set_num_threads(1)
 
 from rnnaccel.datasets import WordVocab
 from rnnaccel.emulator import DatapathConfig

@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 
-torch.set_num_threads(1)
 
 from rnnaccel.models import beam_search_decode, error_rates, greedy_decode, prefix_beam_search
 

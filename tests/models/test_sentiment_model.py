@@ -21,15 +21,6 @@ GOLDEN_PREDS = "01111110101111111011011110010010111111011011101101"
 GOLDEN_SATURATIONS = {"input": 0, "acc": 0, "preact": 11, "cell": 0, "hidden": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny ops: one thread is fastest and immune to a busy machine; restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _tiny(vocab_size=20, **kw):
     torch.manual_seed(0)
     return SentimentLSTM(SentimentConfig(vocab_size, embed_dim=8, hidden_size=8, dropout=0.0, **kw))

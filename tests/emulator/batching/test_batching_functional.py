@@ -8,14 +8,6 @@ from rnnaccel.emulator import GRU, LSTM, DatapathConfig
 from rnnaccel.emulator.batching.functional import plan_lanes, run_packed
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny GEMMs: threads only add contention on a shared machine
-    yield
-    torch.set_num_threads(n)
-
-
 def make(cls, bidirectional=False, layers=2, seed=0):
     torch.manual_seed(seed)
     m = cls(5, 12, num_layers=layers, bidirectional=bidirectional, mode="emulate")
