@@ -40,7 +40,7 @@ def save_translator(path: str | Path, model: Translator, src_vocab: SubwordVocab
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {
         "format": FORMAT,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},  # tied weights stored once
         "config": model.config.to_dict(),
         "vocab": {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()},
         "metrics": dict(metrics or {}),
