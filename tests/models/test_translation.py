@@ -32,14 +32,6 @@ def calibrated(model):
     return model.set_datapath(dp["encoder"], dp["decoder"]), dp
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("mode", ["float", "fakequant"])
 def test_tiny_model_overfits(mode):
     model = tiny(enc_layers=2).set_mode(mode)  # default 16-bit formats (weights Q16.12)
