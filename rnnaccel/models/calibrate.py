@@ -36,7 +36,7 @@ from ..emulator.emulate import check_lengths, reverse_within
 from ..emulator.layers import _float_direction
 from .speech import SpeechRecognizer, stack_frames
 
-__all__ = ["RangeStats", "best_format", "collect_ranges", "formats_from_ranges", "calibrate"]
+__all__ = ["RangeStats", "best_format", "collect_ranges", "collect_stack_ranges", "formats_from_ranges", "calibrate"]
 
 CLASSES = ("weight", "bias", "input", "hidden", "cell", "preact", "act")
 
@@ -79,7 +79,15 @@ def _merged_biases(rnn, layer: int, d: int) -> list[torch.Tensor]:
 def collect_ranges(model: SpeechRecognizer, batches) -> list[RangeStats]:
     """Run the float recurrence on ``batches`` (iterable of ``(features (B,T,F), lengths (B,))``)
     recording every tensor class; returns one :class:`RangeStats` per recurrent layer."""
-    rnn = model.rnn
+    c = model.config
+    inputs = (stack_frames(f, lengths.to(torch.int64), c.stack, c.stride) for f, lengths in batches)
+    return collect_stack_ranges(model.rnn, inputs)
+
+
+@torch.no_grad()
+def collect_stack_ranges(rnn, inputs) -> list[RangeStats]:
+    """Float recurrence of an emulator ``LSTM``/``GRU`` over ``inputs`` (iterable of
+    ``(x (B, T, D), lengths (B,))``), recording every tensor class; one :class:`RangeStats` per layer."""
     stats = [RangeStats() for _ in range(rnn.num_layers)]
     for layer in range(rnn.num_layers):
         for d in range(rnn.num_directions):
@@ -90,10 +98,9 @@ def collect_ranges(model: SpeechRecognizer, batches) -> list[RangeStats]:
                 stats[layer].see("bias", b)
     names = SimpleNamespace(**{c: c for c in CLASSES})
     n = 0
-    for feats, lengths in batches:
+    for x, lengths in inputs:
         n += 1
-        x, lens = stack_frames(feats, lengths.to(torch.int64), model.config.stack, model.config.stride)
-        lens = check_lengths(x, lens)
+        lens = check_lengths(x, lengths.to(torch.int64))
         B = x.shape[0]
         cur = x.transpose(0, 1)  # (T, B, D)
         for layer in range(rnn.num_layers):
@@ -101,7 +108,7 @@ def collect_ranges(model: SpeechRecognizer, batches) -> list[RangeStats]:
             st.see("input", cur)
 
             def q(t, cls, st=st):
-                if cls != "weight" and cls != "bias":
+                if cls not in ("weight", "bias"):
                     st.see(cls, t)
                 return t
 

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 from ..datasets.subword import SubwordVocab
 from ..emulator import DatapathConfig
-from ..emulator.emulate import check_lengths, reverse_within
-from ..emulator.layers import _float_direction
-from .calibrate import CLASSES, RangeStats, _merged_biases, formats_from_ranges
+from .calibrate import collect_stack_ranges, formats_from_ranges
 from .translation import Translator, TranslatorConfig
 
 __all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges", "calibrate_translator"]
@@ -82,48 +79,6 @@ def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Transl
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ValueError(f"checkpoint {path}: inconsistent ({msg[:200]})") from None
     return model.eval(), src_vocab, tgt_vocab, ck
-
-
-@torch.no_grad()
-def collect_stack_ranges(rnn, inputs) -> list[RangeStats]:
-    """Float recurrence of an emulator ``LSTM``/``GRU`` over ``inputs`` (iterable of
-    ``(x (B, T, D), lengths (B,))``), recording every tensor class; one :class:`RangeStats` per layer."""
-    stats = [RangeStats() for _ in range(rnn.num_layers)]
-    for layer in range(rnn.num_layers):
-        for d in range(rnn.num_directions):
-            w_ih, w_hh, _, _ = rnn.params(layer, d)
-            stats[layer].see("weight", w_ih)
-            stats[layer].see("weight", w_hh)
-            for b in _merged_biases(rnn, layer, d):
-                stats[layer].see("bias", b)
-    names = SimpleNamespace(**{c: c for c in CLASSES})
-    n = 0
-    for x, lengths in inputs:
-        n += 1
-        lens = check_lengths(x, lengths.to(torch.int64))
-        B = x.shape[0]
-        cur = x.transpose(0, 1)  # (T, B, D)
-        for layer in range(rnn.num_layers):
-            st = stats[layer]
-            st.see("input", cur)
-
-            def q(t, cls, st=st):
-                if cls not in ("weight", "bias"):
-                    st.see(cls, t)
-                return t
-
-            outs = []
-            for d in range(rnn.num_directions):
-                w_ih, w_hh, b_ih, b_hh = rnn.params(layer, d)
-                xin = cur if d == 0 else reverse_within(cur, lens)
-                h = x.new_zeros(B, rnn.hidden_size)
-                c = x.new_zeros(B, rnn.hidden_size) if rnn.cell == "lstm" else None
-                o, _, _ = _float_direction(rnn.cell, xin, lens, w_ih, w_hh, b_ih, b_hh, h, c, names, q)
-                outs.append(o if d == 0 else reverse_within(o, lens))
-            cur = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-    if n == 0:
-        raise ValueError("calibration: no batches")
-    return stats
 
 
 @torch.no_grad()
