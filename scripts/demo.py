@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rnnaccel.apps.data import checkpoint_data, load_split  # noqa: E402
+from rnnaccel.apps.data import checkpoint_data, checkpoint_split  # noqa: E402
 from rnnaccel.apps.evaluate import cost_summary, saturations, score  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
 from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats  # noqa: E402
@@ -62,15 +62,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     ck = load_checkpoint(args.checkpoint)
-    data = checkpoint_data(ck)
-    ds = load_split(data, "test")
-    if args.limit is not None:
-        ds = ds.subset(args.limit)
+    ds = checkpoint_split(ck, "test", args.limit)
     model, vocab, _ = load_model(args.checkpoint)
     c = model.config
     print(f"model: {Path(args.checkpoint).name}  {c.num_layers}x{'Bi' if c.bidirectional else ''}{c.cell.upper()}"
           f"({c.hidden_size}), stack {c.stack}/stride {c.stride}; test split: {len(ds)} utterances "
-          f"(FSDD connected digits, {data.scheme}-disjoint)")
+          f"(FSDD connected digits, {checkpoint_data(ck).scheme}-disjoint)")
     rows = []
     f = score(model, ds, vocab, "float")
     rows.append(("float (reference)", f["wer"], f["cer"], "-", None, None, None))

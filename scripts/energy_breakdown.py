@@ -18,7 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rnnaccel.apps.data import checkpoint_data, load_split  # noqa: E402
+from rnnaccel.apps.data import checkpoint_split  # noqa: E402
 from rnnaccel.apps.evaluate import score  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
 from rnnaccel.emulator.cost import estimate, load_hw, plot_breakdown  # noqa: E402
@@ -35,10 +35,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     ck = load_checkpoint(args.checkpoint)
-    data = checkpoint_data(ck)
-    ds = load_split(data, "test")
-    if args.limit is not None:
-        ds = ds.subset(args.limit)
+    ds = checkpoint_split(ck, "test", args.limit)
     model, vocab, _ = load_model(args.checkpoint)
     trace = Trace()
     res = score(model, ds, vocab, "emulate", trace=trace)

@@ -20,7 +20,7 @@ from .config import to_feature_config
 from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
                         Vocab, WordVocab, collate_ctc)
 
-__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data"]
+__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split"]
 
 
 def checkpoint_data(ck: dict, **overrides):
@@ -35,6 +35,12 @@ def checkpoint_data(ck: dict, **overrides):
     if overrides:
         data = OmegaConf.merge(data, overrides)
     return OmegaConf.to_object(data)
+
+
+def checkpoint_split(ck: dict, split: str = "test", limit: int | None = None) -> "FeatureSet":
+    """The split a checkpoint was evaluated on, with its own data settings; ``limit``: the first N."""
+    ds = load_split(checkpoint_data(ck), split)
+    return ds if limit is None else ds.subset(limit)
 
 
 def build_vocab(kind: str) -> Vocab:
