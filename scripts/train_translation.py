@@ -24,6 +24,7 @@ from rnnaccel.datasets.multi30k import Multi30k
 from rnnaccel.datasets.subword import EOS, SubwordVocab, pad_batch, token_batches, train_sentencepiece
 from rnnaccel.models.beam_seq2seq import translate
 from rnnaccel.models.translation import Translator, TranslatorConfig
+from rnnaccel.models.checkpoint import round_to_storage
 from rnnaccel.models.translation_ckpt import calibrate_translator, load_translator, save_translator
 
 
@@ -143,6 +144,7 @@ def train(args):
 
 def evaluate(args):
     model, sv, tv, ck = load_translator(args.out, use_datapath=False)
+    round_to_storage(model, args.storage)  # every mode evaluates exactly the weights written below
     test = Multi30k(args.split).pairs
     srcs, refs = [p.src for p in test], [p.tgt for p in test]
     train_pairs = Multi30k("train").pairs[: args.calib_n]
@@ -175,7 +177,8 @@ def evaluate(args):
                     log(f"  src: {srcs[i]}\n  ref: {refs[i]}\n  hyp: {hyps[i]}")
     model.set_mode("float")
     save_translator(args.out, model, sv, tv, metrics={**ck["metrics"], **metrics},
-                    datapath=dp, extra={**ck["extra"], "eval_command": " ".join(sys.argv)})
+                    datapath=dp, extra={**ck["extra"], "eval_command": " ".join(sys.argv)},
+                    storage=args.storage)
     Path(args.out).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     log(json.dumps(metrics, indent=1))
 
@@ -213,6 +216,8 @@ def main():
     ap.add_argument("--emu-n", type=int, default=200)
     ap.add_argument("--calib-n", type=int, default=512)
     ap.add_argument("--bits", type=int, default=16)
+    ap.add_argument("--storage", default="float16", choices=["float16", "float32"],
+                    help="weights are rounded to this and --out is rewritten with it (default %(default)s)")
     ap.add_argument("--margin", type=float, default=0.25)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

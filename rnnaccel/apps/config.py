@@ -48,15 +48,17 @@ def to_feature_config(c: FeaturesConf) -> FeatureConfig:
 
 @dataclass
 class DataConf:
-    """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD) or ``vader_sentiment``
-    (the shipped movie-review snippets; only ``corpus_seed`` applies, the vocab is the checkpoint's)."""
+    """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD), ``synth_speech`` (the
+    generated synthesized-speech corpus, ``python scripts/make_synth_corpus.py``; ``root`` is its
+    directory, default the cache) or ``vader_sentiment`` (the shipped movie-review snippets; only
+    ``corpus_seed`` applies, the vocab is the checkpoint's)."""
 
     corpus: str = "connected_digits"
     root: Optional[str] = None  # data root (default: rnnaccel.datasets.default_data_root())
     scheme: str = "index"  # "index" (index-disjoint) or "speaker" (speaker-disjoint)
-    num_train: int = 6000  # utterances
-    num_val: int = 500
-    num_test: int = 500
+    num_train: Optional[int] = 6000  # utterances (synth_speech: the first N; None = all)
+    num_val: Optional[int] = 500
+    num_test: Optional[int] = 500
     corpus_seed: int = 0  # seed of the utterance generator
     vocab: str = "word"  # "word" (digit words) or "char"
     features: FeaturesConf = field(default_factory=FeaturesConf)
@@ -142,6 +144,7 @@ class QuantConf:
     output: str = "runs/digits/ptq.pt"
     seed: int = 0
     threads: int = 1
+    storage: str = "float32"  # or "float16": weights rounded to fp16 before calibration, file halved
 
 
 @dataclass

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from .config import to_feature_config
 from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
-                        Vocab, WordVocab, collate_ctc)
+                        SynthSpeech, Vocab, WordVocab, collate_ctc)
 
 __all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split"]
 
@@ -81,11 +81,33 @@ class FeatureSet(Dataset):
         return out
 
 
+SPEECH_CORPORA = ("connected_digits", "synth_speech")
+
+
 def _corpus(data, split: str):
-    if data.corpus != "connected_digits":
-        raise ValueError(f"data.corpus={data.corpus!r} unknown; available: connected_digits")
     num = {"train": data.num_train, "val": data.num_val, "test": data.num_test}[split]
-    return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme, seed=data.corpus_seed)
+    if data.corpus == "connected_digits":
+        if num is None:
+            raise ValueError(f"data.num_{split} must be a number of utterances for connected_digits")
+        return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme,
+                               seed=data.corpus_seed)
+    if data.corpus == "synth_speech":  # data.root: the generated corpus (default: the cache)
+        return SynthSpeech(split, root=data.root, max_items=num)
+    raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA)}")
+
+
+def _generated_digest(data) -> str | None:
+    """A generated corpus's manifest digest: regenerating it (other seed, voices, hours) must not
+    reuse cached features."""
+    if data.corpus != "synth_speech":
+        return None
+    from ..datasets.synth import default_cache_dir
+
+    root = default_cache_dir() if data.root is None else Path(data.root).expanduser()
+    manifest = root / "manifest.jsonl"
+    if not manifest.is_file():
+        return None  # _corpus raises the error that names the generating command
+    return hashlib.sha1(manifest.read_bytes()).hexdigest()
 
 
 def load_split(data, split: str, augment: bool = False, seed: int = 0, progress: bool = False) -> FeatureSet:
@@ -95,6 +117,8 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
     vocab = build_vocab(data.vocab)
     key_src = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
                if k not in ("cache_dir", "spec_augment", "root")}
+    if (digest := _generated_digest(data)) is not None:
+        key_src["generated"] = digest
     key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]
     cache = Path(data.cache_dir) / f"{data.corpus}-{split}-{key}.pt" if data.cache_dir else None
     if cache is not None and cache.is_file():

@@ -2,7 +2,8 @@
 
 Layout (``format: "rnnaccel.checkpoint/1"``)::
 
-    state_dict   model parameters (float32 tensors)
+    state_dict   model parameters (float32, or float16 when ``storage`` says so)
+    storage      "float32" or "float16" (absent: float32); loading always yields float32 parameters
     config       model architecture (plain dict, :class:`SpeechModelConfig` fields)
     vocab        {"kind": "word"|"char", "tokens": [...]}  (tokens without the blank)
     metrics      plain dict (e.g. {"val_wer": 0.012})
@@ -22,10 +23,53 @@ from ..datasets import CharVocab, Vocab, WordVocab
 from ..emulator import DatapathConfig
 from .speech import SpeechModelConfig, SpeechRecognizer
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "vocab_to_dict", "vocab_from_dict"]
+__all__ = ["FORMAT", "STORAGE", "save_checkpoint", "load_checkpoint", "load_model", "vocab_to_dict",
+           "vocab_from_dict", "round_to_storage", "stored_state_dict"]
 
 FORMAT = "rnnaccel.checkpoint/1"
 _KEYS = ("state_dict", "config", "vocab", "metrics", "datapath")
+#: how floating tensors are written; float16 halves a file, and the model is first rounded to it
+#: (:func:`round_to_storage`) so that what is evaluated is exactly what is shipped
+STORAGE = {"float32": torch.float32, "float16": torch.float16}
+
+
+def _storage_dtype(storage: str) -> torch.dtype:
+    if storage not in STORAGE:
+        raise ValueError(f"storage={storage!r} unknown; choose one of {sorted(STORAGE)}")
+    return STORAGE[storage]
+
+
+@torch.no_grad()
+def round_to_storage(model: torch.nn.Module, storage: str) -> torch.nn.Module:
+    """Round every floating parameter and buffer of ``model`` in place to the nearest value
+    ``storage`` holds (float32: unchanged), so the in-memory model equals the file it is saved to.
+
+    Raises:
+        ValueError: unknown ``storage``, or a finite value that ``storage`` cannot hold (overflow).
+    """
+    dtype = _storage_dtype(storage)
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.is_floating_point() and t.dtype != dtype:
+            r = t.to(dtype)
+            if not bool(torch.isfinite(r).all()) and bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name}: values beyond the {storage} range (max |v| "
+                                 f"{t.abs().max().item():.3g}); keep storage=float32")
+            t.copy_(r)
+    return model
+
+
+def stored_state_dict(model: torch.nn.Module, storage: str = "float32") -> dict:
+    """``model.state_dict()`` detached on the CPU with floating tensors in ``storage``'s dtype;
+    tensors that share memory (tied weights) stay shared, so they are written once."""
+    dtype = _storage_dtype(storage)
+    out, seen = {}, {}
+    for k, v in model.state_dict().items():
+        key = (v.data_ptr(), v.dtype, tuple(v.shape), v.stride())
+        if key not in seen:
+            v = v.detach().cpu()
+            seen[key] = v.to(dtype) if v.is_floating_point() else v.clone()
+        out[k] = seen[key]
+    return out
 
 
 def vocab_to_dict(vocab: Vocab) -> dict:
@@ -42,14 +86,17 @@ def vocab_from_dict(d: dict) -> Vocab:
 
 
 def save_checkpoint(path: str | Path, model: SpeechRecognizer, vocab: Vocab, metrics: dict | None = None,
-                    datapath: list[DatapathConfig] | None = None, extra: dict | None = None) -> Path:
+                    datapath: list[DatapathConfig] | None = None, extra: dict | None = None,
+                    storage: str = "float32") -> Path:
     """Write a checkpoint atomically (temp file + rename, so an interrupted save never leaves a
-    half-written ``path``). ``datapath`` None means "float model, no calibrated formats"."""
+    half-written ``path``). ``datapath`` None means "float model, no calibrated formats";
+    ``storage``: see :data:`STORAGE` (round the model first with :func:`round_to_storage`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {
         "format": FORMAT,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": stored_state_dict(model, storage),
+        "storage": storage,
         "config": model.config.to_dict(),
         "vocab": vocab_to_dict(vocab),
         "metrics": dict(metrics or {}),

@@ -2,7 +2,8 @@
 
 Checkpoint layout (``format: "rnnaccel.translation/1"``), loadable with ``weights_only=True``::
 
-    state_dict   Translator parameters (float32)
+    state_dict   Translator parameters (float32, or float16 per ``storage``; tied weights stored once)
+    storage      "float32" or "float16" (absent: float32); see rnnaccel.models.checkpoint.STORAGE
     config       TranslatorConfig fields
     vocab        {"kind": "sentencepiece", "src": uint8 tensor (n,), "tgt": uint8 tensor (m,)}
     metrics      plain dict (BLEU/chrF per mode and search)
@@ -23,6 +24,7 @@ import torch
 from ..datasets.subword import SubwordVocab
 from ..emulator import DatapathConfig
 from .calibrate import collect_stack_ranges, formats_from_ranges
+from .checkpoint import stored_state_dict
 from .translation import Translator, TranslatorConfig
 
 __all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges", "calibrate_translator"]
@@ -31,13 +33,17 @@ FORMAT = "rnnaccel.translation/1"
 
 
 def save_translator(path: str | Path, model: Translator, src_vocab: SubwordVocab, tgt_vocab: SubwordVocab,
-                    metrics: dict | None = None, datapath: dict | None = None, extra: dict | None = None) -> Path:
-    """Write atomically (temp file + rename). ``datapath``: ``{"encoder": [cfg], "decoder": [cfg]}``."""
+                    metrics: dict | None = None, datapath: dict | None = None, extra: dict | None = None,
+                    storage: str = "float32") -> Path:
+    """Write atomically (temp file + rename). ``datapath``: ``{"encoder": [cfg], "decoder": [cfg]}``;
+    ``storage``: ``float32`` or ``float16`` (round the model first:
+    :func:`rnnaccel.models.checkpoint.round_to_storage`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {
         "format": FORMAT,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},  # tied weights stored once
+        "state_dict": stored_state_dict(model, storage),
+        "storage": storage,
         "config": model.config.to_dict(),
         "vocab": {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()},
         "metrics": dict(metrics or {}),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnaccel.datasets import DataError, SpeechItem
+from rnnaccel.datasets import CharVocab, DataError, SpeechItem
 from rnnaccel.datasets.synth import SynthSpeech, default_cache_dir, main, read_manifest
 from rnnaccel.datasets.synth_generate import SynthConfig, generate_corpus
 from rnnaccel.datasets.synth_signal import normalize_transcript
@@ -177,3 +177,34 @@ def test_debian_voices_are_deterministic(data_root, tmp_path):
     generate_corpus(tmp_path / "b", config, data_root=data_root, log=False)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert {r["engine"] for r in read_manifest(tmp_path / "a")} <= {"flite", "festival"}
+
+
+def test_app_data_layer_reads_the_corpus(corpus, tmp_path):
+    """``data.corpus=synth_speech``: char targets from the manifest; the feature cache is keyed by
+    the manifest, so a regenerated corpus is never served stale features."""
+    from omegaconf import OmegaConf
+
+    from rnnaccel.apps.config import DataConf
+    from rnnaccel.apps.data import load_split
+
+    def conf(root):
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConf), {
+            "corpus": "synth_speech", "root": str(root), "vocab": "char", "num_train": None,
+            "num_test": 1, "cache_dir": str(tmp_path / "cache")}))
+
+    train = load_split(conf(corpus), "train")
+    want = SynthSpeech("train", root=corpus)
+    assert len(train) == len(want) == 3 and train.transcripts == [r["transcript"] for r in want.records]
+    item = train[0]
+    assert item.features.shape[1] == 40 and item.features.shape[0] > 50
+    assert CharVocab().decode(item.targets.tolist()) == want.records[0]["transcript"]
+    assert len(load_split(conf(corpus), "test")) == 1
+    copy = tmp_path / "copy"
+    shutil.copytree(corpus, copy)
+    manifest = copy / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    rec = json.loads(lines[0])
+    rec["transcript"] = "changed"
+    manifest.write_text("\n".join([json.dumps(rec)] + lines[1:]) + "\n")
+    assert load_split(conf(copy), "train").transcripts[0] == "changed"
+    assert len(list((tmp_path / "cache").glob("synth_speech-train-*.pt"))) == 2

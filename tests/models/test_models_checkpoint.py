@@ -39,3 +39,41 @@ def test_missing_and_corrupt(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "f.pt")
     with pytest.raises(ValueError, match="f.pt: not an"):
         load_checkpoint(tmp_path / "f.pt")
+
+
+def test_float16_storage_round_trip_and_size(tmp_path):
+    from rnnaccel.models import round_to_storage
+
+    torch.manual_seed(1)
+    m = SpeechRecognizer(SpeechModelConfig(n_feats=5, hidden_size=32, num_layers=2))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    round_to_storage(m, "float16")
+    changed = sum(not torch.equal(before[k], v) for k, v in m.state_dict().items())
+    assert changed > 0  # random float32 weights are not all float16 numbers
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, before[k].half().float())
+    p16 = save_checkpoint(tmp_path / "h.pt", m, WordVocab(), storage="float16")
+    p32 = save_checkpoint(tmp_path / "f.pt", m, WordVocab())
+    assert p16.stat().st_size < 0.6 * p32.stat().st_size
+    m2, _, ck = load_model(p16)
+    assert ck["storage"] == "float16" and load_checkpoint(p32)["storage"] == "float32"
+    for k, v in m.state_dict().items():  # loaded back as float32, exactly the rounded model
+        assert m2.state_dict()[k].dtype == torch.float32 and torch.equal(m2.state_dict()[k], v)
+    with pytest.raises(ValueError, match="storage='int4' unknown"):
+        save_checkpoint(tmp_path / "x.pt", m, WordVocab(), storage="int4")
+    with torch.no_grad():
+        m.head.bias[0] = 1e6  # beyond float16
+    with pytest.raises(ValueError, match="head.bias: values beyond the float16 range"):
+        round_to_storage(m, "float16")
+
+
+def test_tied_tensors_are_stored_once():
+    from rnnaccel.models.checkpoint import stored_state_dict
+
+    lin = torch.nn.Linear(4, 6)
+    emb = torch.nn.Embedding(6, 4)
+    emb.weight = lin.weight
+    model = torch.nn.ModuleDict({"emb": emb, "out": lin})
+    sd = stored_state_dict(model, "float16")
+    assert sd["emb.weight"] is sd["out.weight"] and sd["out.weight"].dtype == torch.float16
+    assert sd["out.bias"] is not sd["out.weight"]
