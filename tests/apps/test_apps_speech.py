@@ -74,3 +74,14 @@ def test_train_quantize_evaluate_end_to_end(tmp_path):
     assert t["memo"]["total"]["reused"] > 0 and sum(t["precision"]["all"].values()) == pytest.approx(1.0)
     assert t["cost"]["speedup"] > 1 and t["accuracy_loss_pts"] == pytest.approx(100 * (t["wer"] - r["wer"]))
     assert evaluate.run(tech)["skipped"]  # complete result, same config hash
+
+
+def test_evaluate_refuses_data_the_checkpoint_was_not_trained_on(tmp_path):
+    from rnnaccel.datasets import CharVocab
+    from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, save_checkpoint
+
+    m = SpeechRecognizer(SpeechModelConfig(vocab_size=29, hidden_size=8, num_layers=1))
+    p = save_checkpoint(tmp_path / "synth.pt", m, CharVocab(),
+                        extra={"data": {"corpus": "synth_speech", "vocab": "char"}})
+    with pytest.raises(ValueError, match="trained with data.corpus=synth_speech, data.vocab=char; pass"):
+        evaluate.run(cfg("evaluate", [f"eval.checkpoint={p}", f"eval.output={tmp_path}/e.json"]))

@@ -1,11 +1,13 @@
 """Shipped checkpoints on the first 20 items of their test sets reproduce stored golden results.
 
-Digits: emulated hypotheses, WER/CER, saturations and trace totals must match exactly (integer
-datapath); the float run's hypotheses and WER too. Translator: greedy float and emulated
-translations and BLEU. Regenerate deliberately with
-``.venv/bin/python tests/models/test_models_golden.py`` (after shipping a new checkpoint).
+Speech (digits; synthesized speech on a shipped 20-utterance slice of its held-out test voices):
+emulated hypotheses, WER/CER, saturations and trace totals must match exactly (integer datapath);
+the float run's hypotheses and WER too. Translator: greedy float and emulated translations and BLEU.
+Regenerate deliberately with ``.venv/bin/python tests/models/test_models_golden.py`` (after shipping
+a new checkpoint; the synth slice is copied from the generated corpus then).
 """
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,23 +15,27 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
-CKPT = ROOT / "checkpoints" / "digits_blstm.pt"
-GOLDEN = Path(__file__).parent / "golden" / "digits_blstm_test20.json"
+GOLDEN_DIR = Path(__file__).parent / "golden"
 TRANSLATOR = ROOT / "checkpoints" / "translation" / "translator.pt"
-GOLDEN_TRANSLATOR = Path(__file__).parent / "golden" / "translator_test20.json"
 N = 20
+#: name -> (checkpoint, data overrides); the golden file is golden/<name>.json
+SPEECH = {
+    "digits_blstm_test20": (ROOT / "checkpoints" / "digits_blstm.pt", {}),
+    "synth_blstm_test20": (ROOT / "checkpoints" / "synth_blstm.pt", {"root": str(GOLDEN_DIR / "synth_test20")}),
+}
 
 
-def compute() -> dict:
+def compute_speech(name: str) -> dict:
     from rnnaccel.apps.data import checkpoint_data, load_split
     from rnnaccel.apps.evaluate import cost_summary, saturations, score
     from rnnaccel.emulator import Trace
     from rnnaccel.models import load_model
 
-    model, vocab, ck = load_model(CKPT)
-    data = checkpoint_data(ck, num_test=N, cache_dir=None)
+    ckpt, overrides = SPEECH[name]
+    model, vocab, ck = load_model(ckpt)
+    data = checkpoint_data(ck, num_test=N, cache_dir=None, **overrides)
     ds = load_split(data, "test")
-    out = {"checkpoint": CKPT.name, "utterances": N, "references": ds.transcripts}
+    out = {"checkpoint": ckpt.name, "utterances": N, "references": ds.transcripts}
     f = score(model, ds, vocab, "float", batch_size=10)
     out["float"] = {k: f[k] for k in ("wer", "cer", "hypotheses")}
     trace = Trace()
@@ -62,18 +68,34 @@ def compute_translator() -> dict:
     return out
 
 
-def _available() -> bool:
+def copy_synth_slice(out: Path, n: int = N) -> None:
+    """The first ``n`` test utterances of the generated corpus (audio + manifest lines) -> ``out``."""
+    from rnnaccel.datasets.synth import SynthSpeech
+
+    src = SynthSpeech("test")
+    shutil.rmtree(out, ignore_errors=True)
+    lines = []
+    for rec in src.records[:n]:
+        (out / rec["path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src.root / rec["path"], out / rec["path"])
+        lines.append(json.dumps(rec, sort_keys=True))
+    (out / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _have(path: Path) -> bool:
     try:
         from rnnaccel.datasets import default_data_root
-        return (default_data_root() / "fsdd" / "recordings").is_dir() and CKPT.is_file()
+        return path.is_file() and default_data_root().is_dir()
     except Exception:
         return False
 
 
-@pytest.mark.skipif(not _available(), reason="needs the FSDD data and checkpoints/digits_blstm.pt")
-def test_golden_20_utterances():
-    want = json.loads(GOLDEN.read_text())
-    got = json.loads(json.dumps(compute()))
+@pytest.mark.parametrize("name", sorted(SPEECH))
+def test_speech_golden_20_utterances(name):
+    if not _have(SPEECH[name][0]):
+        pytest.skip(f"needs the shared data and {SPEECH[name][0].name}")
+    want = json.loads((GOLDEN_DIR / f"{name}.json").read_text())
+    got = json.loads(json.dumps(compute_speech(name)))
     assert got["references"] == want["references"]
     assert got["emulate"]["hypotheses"] == want["emulate"]["hypotheses"]
     assert got["emulate"] == want["emulate"]
@@ -82,17 +104,9 @@ def test_golden_20_utterances():
         assert got["cost_epur"][k] == pytest.approx(want["cost_epur"][k], rel=1e-12)
 
 
-def _have_multi30k() -> bool:
-    try:
-        from rnnaccel.datasets import default_data_root
-        return (default_data_root() / "multi30k").is_dir() and TRANSLATOR.is_file()
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _have_multi30k(), reason="needs the Multi30k data and the translator checkpoint")
+@pytest.mark.skipif(not _have(TRANSLATOR), reason="needs the Multi30k data and the translator checkpoint")
 def test_translator_golden_20_sentences():
-    want = json.loads(GOLDEN_TRANSLATOR.read_text())
+    want = json.loads((GOLDEN_DIR / "translator_test20.json").read_text())
     got = json.loads(json.dumps(compute_translator()))
     assert got["references"] == want["references"]
     assert got["emulate"] == want["emulate"]
@@ -100,6 +114,11 @@ def test_translator_golden_20_sentences():
 
 
 if __name__ == "__main__":
-    for path, fn in ((GOLDEN, compute), (GOLDEN_TRANSLATOR, compute_translator)):
+    if "--copy-synth-slice" in sys.argv:
+        copy_synth_slice(GOLDEN_DIR / "synth_test20")
+    goldens = {name: (lambda n=name: compute_speech(n)) for name, (ck, _) in SPEECH.items() if ck.is_file()}
+    goldens["translator_test20"] = compute_translator
+    for name, fn in goldens.items():
+        path = GOLDEN_DIR / f"{name}.json"
         path.write_text(json.dumps(fn(), indent=1, sort_keys=True) + "\n")
         print(f"wrote {path}", file=sys.stderr)

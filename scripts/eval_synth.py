@@ -1,0 +1,93 @@
+"""A synthesized-speech checkpoint on its held-out voices: WER/CER overall and by voice group.
+
+Scores ``--checkpoint`` (default ``checkpoints/synth_blstm.pt``) on the test split of the generated
+corpus (``python scripts/make_synth_corpus.py ...``; the data settings stored in the checkpoint say
+where) in each of ``--modes`` (float, fakequant, emulate: the 16-bit bit-exact datapath stored in
+the checkpoint), and breaks the error rates down by clean/noisy audio, engine and voice (espeak
+accent, or the Debian voice). Writes the table as JSON to ``--out`` and prints it.
+
+    python scripts/eval_synth.py --modes float,emulate --out checkpoints/synth_blstm.metrics.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rnnaccel.apps.data import checkpoint_data, checkpoint_split  # noqa: E402
+from rnnaccel.apps.tasks import saturations, score  # noqa: E402
+from rnnaccel.datasets.synth import SynthSpeech  # noqa: E402
+from rnnaccel.emulator import Trace  # noqa: E402
+from rnnaccel.models import error_rates, load_checkpoint, load_model  # noqa: E402
+
+
+def groups(record: dict) -> list[str]:
+    """The breakdown groups of one utterance: noise, engine and voice family."""
+    engine, name = record["voice"].split(":", 1)
+    family = f"espeak:{name.split('+')[0]}" if engine == "espeak" else record["voice"]
+    return ["noisy" if record.get("noise") else "clean", f"engine={engine}", f"voice={family}"]
+
+
+def breakdown(refs: list[str], hyps: list[str], labels: list[list[str]]) -> dict:
+    by = defaultdict(list)
+    for i, ls in enumerate(labels):
+        for g in ls:
+            by[g].append(i)
+    out = {}
+    for g in sorted(by):
+        idx = by[g]
+        r = error_rates([refs[i] for i in idx], [hyps[i] for i in idx])
+        out[g] = {"utterances": len(idx), "wer": round(100 * r["wer"], 2), "cer": round(100 * r["cer"], 2)}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "synth_blstm.pt"))
+    ap.add_argument("--split", default="test", choices=["val", "test"])
+    ap.add_argument("--modes", default="float,emulate")
+    ap.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
+    ap.add_argument("--limit", type=int, default=None, help="first N utterances (default: all)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None, help="write the results here (JSON)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    ck = load_checkpoint(args.checkpoint)
+    data = checkpoint_data(ck)
+    if data.corpus != "synth_speech":
+        raise SystemExit(f"{args.checkpoint}: trained on data.corpus={data.corpus!r}, not synth_speech")
+    ds = checkpoint_split(ck, args.split, args.limit)
+    records = {r["utt_id"]: r for r in SynthSpeech(args.split, root=data.root).records}
+    labels = [groups(records[u]) for u in ds.utt_ids]
+    model, vocab, _ = load_model(args.checkpoint)
+    result = {"checkpoint": Path(args.checkpoint).name, "split": args.split, "utterances": len(ds),
+              "decoder": args.decoder, "storage": ck.get("storage", "float32"), "modes": {}}
+    for mode in args.modes.split(","):
+        t0 = time.time()
+        trace = Trace() if mode == "emulate" else None
+        s = score(model, ds, vocab, mode, decoder=args.decoder, trace=trace)
+        row = {"wer": round(100 * s["wer"], 2), "cer": round(100 * s["cer"], 2),
+               "seconds": round(time.time() - t0, 1),
+               "groups": breakdown(ds.transcripts, s["hypotheses"], labels),
+               "examples": [{"ref": r, "hyp": h} for r, h in zip(ds.transcripts[:3], s["hypotheses"][:3])]}
+        if trace is not None:
+            row["saturations"] = saturations(model, trace)
+        result["modes"][mode] = row
+        print(f"{mode:10s} WER {row['wer']:6.2f} %  CER {row['cer']:6.2f} %  ({row['seconds']} s)", flush=True)
+    text = json.dumps(result, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
