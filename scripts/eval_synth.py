@@ -4,7 +4,9 @@ Scores ``--checkpoint`` (default ``checkpoints/synth_blstm.pt``) on the test spl
 corpus (``python scripts/make_synth_corpus.py ...``; the data settings stored in the checkpoint say
 where) in each of ``--modes`` (float, fakequant, emulate: the 16-bit bit-exact datapath stored in
 the checkpoint), and breaks the error rates down by clean/noisy audio, engine and voice (espeak
-accent, or the Debian voice). Writes the table as JSON to ``--out`` and prints it.
+accent, or the Debian voice). Each mode is decoded greedily and, unless ``--lm-beam 0``, by prefix
+beam search with the task's word trigram LM (``rnnaccel.models.lm.synth_lm``: Multi30k train
+sentences only; weights ``--lm-alpha``/``--lm-beta``, tuned on val). Writes JSON to ``--out``.
 
     python scripts/eval_synth.py --modes float,emulate --out checkpoints/synth_blstm.metrics.json
 """
@@ -23,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rnnaccel.apps.data import checkpoint_data, checkpoint_split  # noqa: E402
-from rnnaccel.apps.tasks import saturations, score  # noqa: E402
+from rnnaccel.apps.tasks import decode_all, saturations, speech_log_probs  # noqa: E402
 from rnnaccel.datasets.synth import SynthSpeech  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
 from rnnaccel.models import error_rates, load_checkpoint, load_model  # noqa: E402
+from rnnaccel.models.lm import LMScorer, synth_lm  # noqa: E402
 
 
 def groups(record: dict) -> list[str]:
@@ -54,7 +57,10 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "synth_blstm.pt"))
     ap.add_argument("--split", default="test", choices=["val", "test"])
     ap.add_argument("--modes", default="float,emulate")
-    ap.add_argument("--decoder", default="greedy", choices=["greedy", "beam"])
+    ap.add_argument("--lm-beam", type=int, default=16, help="beam width with the LM (0: greedy only)")
+    ap.add_argument("--lm-alpha", default="0.8", help="LM weight; a comma list tries each (tuning)")
+    ap.add_argument("--lm-beta", default="1.0", help="bonus per word; a comma list tries each")
+    ap.add_argument("--lm-order", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="first N utterances (default: all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="write the results here (JSON)")
@@ -68,24 +74,39 @@ def main(argv=None) -> int:
     records = {r["utt_id"]: r for r in SynthSpeech(args.split, root=data.root).records}
     labels = [groups(records[u]) for u in ds.utt_ids]
     model, vocab, _ = load_model(args.checkpoint)
+    decoders = {"greedy": ("greedy", None)}
+    alphas, betas = [float(a) for a in args.lm_alpha.split(",")], [float(b) for b in args.lm_beta.split(",")]
+    if args.lm_beam:
+        lm = synth_lm(args.lm_order)
+        for a in alphas:
+            for b in betas:
+                name = f"beam{args.lm_beam}+lm" + (f" a={a:g} b={b:g}" if len(alphas) * len(betas) > 1 else "")
+                decoders[name] = ("beam", LMScorer(lm, vocab.tokens, a, b))
     result = {"checkpoint": Path(args.checkpoint).name, "split": args.split, "utterances": len(ds),
-              "decoder": args.decoder, "storage": ck.get("storage", "float32"), "modes": {}}
+              "storage": ck.get("storage", "float32"),
+              "lm": {"order": args.lm_order, "alpha": alphas, "beta": betas, "beam": args.lm_beam},
+              "modes": {}}
     for mode in args.modes.split(","):
         t0 = time.time()
         trace = Trace() if mode == "emulate" else None
-        s = score(model, ds, vocab, mode, decoder=args.decoder, trace=trace)
-        row = {"wer": round(100 * s["wer"], 2), "cer": round(100 * s["cer"], 2),
-               "seconds": round(time.time() - t0, 1),
-               "groups": breakdown(ds.transcripts, s["hypotheses"], labels),
-               "examples": [{"ref": r, "hyp": h} for r, h in zip(ds.transcripts[:3], s["hypotheses"][:3])]}
+        outputs = speech_log_probs(model, ds, mode, trace=trace)
+        row = {"forward_s": round(time.time() - t0, 1)}
         if trace is not None:
             row["saturations"] = saturations(model, trace)
+        for name, (method, scorer) in decoders.items():
+            t0 = time.time()
+            hyps = decode_all(outputs, vocab, method, args.lm_beam, scorer)
+            r = error_rates(list(ds.transcripts), hyps)
+            row[name] = {"wer": round(100 * r["wer"], 2), "cer": round(100 * r["cer"], 2),
+                         "decode_s": round(time.time() - t0, 1),
+                         "groups": breakdown(ds.transcripts, hyps, labels),
+                         "examples": [{"ref": a, "hyp": b} for a, b in zip(ds.transcripts[:3], hyps[:3])]}
+            print(f"{mode:10s} {name:22s} WER {row[name]['wer']:6.2f} %  CER {row[name]['cer']:6.2f} %",
+                  flush=True)
         result["modes"][mode] = row
-        print(f"{mode:10s} WER {row['wer']:6.2f} %  CER {row['cer']:6.2f} %  ({row['seconds']} s)", flush=True)
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")
-    print(text)
     return 0
 
 

@@ -27,7 +27,7 @@ from ..models.metrics import error_rates
 from .config import to_datapath_config
 from .data import batches, load_split, num_batches
 
-__all__ = ["Task", "load_task", "score", "saturations", "translation_scores", "checkpoint_format"]
+__all__ = ["Task", "load_task", "score", "speech_log_probs", "decode_all", "saturations", "translation_scores", "checkpoint_format"]
 
 
 def _bar(it, total: int, desc: str, progress: bool):
@@ -38,20 +38,31 @@ def _bar(it, total: int, desc: str, progress: bool):
 
 
 @torch.no_grad()
+def speech_log_probs(model, ds, mode: str, batch_size: int = 50, trace: Trace | None = None,
+                     progress: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(log_probs (B, T', V), out_lengths (B,))`` per batch of a speech FeatureSet (in order) with
+    ``model`` in ``mode``. In emulate mode ``trace`` (if given) collects the action counts."""
+    model.eval().set_mode(mode)
+    out = []
+    for b in _bar(batches(ds, batch_size), num_batches(ds, batch_size), f"evaluate ({mode})", progress):
+        t = Trace() if (trace is not None and mode == "emulate") else None
+        out.append(model(b.features, b.feature_lengths, trace=t))
+        if t is not None:
+            trace.extend(t)
+    return out
+
+
+def decode_all(outputs, vocab, decoder: str = "greedy", beam_size: int = 8, scorer=None) -> list[str]:
+    """Transcripts of :func:`speech_log_probs` outputs (``scorer``: a language model for ``beam``)."""
+    return [vocab.decode(h) for lp, ol in outputs for h in decode(lp, ol, decoder, beam_size, scorer)]
+
+
 def score(model, ds, vocab, mode: str, batch_size: int = 50, decoder: str = "greedy", beam_size: int = 8,
           trace: Trace | None = None, progress: bool = False) -> dict:
     """Decode every item of a speech FeatureSet with ``model`` in ``mode``; error rates + hypotheses.
     In emulate mode ``trace`` (if given) collects the action counts of the whole run."""
-    model.eval().set_mode(mode)
-    refs, hyps = [], []
-    for b in _bar(batches(ds, batch_size), num_batches(ds, batch_size), f"evaluate ({mode})", progress):
-        t = Trace() if (trace is not None and mode == "emulate") else None
-        lp, ol = model(b.features, b.feature_lengths, trace=t)
-        if t is not None:
-            trace.extend(t)
-        hyps += [vocab.decode(h) for h in decode(lp, ol, decoder, beam_size)]
-        refs += b.transcripts
-    out = error_rates(refs, hyps)
+    hyps = decode_all(speech_log_probs(model, ds, mode, batch_size, trace, progress), vocab, decoder, beam_size)
+    out = error_rates(list(ds.transcripts), hyps)
     out["hypotheses"] = hyps
     return out
 

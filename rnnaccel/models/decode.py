@@ -1,7 +1,9 @@
-"""CTC decoding without a language model: greedy (best path) and prefix beam search.
+"""CTC decoding: greedy (best path) and prefix beam search, optionally with a word language model.
 
 Both take ``log_probs`` (B, T, V) (log-softmax outputs, blank = 0) and ``lengths`` (B,) and
-return one label-id list per utterance (blanks removed, repeats merged as CTC defines).
+return one label-id list per utterance (blanks removed, repeats merged as CTC defines). The beam
+search ranks prefixes by their CTC score plus an optional ``scorer(prefix)`` bonus (shallow fusion;
+:class:`rnnaccel.models.lm.LMScorer`), and its ``final(prefix)`` at the end.
 """
 from __future__ import annotations
 
@@ -33,13 +35,15 @@ def _logsumexp(a: float, b: float) -> float:
 
 
 def prefix_beam_search(log_probs: Tensor, beam_size: int = 8, blank: int = BLANK_ID,
-                       prune: float | None = None) -> list[tuple[tuple[int, ...], float]]:
+                       prune: float | None = None, scorer=None) -> list[tuple[tuple[int, ...], float]]:
     """CTC prefix beam search over one utterance ``log_probs`` (T, V).
 
     Each prefix keeps two log scores: ending in blank (``pb``) and ending in its last label
     (``pnb``). Returns up to ``beam_size`` ``(prefix, log_score)`` pairs, best first (ties broken
     by the prefix, so the result is deterministic). ``prune``: skip labels whose frame log-prob is
-    below this value (``None`` = consider all).
+    below this value (``None`` = consider all). ``scorer``: ``scorer(prefix)`` is added to a
+    prefix's score for ranking, ``scorer.final(prefix)`` instead at the end (the returned scores
+    include it).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
@@ -65,27 +69,35 @@ def prefix_beam_search(log_probs: Tensor, beam_size: int = 8, blank: int = BLANK
                     same[1] = _logsumexp(same[1], pnb + p)
                 else:
                     e[1] = _logsumexp(e[1], total + p)
-        ranked = sorted(nxt.items(), key=lambda kv: (-_logsumexp(*kv[1]), kv[0]))[:beam_size]
+        if scorer is None:
+            ranked = sorted(nxt.items(), key=lambda kv: (-_logsumexp(*kv[1]), kv[0]))[:beam_size]
+        else:
+            ranked = sorted(nxt.items(), key=lambda kv: (-_logsumexp(*kv[1]) - scorer(kv[0]), kv[0]))[:beam_size]
         beams = {k: (v[0], v[1]) for k, v in ranked}
-    out = [(k, _logsumexp(*v)) for k, v in beams.items()]
+    out = [(k, _logsumexp(*v) + (scorer.final(k) if scorer is not None else 0.0)) for k, v in beams.items()]
     return sorted(out, key=lambda kv: (-kv[1], kv[0]))
 
 
 def beam_search_decode(log_probs: Tensor, lengths: Tensor, beam_size: int = 8, blank: int = BLANK_ID,
-                       prune: float | None = -12.0) -> list[list[int]]:
+                       prune: float | None = -12.0, scorer=None) -> list[list[int]]:
     """Prefix beam search per utterance of a batch ``log_probs`` (B, T, V); the best prefix each."""
     out = []
     for b in range(log_probs.shape[0]):
-        res = prefix_beam_search(log_probs[b, : int(lengths[b])], beam_size, blank, prune)
+        if scorer is not None:
+            scorer.clear()
+        res = prefix_beam_search(log_probs[b, : int(lengths[b])], beam_size, blank, prune, scorer)
         out.append(list(res[0][0]) if res else [])
     return out
 
 
-def decode(log_probs: Tensor, lengths: Tensor, method: str = "greedy", beam_size: int = 8) -> list[list[int]]:
-    """``method``: ``"greedy"`` or ``"beam"``."""
+def decode(log_probs: Tensor, lengths: Tensor, method: str = "greedy", beam_size: int = 8,
+           scorer=None) -> list[list[int]]:
+    """``method``: ``"greedy"`` or ``"beam"`` (with ``scorer``: beam search with a language model)."""
     if method == "greedy":
+        if scorer is not None:
+            raise ValueError("a language-model scorer needs method='beam'")
         return greedy_decode(log_probs, lengths)
     if method == "beam":
-        return beam_search_decode(log_probs, lengths, beam_size)
+        return beam_search_decode(log_probs, lengths, beam_size, scorer=scorer)
     raise ValueError(f"decode method {method!r} unknown; choose 'greedy' or 'beam'")
 
