@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 from rnnaccel.datasets.multi30k import Multi30k
-from rnnaccel.datasets.subword import EOS, SubwordVocab, pad_batch, token_batches, train_sentencepiece
+from rnnaccel.datasets.subword import SubwordVocab, pad_batch, token_batches, train_sentencepiece
 from rnnaccel.models.beam_seq2seq import translate
 from rnnaccel.models.translation import Translator, TranslatorConfig
 from rnnaccel.models.checkpoint import round_to_storage

@@ -211,7 +211,7 @@ def _sentiment(cfg) -> Task:
     @torch.no_grad()
     def run(mode, trace, progress):
         model.eval().set_mode(mode)
-        correct, sats = 0, {}
+        correct = 0
         starts = range(0, len(order), ec.batch_size)
         for s in _bar(starts, len(starts), f"evaluate ({mode})", progress):
             b = collate_sentiment([items[i] for i in order[s: s + ec.batch_size]])

@@ -91,16 +91,25 @@ def save_checkpoint(path: str | Path, model: SpeechRecognizer, vocab: Vocab, met
     """Write a checkpoint atomically (temp file + rename, so an interrupted save never leaves a
     half-written ``path``). ``datapath`` None means "float model, no calibrated formats";
     ``storage``: see :data:`STORAGE` (round the model first with :func:`round_to_storage`)."""
+    return write_checkpoint(path, FORMAT, model, storage, vocab_to_dict(vocab), metrics,
+                            [c.to_dict() for c in datapath] if datapath is not None else None, extra)
+
+
+def write_checkpoint(path: str | Path, fmt: str, model: torch.nn.Module, storage: str, vocab: dict,
+                     metrics: dict | None, datapath, extra: dict | None) -> Path:
+    """The layout every rnnaccel checkpoint shares (``format, state_dict, storage, config, vocab,
+    metrics, datapath, extra``), written atomically: temp file + rename, so an interrupted save
+    never leaves a half-written ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {
-        "format": FORMAT,
+        "format": fmt,
         "state_dict": stored_state_dict(model, storage),
         "storage": storage,
         "config": model.config.to_dict(),
-        "vocab": vocab_to_dict(vocab),
+        "vocab": vocab,
         "metrics": dict(metrics or {}),
-        "datapath": [c.to_dict() for c in datapath] if datapath is not None else None,
+        "datapath": datapath,
         "extra": dict(extra or {}),
     }
     tmp = path.with_name(path.name + ".tmp")

@@ -16,7 +16,6 @@ embeddings) record each tensor class's largest magnitude per layer.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -24,7 +23,7 @@ import torch
 from ..datasets.subword import SubwordVocab
 from ..emulator import DatapathConfig
 from .calibrate import collect_stack_ranges, formats_from_ranges
-from .checkpoint import stored_state_dict
+from .checkpoint import write_checkpoint
 from .translation import Translator, TranslatorConfig
 
 __all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges", "calibrate_translator"]
@@ -38,22 +37,10 @@ def save_translator(path: str | Path, model: Translator, src_vocab: SubwordVocab
     """Write atomically (temp file + rename). ``datapath``: ``{"encoder": [cfg], "decoder": [cfg]}``;
     ``storage``: ``float32`` or ``float16`` (round the model first:
     :func:`rnnaccel.models.checkpoint.round_to_storage`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    obj = {
-        "format": FORMAT,
-        "state_dict": stored_state_dict(model, storage),
-        "storage": storage,
-        "config": model.config.to_dict(),
-        "vocab": {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()},
-        "metrics": dict(metrics or {}),
-        "datapath": None if datapath is None else {k: [c.to_dict() for c in v] for k, v in datapath.items()},
-        "extra": dict(extra or {}),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_checkpoint(
+        path, FORMAT, model, storage,
+        {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()}, metrics,
+        None if datapath is None else {k: [c.to_dict() for c in v] for k, v in datapath.items()}, extra)
 
 
 def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Translator, SubwordVocab, SubwordVocab, dict]:

@@ -8,14 +8,11 @@ function, so a batching simulator and a trace-based estimate agree by constructi
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping
-
 from ..trace import LayerTrace, Trace
 from .epur import epur_layer
 from .pricing import PriceBook
 from .report import CostReport, LayerCost
-from .schema import HwConfig, load_hw
+from .schema import load_hw
 from .tpu import tpu_layer
 
 __all__ = ["estimate", "estimate_layer", "layer_chunk_cost", "dense_layer_trace"]
