@@ -27,7 +27,8 @@ from ..models.metrics import error_rates
 from .config import to_datapath_config
 from .data import batches, load_split, num_batches
 
-__all__ = ["Task", "load_task", "score", "speech_log_probs", "decode_all", "saturations", "translation_scores", "checkpoint_format"]
+__all__ = ["Task", "load_task", "score", "speech_log_probs", "decode_all", "saturations", "translation_scores",
+           "checkpoint_format"]
 
 
 def _bar(it, total: int, desc: str, progress: bool):
