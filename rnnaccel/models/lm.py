@@ -119,46 +119,37 @@ class LMScorer:
         self.space_id = tokens.index(space)
         self._bonus: dict[tuple[int, ...], tuple[float, tuple[str, ...]]] = {(): (0.0, ())}
 
-    def _words(self, ids: tuple[int, ...]) -> list[str]:
-        return "".join(self.tokens[i] for i in ids).split()
+    def _split(self, prefix: tuple[int, ...], end: int) -> tuple[float, tuple[str, ...], list[str]]:
+        """For ``prefix[:end]``: (bonus, words) of everything up to its last space, and the
+        characters after that space as words (empty, or the one word being spelled)."""
+        cut = end
+        while cut > 0 and prefix[cut - 1] != self.space_id:
+            cut -= 1
+        bonus, words = self._state(prefix[:cut]) if cut else (0.0, ())
+        return bonus, words, "".join(self.tokens[i] for i in prefix[cut:end]).split()
+
+    def _add(self, bonus: float, words: tuple[str, ...], new: list[str]) -> tuple[float, tuple[str, ...]]:
+        if not new:  # nothing spelled (a leading or doubled space)
+            return bonus, words
+        return bonus + self.alpha * self.lm.logprob(new[0], words) + self.beta, words + (new[0],)
 
     def _state(self, prefix: tuple[int, ...]) -> tuple[float, tuple[str, ...]]:
         """(bonus of the completed words, completed words) of ``prefix``."""
         hit = self._bonus.get(prefix)
-        if hit is not None:
-            return hit
-        if prefix[-1] != self.space_id:  # mid-word: the same as up to the last space
-            cut = len(prefix) - 1
-            while cut > 0 and prefix[cut - 1] != self.space_id:
-                cut -= 1
-            res = self._state(prefix[:cut]) if cut else (0.0, ())
-        else:
-            cut = len(prefix) - 1
-            while cut > 0 and prefix[cut - 1] != self.space_id:
-                cut -= 1
-            bonus, words = self._state(prefix[:cut]) if cut else (0.0, ())
-            new = self._words(prefix[cut:])
-            if new:  # a completed word (empty for a leading or doubled space)
-                w = new[0]
-                bonus += self.alpha * self.lm.logprob(w, words) + self.beta
-                words = words + (w,)
-            res = (bonus, words)
-        self._bonus[prefix] = res
-        return res
+        if hit is None:
+            if prefix[-1] != self.space_id:  # mid-word: the same as up to the last space
+                hit = self._split(prefix, len(prefix))[:2]
+            else:  # the space completes the word before it
+                hit = self._add(*self._split(prefix, len(prefix) - 1))
+            self._bonus[prefix] = hit
+        return hit
 
     def __call__(self, prefix: tuple[int, ...]) -> float:
         return self._state(prefix)[0]
 
     def final(self, prefix: tuple[int, ...]) -> float:
         """Bonus of the whole utterance: completed words, the last partial word and ``</s>``."""
-        cut = len(prefix)
-        while cut > 0 and prefix[cut - 1] != self.space_id:
-            cut -= 1
-        bonus, words = self._state(prefix[:cut]) if cut else (0.0, ())
-        tail = self._words(prefix[cut:])
-        if tail:
-            bonus += self.alpha * self.lm.logprob(tail[0], words) + self.beta
-            words = words + (tail[0],)
+        bonus, words = self._add(*self._split(prefix, len(prefix)))
         return bonus + self.alpha * self.lm.logprob(EOS, words)
 
     def clear(self) -> None:
