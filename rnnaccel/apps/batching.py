@@ -15,37 +15,24 @@ throughput-latency plots. Returns the energy per sequence (single run) for sweep
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import hydra
 from omegaconf import OmegaConf
 
 from ..emulator.batching import BatchingConfig, simulate
 from .config import BatchingApp, register
-from .results import atomic_write_bytes, atomic_write_json, config_hash, package_version
+from .results import atomic_write_bytes, atomic_write_json, config_hash, output_path, package_version
 
 register()
 
 __all__ = ["run"]
 
 
-def _output(rc) -> Path:
-    if rc.output:
-        return Path(rc.output)
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        if HydraConfig.initialized():
-            return Path(HydraConfig.get().runtime.output_dir) / "batching.json"
-    except Exception:
-        pass
-    return Path("runs/batching/batching.json")
-
-
 def run(cfg: BatchingApp) -> dict:
     bc = BatchingConfig.from_dict(cfg.batching)  # validated: one ValueError line naming the field
     rc = cfg.run
     plain = OmegaConf.to_container(cfg, resolve=True)
-    out = _output(rc)
+    out = output_path(rc.output, "batching.json", "runs/batching/batching.json")
     t0 = time.time()
     result = {"format": "rnnaccel.batching/1", "config": plain, "config_hash": config_hash(plain),
               "version": package_version()}

@@ -29,8 +29,8 @@ from ..emulator.cost import HwConfig, compare, estimate, load_hw
 from ..emulator.memo import MemoConfig, memo_factory, memo_stats
 from ..emulator.precision import PrecisionConfig, load_precision, precision_factory, precision_stats
 from .config import EvaluateApp, register
-from .results import (RESULT_FORMAT, atomic_write_json, config_hash, file_sha256, load_complete, package_version,
-                      semantic_config)
+from .results import (RESULT_FORMAT, atomic_write_json, config_hash, file_sha256, load_complete, output_path,
+                      package_version, semantic_config)
 from .tasks import load_task, saturations, score  # noqa: F401  (score/saturations: public here too)
 
 register()
@@ -118,18 +118,6 @@ def objective(result: dict, budget: float, penalty: float) -> float:
     return float(saving - penalty * max(0.0, (loss or 0.0) - budget))
 
 
-def _output(ec) -> Path:
-    if ec.output:
-        return Path(ec.output)
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        if HydraConfig.initialized():
-            return Path(HydraConfig.get().runtime.output_dir) / "result.json"
-    except Exception:
-        pass
-    return Path("runs/eval/result.json")
-
-
 def _overrides() -> list[str]:
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -190,7 +178,7 @@ def run(cfg: EvaluateApp) -> dict:
     plain = OmegaConf.to_container(cfg, resolve=True)
     sem = semantic_config(plain) | {"checkpoint_sha256": file_sha256(ec.checkpoint)}
     h = config_hash(sem)
-    out = _output(ec)
+    out = output_path(ec.output, "result.json", "runs/eval/result.json")
     if ec.resume and (old := load_complete(out, h)) is not None:
         old["objective"] = objective(old, ec.budget, ec.penalty)
         log.info("skip: %s already holds the complete result of config %s", out, h)

@@ -17,9 +17,23 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["RESULT_FORMAT", "VOLATILE", "atomic_write_json", "atomic_write_bytes", "config_hash",
-           "file_sha256", "load_complete", "package_version", "semantic_config"]
+           "file_sha256", "load_complete", "package_version", "semantic_config", "output_path"]
 
 RESULT_FORMAT = "rnnaccel.eval/2"
+
+
+def output_path(explicit: str | None, name: str, fallback: str) -> Path:
+    """Where an app writes its result: ``explicit`` when given, else ``name`` in hydra's run (or
+    multirun job) directory, else ``fallback`` (called outside hydra, e.g. from tests)."""
+    if explicit:
+        return Path(explicit)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.output_dir) / name
+    except Exception:
+        pass
+    return Path(fallback)
 
 #: settings that do not change a result (where it is written, how it is shown, how fast it runs)
 VOLATILE = {
