@@ -55,7 +55,7 @@ def breakdown(refs: list[str], hyps: list[str], labels: list[list[str]]) -> dict
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "synth_blstm.pt"))
-    ap.add_argument("--split", default="test", choices=["val", "test"])
+    ap.add_argument("--split", default="test", choices=["train", "val", "test"])
     ap.add_argument("--modes", default="float,emulate")
     ap.add_argument("--lm-beam", type=int, default=16, help="beam width with the LM (0: greedy only)")
     ap.add_argument("--lm-alpha", default="0.8", help="LM weight; a comma list tries each (tuning)")
