@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch torchaudio
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep,hwtools]'
 	touch $(STAMP)
 
 demo: $(STAMP)

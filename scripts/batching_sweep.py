@@ -5,7 +5,7 @@ throughput-latency / throughput-energy plot per platform.
         [--config ebatch] [--loads 0.1 0.3 0.5 0.7 0.9 1.2] [--requests 2000] [--targets epur=0.5 tpu=0.15]
 
 Loads are fractions of the platform's reference rate (E-BATCH with all lanes busy and the longest
-chunk; ``rnnaccel.emulator.batching.sweep.reference_rate``). ``--targets`` sets E-BATCH's p95
+chunk; ``rnnaccel.serving.sweep.reference_rate``). ``--targets`` sets E-BATCH's p95
 latency target per platform (seconds).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnaccel.emulator.batching.sweep import format_table, load_sweep, plot_throughput_latency  # noqa: E402
+from rnnaccel.serving.sweep import format_table, load_sweep, plot_throughput_latency  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnaccel.emulator.batching import POLICIES, ChunkCoster, load_batching_config, simulate  # noqa: E402
-from rnnaccel.emulator.batching.sweep import reference_rate  # noqa: E402
+from rnnaccel.serving import POLICIES, ChunkCoster, load_batching_config, simulate  # noqa: E402
+from rnnaccel.serving.sweep import reference_rate  # noqa: E402
 
 
 def main(argv=None) -> None:

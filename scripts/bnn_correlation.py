@@ -149,7 +149,7 @@ def random_case(cell: str, seed: int = 0, B: int = 6, T: int = 40, D: int = 8, H
 def sweep(model, ds, vocab, thetas, predictors, batch_size: int = 50, hw: str | None = "epur") -> list[dict]:
     """WER and computations avoided per (predictor, theta) on a speech model (emulate mode)."""
     from rnnaccel.apps.evaluate import score
-    from rnnaccel.emulator.cost import compare, estimate, load_hw
+    from rnnaccel.hardware import compare, estimate, load_hw
 
     rows, base_cost = [], None
     for pred, th in [("off", 0.0)] + [(p, t) for p in predictors for t in thetas]:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from rnnaccel.apps.data import checkpoint_split  # noqa: E402
 from rnnaccel.apps.evaluate import score  # noqa: E402
 from rnnaccel.emulator import Trace  # noqa: E402
-from rnnaccel.emulator.cost import estimate, load_hw, plot_breakdown  # noqa: E402
+from rnnaccel.hardware import estimate, load_hw, plot_breakdown  # noqa: E402
 from rnnaccel.models import load_checkpoint, load_model  # noqa: E402
 
 

@@ -1,10 +1,10 @@
 """``rnnaccel-batching`` / ``python -m rnnaccel.apps.batching``: the E-BATCH serving simulator.
 
-Runs :func:`rnnaccel.emulator.batching.simulate` on the ``batching`` config group (``ebatch``,
-``padded``, ``cellular``, ``none``; schema :class:`~rnnaccel.emulator.batching.BatchingConfig`) and
+Runs :func:`rnnaccel.serving.simulate` on the ``batching`` config group (``ebatch``,
+``padded``, ``cellular``, ``none``; schema :class:`~rnnaccel.serving.BatchingConfig`) and
 writes one JSON (atomically): the resolved config, the metrics of
-:meth:`~rnnaccel.emulator.batching.SimResult.summary` and the energy by component. With
-``run.loads`` it runs a load sweep instead (:func:`~rnnaccel.emulator.batching.sweep.load_sweep`,
+:meth:`~rnnaccel.serving.SimResult.summary` and the energy by component. With
+``run.loads`` it runs a load sweep instead (:func:`~rnnaccel.serving.sweep.load_sweep`,
 loads relative to each platform's reference rate) and adds a Markdown table and the
 throughput-latency plots. Returns the energy per sequence (single run) for sweepers.
 
@@ -19,7 +19,7 @@ import time
 import hydra
 from omegaconf import OmegaConf
 
-from ..emulator.batching import BatchingConfig, simulate
+from ..serving import BatchingConfig, simulate
 from .config import BatchingApp, register
 from .results import atomic_write_bytes, atomic_write_json, config_hash, output_path, package_version
 
@@ -44,7 +44,7 @@ def run(cfg: BatchingApp) -> dict:
         print({k: result[k] for k in ("policy", "platform", "throughput_seq_s", "latency_p95_s",
                                       "energy_per_seq_j")}, flush=True)
     else:
-        from ..emulator.batching.sweep import format_table, load_sweep, plot_throughput_latency
+        from ..serving.sweep import format_table, load_sweep, plot_throughput_latency
         rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms),
                           bc.workload.num_requests)
         table = format_table(rows)

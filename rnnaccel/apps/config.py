@@ -6,8 +6,8 @@ The app schemas (``train_app``, ``quantize_app``, ``evaluate_app``, ``batching_a
 override naming an unknown key or a value of the wrong type is an error. The technique groups use
 their units' own schemas (:class:`~rnnaccel.emulator.memo.MemoConfig`,
 :class:`~rnnaccel.emulator.precision.PrecisionConfig`,
-:class:`~rnnaccel.emulator.batching.BatchingConfig`); a price table (``hw``) is a nested mapping
-checked by :func:`rnnaccel.emulator.cost.load_hw` when an app starts (Hydra's struct mode already
+:class:`~rnnaccel.serving.BatchingConfig`); a price table (``hw``) is a nested mapping
+checked by :func:`rnnaccel.hardware.load_hw` when an app starts (Hydra's struct mode already
 refuses new keys). Values a type cannot rule out (``memo.theta=-1``) are refused by
 :func:`rnnaccel.apps.evaluate.validate` before any data is read.
 """
@@ -20,7 +20,7 @@ from hydra.core.config_store import ConfigStore
 
 from ..datasets import FeatureConfig
 from ..emulator import DatapathConfig
-from ..emulator.batching import BatchingConfig
+from ..serving import BatchingConfig
 from ..emulator.memo import MemoConfig
 from ..emulator.precision import PrecisionConfig
 from ..models.speech import SpeechModelConfig

@@ -25,7 +25,7 @@ import torch
 from omegaconf import OmegaConf
 
 from ..emulator import Trace
-from ..emulator.cost import HwConfig, compare, estimate, load_hw
+from ..hardware import HwConfig, compare, estimate, load_hw
 from ..emulator.memo import MemoConfig, memo_factory, memo_stats
 from ..emulator.precision import PrecisionConfig, load_precision, precision_factory, precision_stats
 from .config import EvaluateApp, register

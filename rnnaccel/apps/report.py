@@ -18,7 +18,7 @@ from pathlib import Path
 
 import hydra
 
-from ..emulator.cost import COMPONENTS
+from ..hardware import COMPONENTS
 from .config import ReportApp, register
 from .results import RESULT_FORMAT, atomic_write_bytes
 

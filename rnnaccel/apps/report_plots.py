@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..emulator.cost import COMPONENTS
+from ..hardware import COMPONENTS
 
 __all__ = ["plot_all", "front"]
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnaccel.emulator.cost import (COMPONENTS, compare, estimate, layer_chunk_cost, load_hw,
+from rnnaccel.hardware import (COMPONENTS, compare, estimate, layer_chunk_cost, load_hw,
                                     plot_breakdown)
-from rnnaccel.emulator.cost.tables import price_table_markdown
+from rnnaccel.hardware.tables import price_table_markdown
 from rnnaccel.emulator.trace import LayerTrace, Trace
 
 COUNTERS = ["active", "mac.16x16", "mac.8x8", "weight_bytes", "act_bytes", "act.sigmoid", "act.tanh",
@@ -121,6 +121,6 @@ def test_layer_chunk_rejects_bad_sizes():
 
 
 def test_docs_hold_current_price_tables():
-    doc = (Path(__file__).resolve().parents[3] / "docs" / "cost_model.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cost_model.md").read_text()
     for kind in HW:
-        assert price_table_markdown(HW[kind]) in doc, f"regenerate the {kind} table: python -m rnnaccel.emulator.cost.tables"
+        assert price_table_markdown(HW[kind]) in doc, f"regenerate the {kind} table: python -m rnnaccel.hardware.tables"

@@ -1,6 +1,6 @@
 """Markdown tables of the packaged price tables (the tables in docs/cost_model.md).
 
-``python -m rnnaccel.emulator.cost.tables`` prints them; a test checks the docs hold them verbatim.
+``python -m rnnaccel.hardware.tables`` prints them; a test checks the docs hold them verbatim.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Time and energy of the work the simulator issues, priced by the cost model.
 
-Every charge goes through :func:`rnnaccel.emulator.cost.layer_chunk_cost` (one layer, one
+Every charge goes through :func:`rnnaccel.hardware.layer_chunk_cost` (one layer, one
 direction, ``batch`` rows for ``steps`` steps), so the simulator and a trace-based estimate of the
 same work agree. Results are cached by ``(layer input width, batch, steps, resident)``.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cost import COMPONENTS, layer_chunk_cost, load_hw
+from ..hardware import COMPONENTS, layer_chunk_cost, load_hw
 from .config import NetworkConfig
 
 __all__ = ["ChunkCoster", "COMPONENTS"]

@@ -2,7 +2,7 @@
 
 A workload is two arrays of the same length N, sorted by arrival: ``arrival`` (N,) seconds and
 ``length`` (N,) time steps (>= 1). Lengths are drawn from a histogram of a real test set
-(``rnnaccel/conf/batching/lengths/*.yaml``, made by ``python -m rnnaccel.emulator.batching.histograms``);
+(``rnnaccel/conf/batching/lengths/*.yaml``, made by ``python -m rnnaccel.serving.histograms``);
 arrivals are a Poisson process at a rate or read from a trace file.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...configio import packaged, read_yaml_source
+from ..configio import packaged, read_yaml_source
 from .config import WorkloadConfig, _int, _num
 
 __all__ = ["LengthDistribution", "load_lengths", "poisson_arrivals", "read_trace", "Requests",

@@ -8,7 +8,7 @@ function, so a batching simulator and a trace-based estimate agree by constructi
 """
 from __future__ import annotations
 
-from ..trace import LayerTrace, Trace
+from ..emulator.trace import LayerTrace, Trace
 from .epur import epur_layer
 from .pricing import PriceBook
 from .report import CostReport, LayerCost
@@ -47,8 +47,8 @@ def dense_layer_trace(cell: str, input_size: int, hidden_size: int, batch: int, 
     """The LayerTrace the emulator's datapath would record for ``steps`` steps of ``batch`` running
     sequences with every neuron computed (no technique). ``datapath``: a
     :class:`~rnnaccel.emulator.config.DatapathConfig` (default: the 16-bit default)."""
-    from ..config import DatapathConfig
-    from ..datapath import step_counters
+    from ..emulator.config import DatapathConfig
+    from ..emulator.datapath import step_counters
 
     for name, v, lo in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                         ("batch", batch, 0), ("steps", steps, 0)):

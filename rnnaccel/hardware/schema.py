@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 
-from ...configio import packaged, read_yaml_source
+from ..configio import packaged, read_yaml_source
 from .units import Param, Price, Spec, build_param, reject_unknown
 
 __all__ = ["HwConfig", "Chip", "Dram", "Memory", "Arith", "ActivationUnit", "BnnUnit",

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnaccel.emulator.batching import (BatchingConfig, ChunkCoster, NetworkConfig, PolicyConfig,
+from rnnaccel.serving import (BatchingConfig, ChunkCoster, NetworkConfig, PolicyConfig,
                                         Requests, WorkloadConfig, simulate)
-from rnnaccel.emulator.cost import layer_chunk_cost
+from rnnaccel.hardware import layer_chunk_cost
 
 NET = NetworkConfig(cell="lstm", num_layers=2, input_size=16, hidden_size=64)
 PLATFORMS = ("epur", "tpu")

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from rnnaccel.emulator.cost import estimate, load_hw, tpu_passes
+from rnnaccel.hardware import estimate, load_hw, tpu_passes
 from rnnaccel.emulator.trace import Trace
 
 J = {"pJ": 1e-12, "nJ": 1e-9}
@@ -105,7 +105,7 @@ def test_macs_without_active_rows_rejected(make_lt, make_trace):
 
 
 def test_weights_resident_ignored_on_tpu():
-    from rnnaccel.emulator.cost import layer_chunk_cost
+    from rnnaccel.hardware import layer_chunk_cost
     a = layer_chunk_cost("tpu", "lstm", 64, 64, 8, 5)
     b = layer_chunk_cost("tpu", "lstm", 64, 64, 8, 5, weights_resident=True)
     assert a.energy_j == b.energy_j and a.cycles == b.cycles and b.stats["weights_resident"] is False

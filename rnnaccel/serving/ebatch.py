@@ -17,15 +17,15 @@ takes queued sequences while they fit in ``T`` steps (its first one always, leng
 """
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
 
 import numpy as np
 
-from .sim import Run, Scheduler, Wait
+from ..emulator.lanes import fill_lanes
+from .scheduler import Run, Scheduler, Wait
 
-__all__ = ["EBatch", "StepsController", "fill_lanes"]
+__all__ = ["EBatch", "StepsController"]
 
 
 class StepsController:
@@ -58,60 +58,6 @@ class StepsController:
             new = min(self.hi, self.T * 2)
         self.changes += new != self.T
         self.T = new
-
-
-def fill_lanes(lane_req: list[int], lane_rem: list[int], queue: deque, length, T: int, whole: bool = False):
-    """Plan one chunk of at most ``T`` steps and update the lanes in place.
-
-    ``lane_req`` (B,) request in each lane (-1: empty) and ``lane_rem`` (B,) its remaining steps,
-    Python lists; ``queue``: waiting request ids, oldest first (consumed); ``length[r]``: steps of
-    request r. Refills go to the lane that frees first (ties: lowest lane). Returns ``(fill (B,)
-    busy steps per lane, placed [(req, lane, offset, steps, new)], done [req ids ending in this
-    chunk])``: ``new`` marks a request starting at ``offset`` (its lane state is reset there); the
-    chunk length is ``max(fill)``. ``whole``: pack whole sequences only (bidirectional networks;
-    lanes must start empty): a lane takes the oldest request if it is empty or the request fits.
-    """
-    B = len(lane_req)
-    placed, done = [], []
-    fill = [0] * B
-    if not whole:
-        for ln in range(B):
-            r = lane_req[ln]
-            if r < 0:
-                continue
-            rem = lane_rem[ln]
-            f = rem if rem < T else T
-            fill[ln] = f
-            placed.append((r, ln, 0, f, False))
-            if rem <= T:
-                done.append(r)
-                lane_req[ln], lane_rem[ln] = -1, 0
-            else:
-                lane_rem[ln] = rem - T
-    if queue:
-        heap = [(f, ln) for ln, f in enumerate(fill) if f < T]
-        heapq.heapify(heap)
-        while queue and heap:
-            f, ln = heapq.heappop(heap)
-            r = queue[0]
-            n = int(length[r])
-            if whole:
-                if f > 0 and f + n > T:
-                    break  # the emptiest lane cannot take the oldest request: none can
-                take = n
-            else:
-                take = min(n, T - f)
-            queue.popleft()
-            placed.append((r, ln, f, take, True))
-            f += take
-            if take == n:
-                done.append(r)
-            else:
-                lane_req[ln], lane_rem[ln] = r, n - take
-            fill[ln] = f
-            if f < T:
-                heapq.heappush(heap, (f, ln))
-    return fill, placed, done
 
 
 class EBatch(Scheduler):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnaccel.emulator.batching import (POLICIES, BatchingConfig, LengthDistribution,
+from rnnaccel.serving import (POLICIES, BatchingConfig, LengthDistribution,
                                         available_batching_configs, available_lengths,
                                         load_batching_config, load_lengths, make_requests,
                                         poisson_arrivals, simulate)
@@ -89,7 +89,7 @@ def test_hydra_compose_matches_plain_yaml():
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from rnnaccel.emulator.batching import register_configs
+    from rnnaccel.serving import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trace import LayerTrace
+from ..emulator.trace import LayerTrace
 from .common import Reader, charge_bnn, charge_control, charge_macs, charge_static, charge_vector_ops, gates
 from .pricing import PriceBook
 from .report import LayerCost, Ledger

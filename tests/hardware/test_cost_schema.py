@@ -6,8 +6,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from rnnaccel.emulator.cost import HwConfig, available_hw, load_hw
-from rnnaccel.emulator.cost.units import Price
+from rnnaccel.hardware import HwConfig, available_hw, load_hw
+from rnnaccel.hardware.units import Price
 
 
 def test_packaged_tables_load():

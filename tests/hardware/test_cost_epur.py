@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from rnnaccel.emulator.cost import compare, estimate, load_hw
-from rnnaccel.emulator.cost.estimate import dense_layer_trace
+from rnnaccel.hardware import compare, estimate, load_hw
+from rnnaccel.hardware.estimate import dense_layer_trace
 from rnnaccel.emulator.trace import Trace
 
 J = {"pJ": 1e-12, "nJ": 1e-9}
@@ -140,7 +140,7 @@ def test_skipping_every_neuron_leaves_bnn_control_static(hw, make_lt, make_trace
 
 
 def test_weights_resident_and_reexec(make_lt, make_trace):
-    from rnnaccel.emulator.cost import layer_chunk_cost
+    from rnnaccel.hardware import layer_chunk_cost
     cold = layer_chunk_cost("epur", "gru", 128, 128, 4, 20)
     warm = layer_chunk_cost("epur", "gru", 128, 128, 4, 20, weights_resident=True)
     assert warm.energy_j["dram"] == 0 < cold.energy_j["dram"] and warm.cycles <= cold.cycles

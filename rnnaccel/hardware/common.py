@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ..trace import LayerTrace
+from ..emulator.trace import LayerTrace
 from .pricing import PriceBook
 from .report import Ledger
 

@@ -5,7 +5,7 @@ all requests queued at time 0) and run chunk by chunk, layer by layer, on the in
 (:func:`rnnaccel.emulator.datapath.run_direction`), all lanes in one batch. Inside a chunk the
 run is split at every sequence boundary: the rows of lanes where a sequence starts get the initial
 state (the hardware's state reset), the others carry their state on. Each sequence's outputs must
-be bit-identical to running it alone (tests/emulator/batching/test_batching_functional.py).
+be bit-identical to running it alone (tests/emulator/test_lanes.py).
 
 Bidirectional layers need the whole sequence: with ``whole=True`` (forced for bidirectional
 modules) every chunk packs whole sequences only. The forward direction runs the lanes as above;
@@ -19,16 +19,71 @@ share with the sequence run alone (it would need a per-lane step counter).
 """
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass
 
 import torch
 
-from ..datapath import SITE_INPUT, run_direction
-from ..formats import Rounding, quantize, round_shift, round_to_grid, saturate
-from .ebatch import fill_lanes
+from .datapath import SITE_INPUT, run_direction
+from .formats import Rounding, quantize, round_shift, round_to_grid, saturate
 
-__all__ = ["LanePlan", "plan_lanes", "PackedResult", "run_packed"]
+
+def fill_lanes(lane_req: list[int], lane_rem: list[int], queue: deque, length, T: int, whole: bool = False):
+    """Plan one chunk of at most ``T`` steps and update the lanes in place.
+
+    ``lane_req`` (B,) request in each lane (-1: empty) and ``lane_rem`` (B,) its remaining steps,
+    Python lists; ``queue``: waiting request ids, oldest first (consumed); ``length[r]``: steps of
+    request r. Refills go to the lane that frees first (ties: lowest lane). Returns ``(fill (B,)
+    busy steps per lane, placed [(req, lane, offset, steps, new)], done [req ids ending in this
+    chunk])``: ``new`` marks a request starting at ``offset`` (its lane state is reset there); the
+    chunk length is ``max(fill)``. ``whole``: pack whole sequences only (bidirectional networks;
+    lanes must start empty): a lane takes the oldest request if it is empty or the request fits.
+    """
+    B = len(lane_req)
+    placed, done = [], []
+    fill = [0] * B
+    if not whole:
+        for ln in range(B):
+            r = lane_req[ln]
+            if r < 0:
+                continue
+            rem = lane_rem[ln]
+            f = rem if rem < T else T
+            fill[ln] = f
+            placed.append((r, ln, 0, f, False))
+            if rem <= T:
+                done.append(r)
+                lane_req[ln], lane_rem[ln] = -1, 0
+            else:
+                lane_rem[ln] = rem - T
+    if queue:
+        heap = [(f, ln) for ln, f in enumerate(fill) if f < T]
+        heapq.heapify(heap)
+        while queue and heap:
+            f, ln = heapq.heappop(heap)
+            r = queue[0]
+            n = int(length[r])
+            if whole:
+                if f > 0 and f + n > T:
+                    break  # the emptiest lane cannot take the oldest request: none can
+                take = n
+            else:
+                take = min(n, T - f)
+            queue.popleft()
+            placed.append((r, ln, f, take, True))
+            f += take
+            if take == n:
+                done.append(r)
+            else:
+                lane_req[ln], lane_rem[ln] = r, n - take
+            fill[ln] = f
+            if f < T:
+                heapq.heappush(heap, (f, ln))
+    return fill, placed, done
+
+
+__all__ = ["fill_lanes", "LanePlan", "plan_lanes", "PackedResult", "run_packed"]
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Load sweep rows, the Markdown table and the per-platform throughput-latency plots."""
-from rnnaccel.emulator.batching.sweep import format_table, load_sweep, plot_throughput_latency, reference_rate
+from rnnaccel.serving.sweep import format_table, load_sweep, plot_throughput_latency, reference_rate
 
 
 def test_sweep_rows_table_and_plots(tmp_path):

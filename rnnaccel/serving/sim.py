@@ -17,55 +17,19 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .config import BatchingConfig, load_batching_config
 from .costs import COMPONENTS, ChunkCoster
+from .ebatch import EBatch
 from .metrics import SimResult
+from .policies import Cellular, NoBatch, Padded
+from .scheduler import Run, Scheduler, Wait
 from .workload import Requests, make_requests
 
 __all__ = ["Run", "Wait", "Scheduler", "run_events", "simulate", "make_scheduler"]
-
-
-class Run(NamedTuple):
-    """Execute for ``seconds``; energy (len(COMPONENTS),) J; ``started``/``done``: request ids that
-    begin service / complete with this batch; ``rows`` x ``steps`` slots computed, ``useful`` of
-    them real work."""
-
-    seconds: float
-    energy: np.ndarray
-    started: Sequence[int]
-    done: Sequence[int]
-    rows: int
-    steps: int
-    useful: int
-
-
-class Wait(NamedTuple):
-    until: float  # seconds; inf = until the next arrival
-
-
-class Scheduler:
-    """Base class. ``length`` (N,) steps of every request; ids are arrival ranks 0..N-1."""
-
-    name = "base"
-
-    def __init__(self, coster: ChunkCoster, cap: int, length: np.ndarray, **kw):
-        self.coster, self.cap, self.length = coster, cap, length
-        self.extra: dict = {}
-
-    def enqueue(self, lo: int, hi: int, arrival: np.ndarray) -> None:
-        """Requests ``lo .. hi-1`` arrived (``arrival`` is the whole (N,) array)."""
-        raise NotImplementedError
-
-    def step(self, now: float, next_arrival: float) -> Run | Wait:
-        """What to do at ``now``; ``next_arrival``: time of the next request not yet enqueued (inf: none)."""
-        raise NotImplementedError
-
-    def on_done(self, now: float, done: Sequence[int]) -> None:
-        """Requests ``done`` completed at ``now`` (feedback hook; the base class ignores it)."""
 
 
 def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult:
@@ -115,8 +79,6 @@ def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult
 
 def make_scheduler(cfg: BatchingConfig, coster: ChunkCoster, length: np.ndarray) -> Scheduler:
     """The scheduler named by ``cfg.policy.name``, built from ``cfg.policy``."""
-    from .ebatch import EBatch
-    from .policies import Cellular, NoBatch, Padded
 
     p = cfg.policy
     kinds = {"none": NoBatch, "padded": Padded, "cellular": Cellular, "ebatch": EBatch}

@@ -19,7 +19,7 @@ import heapq
 import math
 from collections import deque
 
-from .sim import Run, Scheduler, Wait
+from .scheduler import Run, Scheduler, Wait
 
 __all__ = ["NoBatch", "Padded", "Cellular"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 
-from ...configio import packaged, read_yaml_source
+from ..configio import packaged, read_yaml_source
 
 __all__ = ["NetworkConfig", "WorkloadConfig", "PolicyConfig", "BatchingConfig", "POLICIES",
            "load_batching_config", "available_batching_configs", "register_configs"]

@@ -2,7 +2,7 @@
 
 Run once (needs the shared corpora, see docs/data.md)::
 
-    python -m rnnaccel.emulator.batching.histograms            # -> rnnaccel/conf/batching/lengths/
+    python -m rnnaccel.serving.histograms            # -> rnnaccel/conf/batching/lengths/
 
 Two histograms, each a small YAML file ``{name, unit, source, command, count, values, counts}``:
 
@@ -21,7 +21,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-COMMAND = "python -m rnnaccel.emulator.batching.histograms"
+COMMAND = "python -m rnnaccel.serving.histograms"
 OUT_DIR = Path(__file__).resolve().parents[2] / "conf" / "batching" / "lengths"
 
 

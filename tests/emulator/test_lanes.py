@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rnnaccel.emulator import GRU, LSTM, DatapathConfig
-from rnnaccel.emulator.batching.functional import plan_lanes, run_packed
+from rnnaccel.emulator.lanes import plan_lanes, run_packed
 
 
 def make(cls, bidirectional=False, layers=2, seed=0):
