@@ -139,10 +139,7 @@ def per_layer_configs(cfg: "DatapathConfig | list[DatapathConfig]", num_layers: 
     requantized into it (a narrowing step with rounding and counted saturation).
     """
     if isinstance(cfg, DatapathConfig):
-        out = [cfg]
-        for _ in range(1, num_layers):
-            out.append(cfg.replace(input=out[-1].hidden))
-        return out
+        return [cfg] + ([_upper_layer_config(cfg)] * (num_layers - 1) if num_layers > 1 else [])
     cfgs = list(cfg)
     if len(cfgs) != num_layers:
         raise ValueError(f"datapath: got {len(cfgs)} per-layer configs for {num_layers} layers")
@@ -150,3 +147,19 @@ def per_layer_configs(cfg: "DatapathConfig | list[DatapathConfig]", num_layers: 
         if not isinstance(c, DatapathConfig):
             raise ValueError(f"datapath[{i}]: expected DatapathConfig, got {type(c).__name__}")
     return cfgs
+
+
+def _upper_layer_config(cfg: DatapathConfig) -> DatapathConfig:
+    """Layer ``l >= 1`` of a one-config stack: ``cfg`` reading the previous layer's hidden format as
+    its input, so its accumulator frac is ``weight.frac + hidden.frac`` (which can be below layer 0's).
+    Refused here, with the reason in the stack's terms, when bias or preact cannot be aligned to it."""
+    f_acc = cfg.weight.frac + cfg.hidden.frac
+    for name in ("bias", "preact"):
+        f = getattr(cfg, name).frac
+        if f > f_acc:
+            raise ValueError(
+                f"datapath: layers after the first read the previous layer's outputs in the hidden format "
+                f"{cfg.hidden}, so their accumulator frac is weight.frac + hidden.frac = {f_acc}, below "
+                f"{name}.frac={f}; lower {name}.frac to <= {f_acc}, raise hidden.frac, or give one config per layer"
+            )
+    return cfg.replace(input=cfg.hidden)
