@@ -34,6 +34,7 @@ import torch
 from ..emulator import DatapathConfig, Fmt
 from ..emulator.emulate import check_lengths, reverse_within
 from ..emulator.layers import _float_direction
+from .accel import check_stack
 from .speech import SpeechRecognizer, stack_frames
 
 __all__ = ["RangeStats", "best_format", "collect_ranges", "collect_stack_ranges", "formats_from_ranges", "calibrate"]
@@ -161,8 +162,5 @@ def calibrate(model: SpeechRecognizer, batches, bits: int = 16, margin: float = 
     finally:
         model.train(was)
     cfgs = formats_from_ranges(stats, bits, margin, base)
-    rnn = model.rnn
-    for layer, c in enumerate(cfgs):
-        d_in = rnn.input_size if layer == 0 else rnn.hidden_size * rnn.num_directions
-        c.check_gemm(d_in, rnn.hidden_size)
+    check_stack(model.rnn, cfgs)
     return cfgs, stats

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..configio import strict_kwargs
 from ..datasets.sentiment import collate_sentiment
 from ..emulator import LSTM, DatapathConfig, Trace, dequantize
+from .accel import OnDatapath
 
 __all__ = ["SentimentConfig", "SentimentLSTM", "predict", "FORMAT", "save_checkpoint", "load_checkpoint"]
 
@@ -71,7 +72,7 @@ class SentimentConfig:
         return cls(**strict_kwargs(cls, d, "SentimentConfig"))
 
 
-class SentimentLSTM(nn.Module):
+class SentimentLSTM(OnDatapath, nn.Module):
     """``forward(tokens (B, T) int64, lengths (B,), trace=None) -> logits (B, num_classes)``.
 
     Padding id 0 has a zero embedding; positions at or past ``lengths`` are never read by the LSTM.
@@ -88,24 +89,8 @@ class SentimentLSTM(nn.Module):
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
         self.last_saturations: dict[str, int] | None = None
 
-    # ------------------------------------------------------------------ configuration
-    @property
-    def mode(self) -> str:
-        return self.rnn.mode
-
-    def set_mode(self, mode: str) -> "SentimentLSTM":
-        """``"float"``, ``"fakequant"`` or ``"emulate"`` for every recurrent layer."""
-        self.rnn.mode = mode
-        return self
-
-    @property
-    def datapath(self) -> list[DatapathConfig]:
-        return self.rnn.datapath
-
-    def set_datapath(self, cfg: DatapathConfig | list[DatapathConfig]) -> "SentimentLSTM":
-        """One config for all layers, or one per layer (see ``per_layer_configs``)."""
-        self.rnn.datapath = cfg
-        return self
+    #: the LSTM stack on the datapath (set_mode / set_datapath: rnnaccel.models.accel)
+    STACKS = ("rnn",)
 
     # ------------------------------------------------------------------ forward
     def forward(self, tokens: Tensor, lengths: Tensor | None = None, trace: Trace | None = None) -> Tensor:
@@ -180,10 +165,8 @@ def save_checkpoint(path: str | Path, model: SentimentLSTM, vocab: list[str], me
         "metrics": dict(metrics or {}),
         "extra": dict(extra or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    from .checkpoint import save_with_digest
+    return save_with_digest(obj, path)
 
 
 def load_checkpoint(path: str | Path, mode: str = "float") -> tuple[SentimentLSTM, list[str], dict]:
@@ -192,16 +175,9 @@ def load_checkpoint(path: str | Path, mode: str = "float") -> tuple[SentimentLST
     Raises:
         ValueError: one line naming the file when it is missing, unreadable or not a sentiment checkpoint.
     """
+    from .checkpoint import read_checkpoint
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, pickle error...
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__}: {msg[:200]})") from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path}: not an {FORMAT} file")
+    obj = read_checkpoint(path, (FORMAT,))  # missing, unreadable, foreign or corrupt: one line
     try:
         config = SentimentConfig.from_dict(obj["config"])
         dp = obj.get("datapath")

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ..configio import strict_kwargs
-from ..emulator import GRU, LSTM, DatapathConfig, Trace
+from ..emulator import GRU, LSTM, Trace
+from .accel import OnDatapath
 
 __all__ = ["SpeechModelConfig", "SpeechRecognizer", "stack_frames", "stacked_lengths"]
 
@@ -127,7 +128,7 @@ def torch_float_rnn(rnn, x: Tensor, lengths: Tensor) -> Tensor:
     return y * alive
 
 
-class SpeechRecognizer(nn.Module):
+class SpeechRecognizer(OnDatapath, nn.Module):
     """Frame stacking + recurrent stack (emulator LSTM/GRU) + linear CTC head.
 
     ``forward(features (B, T, F), lengths (B,), trace=None) -> (log_probs (B, T', V), out_lengths (B,))``
@@ -148,31 +149,8 @@ class SpeechRecognizer(nn.Module):
         #: equal to the emulator's float path up to float rounding, tests/models check it)
         self.fast_float = True
 
-    # ------------------------------------------------------------------ accelerator settings
-    @property
-    def mode(self) -> str:
-        return self.rnn.mode
-
-    def set_mode(self, mode: str) -> "SpeechRecognizer":
-        """Switch every recurrent layer to ``"float"``, ``"fakequant"`` or ``"emulate"``."""
-        self.rnn.mode = mode
-        return self
-
-    @property
-    def datapath(self) -> list[DatapathConfig]:
-        return self.rnn.datapath
-
-    def set_datapath(self, cfg: DatapathConfig | list[DatapathConfig]) -> "SpeechRecognizer":
-        """One config for the whole stack or one per recurrent layer (see ``per_layer_configs``)."""
-        self.rnn.datapath = cfg
-        for layer, dp in enumerate(self.rnn.datapath):
-            d_in = self.rnn.input_size if layer == 0 else self.rnn.hidden_size * self.rnn.num_directions
-            dp.check_gemm(d_in, self.rnn.hidden_size)
-        return self
-
-    def recurrent_layers(self) -> list[nn.Module]:
-        """The modules that run on the datapath (one multi-layer stack here)."""
-        return [self.rnn]
+    #: the one multi-layer stack on the datapath (set_mode / set_datapath: rnnaccel.models.accel)
+    STACKS = ("rnn",)
 
     # ------------------------------------------------------------------ forward
     def forward(self, features: Tensor, lengths: Tensor, trace: Trace | None = None) -> tuple[Tensor, Tensor]:

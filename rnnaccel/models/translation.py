@@ -26,7 +26,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..datasets.subword import PAD
-from ..emulator import LSTM, DatapathConfig, Trace
+from ..emulator import LSTM, Trace
+from .accel import OnDatapath
 from .speech import torch_float_rnn
 
 __all__ = ["TranslatorConfig", "Translator"]
@@ -77,7 +78,7 @@ class TranslatorConfig:
         return cls(**dict(d))
 
 
-class Translator(nn.Module):
+class Translator(OnDatapath, nn.Module):
     """Bidirectional-LSTM encoder, LSTM decoder with Luong "general" attention.
 
     ``forward(src (B,S), src_len (B,), tgt_in (B,T), tgt_len (B,)) -> logits (B, T, Vt)`` (teacher
@@ -106,37 +107,9 @@ class Translator(nn.Module):
         #: float mode runs torch's fused LSTM kernel on the same parameters over whole sequences
         self.fast_float = True
 
-    # ------------------------------------------------------------------ accelerator settings
-    @property
-    def mode(self) -> str:
-        return self.encoder.mode
-
-    def set_mode(self, mode: str) -> "Translator":
-        """Switch both recurrent stacks to ``"float"``, ``"fakequant"`` or ``"emulate"``."""
-        self.encoder.mode = mode
-        self.decoder.mode = mode
-        return self
-
-    def recurrent_layers(self) -> list[nn.Module]:
-        """The modules that run on the datapath: ``[encoder, decoder]``."""
-        return [self.encoder, self.decoder]
-
-    @property
-    def datapath(self) -> dict[str, list[DatapathConfig]]:
-        return {"encoder": self.encoder.datapath, "decoder": self.decoder.datapath}
-
-    def set_datapath(self, encoder: DatapathConfig | list[DatapathConfig],
-                     decoder: DatapathConfig | list[DatapathConfig] | None = None) -> "Translator":
-        """Formats for the encoder stack and the decoder stack (one config or one per layer each;
-        ``decoder`` defaults to ``encoder`` when that is a single config)."""
-        if decoder is None:
-            decoder = encoder
-        for rnn, cfg in ((self.encoder, encoder), (self.decoder, decoder)):
-            rnn.datapath = cfg
-            for layer, dp in enumerate(rnn.datapath):
-                d_in = rnn.input_size if layer == 0 else rnn.hidden_size * rnn.num_directions
-                dp.check_gemm(d_in, rnn.hidden_size)
-        return self
+    #: the two stacks on the datapath: ``set_datapath(encoder_cfgs, decoder_cfgs)`` (or one config
+    #: for both); ``datapath`` is ``{"encoder": [...], "decoder": [...]}`` (rnnaccel.models.accel)
+    STACKS = ("encoder", "decoder")
 
     # ------------------------------------------------------------------ pieces
     def _run(self, rnn: LSTM, x: Tensor, lengths: Tensor, trace: Trace | None = None) -> Tensor:

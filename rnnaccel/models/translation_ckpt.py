@@ -22,8 +22,9 @@ import torch
 
 from ..datasets.subword import SubwordVocab
 from ..emulator import DatapathConfig
+from .accel import check_stack
 from .calibrate import collect_stack_ranges, formats_from_ranges
-from .checkpoint import write_checkpoint
+from .checkpoint import read_checkpoint, write_checkpoint
 from .translation import Translator, TranslatorConfig
 
 __all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges", "calibrate_translator"]
@@ -50,15 +51,7 @@ def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Transl
         ValueError: one line naming the file when missing, unreadable or inconsistent.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path}: no such file")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__}: {msg[:200]})") from None
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path}: not an {FORMAT} file")
+    ck = read_checkpoint(path, (FORMAT,))  # missing, unreadable, foreign or corrupt: one line
     try:
         model = Translator(TranslatorConfig.from_dict(ck["config"]))
         model.load_state_dict(ck["state_dict"])
@@ -93,8 +86,6 @@ def calibrate_translator(model: Translator, batches, bits: int = 16, margin: flo
         model.train(was)
     out = {"encoder": formats_from_ranges(enc, bits, margin, base),
            "decoder": formats_from_ranges(dec, bits, margin, base)}
-    for rnn, key in ((model.encoder, "encoder"), (model.decoder, "decoder")):
-        for layer, c in enumerate(out[key]):
-            d_in = rnn.input_size if layer == 0 else rnn.hidden_size * rnn.num_directions
-            c.check_gemm(d_in, rnn.hidden_size)
+    check_stack(model.encoder, out["encoder"])
+    check_stack(model.decoder, out["decoder"])
     return out
