@@ -1,15 +1,10 @@
-"""scripts/bnn_correlation.py: ranks, correlations, sample pairing, the CLI on a tiny random model."""
-import importlib.util
+"""rnnaccel.apps.bnn_correlation: ranks, correlations, sample pairing, the CLI on a tiny random model."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    "bnn_correlation", Path(__file__).resolve().parents[2] / "scripts" / "bnn_correlation.py")
-bc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bc)
+from rnnaccel.apps import bnn_correlation as bc
 
 
 def test_rankdata_averages_ties_and_spearman_is_rank_pearson():

@@ -1,26 +1,14 @@
-"""scripts/precision_plot.py runs on any emulator LSTM/GRU + input and writes the figure."""
-import importlib.util
+"""rnnaccel.apps.precision_plot runs on any emulator LSTM/GRU + input and writes the figure."""
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from rnnaccel.apps import precision_plot as mod
 from rnnaccel.emulator.precision import PrecisionConfig
 
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "precision_plot.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("precision_plot", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_plot_on_a_tiny_random_model(tmp_path):
-    mod = _load()
     s = mod.main(["--random", "--steps", "40", "--out", str(tmp_path / "f.png"), "--json", str(tmp_path / "s.json"),
                   "--set", "tau=0.05", "--set", "thresholds=[0.2,0.05]"])
     assert (tmp_path / "f.png").stat().st_size > 1000
@@ -32,7 +20,6 @@ def test_plot_on_a_tiny_random_model(tmp_path):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_series_of_the_reverse_direction_is_in_time_order(cell):
-    mod = _load()
     rnn, x = mod.random_case(cell, steps=16)
     torch.manual_seed(0)
     m = type(rnn)(4, 6, num_layers=1, bidirectional=True, mode="emulate", datapath=rnn.datapath[0])
