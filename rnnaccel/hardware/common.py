@@ -22,7 +22,7 @@ MAC_RE = re.compile(r"^mac\.(\d+)x(\d+)$")
 
 #: counters that carry information but no action of their own to price (see docs/cost_model.md);
 #: E-PUR reads memo.computed and memo.weight_bytes_skipped to size partial sums and the footprint
-INFO_COUNTERS = ("precision.bits", "memo.reused", "memo.computed", "memo.weight_bytes_skipped")
+INFO_COUNTERS = ("precision.bits", "memo.reused", "memo.computed", "memo.weight_bytes_skipped", "seq_weight_bytes")
 INFO_PREFIXES = ("sat.", "precision.steps_at_")  # informational counters, not priced
 
 
@@ -63,18 +63,21 @@ class Reader:
                       and not n.startswith(INFO_PREFIXES))
 
 
-def charge_macs(led: Ledger, rd: Reader, book: PriceBook
+def charge_macs(led: Ledger, rd: Reader, book: PriceBook, widths=None
                 ) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
     """Compute energy of every MAC counter plus ``precision.reexec_macs`` (priced as MACs at the
     layer's nominal widths ``weight_bits x act_bits``; the precision unit must not also add them
     to a ``mac.*`` counter). Returns the ``(wb, ab, per_step)`` groups of the ``mac.*`` counters
-    and the re-executed MACs per step, for the timing models."""
+    and the re-executed MACs per step, for the timing models. ``widths(wb, ab)``: the multiplier
+    widths whose energy a ``wb x ab`` MAC costs (the accelerator's MAC rule, :mod:`.mac`; default:
+    the operand widths themselves)."""
+    widths = widths or (lambda wb, ab: (wb, ab))
     groups = []
     for name, wb, ab, arr in rd.macs():
-        led.charge("compute", name, arr.sum(), book.mac(wb, ab))
+        led.charge("compute", name, arr.sum(), book.mac(*widths(wb, ab)))
         groups.append((wb, ab, arr))
     reexec = rd.get("precision.reexec_macs")
-    led.charge("compute", "precision.reexec_macs", reexec.sum(), book.mac(rd.lt.weight_bits, rd.lt.act_bits))
+    led.charge("compute", "precision.reexec_macs", reexec.sum(), book.mac(*widths(rd.lt.weight_bits, rd.lt.act_bits)))
     return groups, reexec
 
 

@@ -6,18 +6,28 @@ are computed while a weight row is resident, the recurrent part step by step).
 
 Timing of step ``t`` of a (layer, direction), with ``U = min(computation_units, gates)`` CUs busy:
 
-    dpu_t  = sum_w mac_w[t] * cpm(wb, ab) / (U * dpu_lanes)        cpm: the MAC time rule
+    dpu_t  = sum_w mac_w[t] * lane_cycles(rule, wb, ab) / (U * dpu_lanes)   (rule: rnnaccel.hardware.mac)
     mu_t   = (act.* + eltwise.*)[t] / activation.ops_per_cycle
     bnn_t  = memo.bnn_xnor[t] / bnn.xnor_bits_per_cycle
     ctl_t  = (precision.compares + precision.counter_ops)[t] / control.ops_per_cycle
     busy_t = max(dpu_t, mu_t, bnn_t, ctl_t)                        (the units run concurrently)
 
-Weights (the DRAM rule): ``footprint = max_t(weight_bytes + memo.weight_bytes_skipped)``. If it
-fits the ``U`` weight buffers, every weight byte is fetched from DRAM at most once per layer run:
-``dram = min(sum_t weight_bytes, footprint)`` (0 when ``weights_resident``), overlapped with the
-whole layer: ``cycles = max(sum_t busy_t, dram / B)``. Otherwise weights stream from DRAM every
-step: ``dram_t = weight_bytes[t]`` and ``cycles = sum_t max(busy_t, dram_t / B)``;
-``B = dram.bandwidth / frequency`` bytes per cycle.
+Weights follow a :class:`~.operating.WeightPlan` (the operating point, :mod:`.operating`): with
+``S = sequences_at_once`` and ``n_t = ceil(active[t] / S)`` hardware batches running at step t,
+the weight buffers are read ``reads_t = seq_weight_bytes[t]`` bytes (S = 1: each sequence reads the
+rows it computes) or ``n_t * seq_weight_bytes[t] / active[t]`` (S > 1: a batch reads a row once for
+its S sequences). DRAM: ``network`` residency fetches the layer's footprint once, ``layer`` once per
+hardware batch — both overlapped with compute, ``cycles = max(sum_t busy_t, dram / B)``; ``stream``
+fetches ``dram_t = reads_t * (H + D / mwl_steps) / (D + H)`` every step (MWL: input-to-hidden rows
+once per ``mwl_steps`` steps) and ``cycles = sum_t max(busy_t, dram_t / B)``;
+``B = dram.bandwidth / frequency`` bytes per cycle. Without a plan (an analytic serving chunk) the
+chunk's rows run together and the layer is fetched once if it fits (not at all when
+``weights_resident``), streamed every step otherwise.
+
+The intermediate memory holds, per sequence in flight, the layer's outputs over the sequence and
+the MWL partial sums of ``mwl_steps`` steps; the part of that working set beyond its capacity
+spills: that fraction of the intermediate-memory traffic goes to DRAM (``spill_bytes`` in the
+stats, a warning in the report).
 """
 from __future__ import annotations
 
@@ -25,35 +35,43 @@ import numpy as np
 
 from ..emulator.trace import LayerTrace
 from .common import Reader, charge_bnn, charge_control, charge_macs, charge_static, charge_vector_ops, gates
+from .mac import energy_widths, lane_cycles
+from .operating import WeightPlan, seq_weight_bytes
 from .pricing import PriceBook
 from .report import LayerCost, Ledger
 from .schema import EpurArch, HwConfig
 
-__all__ = ["epur_layer", "cycles_per_mac"]
+__all__ = ["epur_layer", "cycles_per_mac", "weight_capacity"]
 
 
 def cycles_per_mac(arch: EpurArch, wb: int, ab: int) -> float:
-    """DPU lane-cycles per MAC: ``weight_serial``: wb/base (bit-serial over the weight, Stripes-like);
-    ``fused``: wb*ab/base^2 (Bit Fusion-like bricks); ``fixed``: 1 (width never changes time)."""
-    base = arch.base_width_bits.value
-    if arch.mac_time_rule == "weight_serial":
-        return wb / base
-    if arch.mac_time_rule == "fused":
-        return wb * ab / (base * base)
-    return 1.0
+    """DPU lane-cycles per ``wb x ab`` MAC under the table's ``mac_time_rule`` (:mod:`.mac`)."""
+    return lane_cycles(arch.mac_time_rule, arch.base_width_bits.value, wb, ab)
 
 
-def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False
-               ) -> tuple[LayerCost, list[str]]:
+def weight_capacity(hw: HwConfig, cell: str) -> float:
+    """Weight-buffer bytes a layer of ``cell`` can use (one buffer per busy computation unit)."""
+    a: EpurArch = hw.arch
+    return min(a.computation_units.value, gates(cell)) * a.weight_buffer.capacity.si
+
+
+def _operating(a: EpurArch, name: str, default):
+    p = getattr(a, name, None)
+    return default if p is None else p.value
+
+
+def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False,
+               plan: WeightPlan | None = None) -> tuple[LayerCost, list[str]]:
     """Price one (layer, direction). Returns the cost and the counters no rule used."""
     a: EpurArch = hw.arch
     rd, led = Reader(lt), Ledger()
-    G, H = gates(lt.cell), lt.hidden_size
+    G, D, H = gates(lt.cell), lt.input_size, lt.hidden_size
     cus = min(a.computation_units.value, G)
     zeros = np.zeros(lt.steps)
+    rule, base = a.mac_time_rule, a.base_width_bits.value
 
     # ---- compute units: DPU, MU, BNN, controller (energy booked by the shared rules)
-    groups, reexec = charge_macs(led, rd, book)
+    groups, reexec = charge_macs(led, rd, book, widths=lambda wb, ab: energy_widths(rule, base, wb, ab))
     groups = groups + [(lt.weight_bits, lt.act_bits, reexec)]  # re-executed at the nominal widths
     dpu = sum((arr * cycles_per_mac(a, wb, ab) for wb, ab, arr in groups), zeros) / (cus * a.dpu_lanes.value)
     mu = charge_vector_ops(led, rd, book) / hw.activation.ops_per_cycle.value
@@ -61,44 +79,70 @@ def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: 
     ctl = charge_control(led, rd, book) / hw.control.ops_per_cycle.value
     busy = np.maximum.reduce([dpu, mu, bnn, ctl]) if lt.steps else zeros
 
-    # ---- weights: DRAM rule and time
+    # ---- weights: buffer reads, DRAM fetches and time under the operating point
     bpc = hw.dram.bandwidth.si / hw.chip.frequency.si  # DRAM bytes per cycle
-    wbytes = rd.get("weight_bytes")
-    full = wbytes + rd.get("memo.weight_bytes_skipped")
-    footprint = float(full.max()) if lt.steps else 0.0
-    capacity = cus * a.weight_buffer.capacity.si
-    fits = footprint <= capacity
-    if fits:
-        dram = 0.0 if weights_resident else float(min(wbytes.sum(), footprint))
-        cycles = max(float(busy.sum()), dram / bpc)
+    active = rd.get("active")
+    rd.get("weight_bytes"), rd.get("memo.weight_bytes_skipped")  # read: replaced by the per-sequence fact
+    rd.used.add("seq_weight_bytes")
+    capacity = weight_capacity(hw, lt.cell)
+    if plan is None:  # an analytic chunk: its rows run together, fetched once if they fit
+        reads = rd.get("weight_bytes")
+        footprint = float((reads + rd.get("memo.weight_bytes_skipped")).max()) if lt.steps else 0.0
+        mode = ("resident" if weights_resident else "layer") if footprint <= capacity else "stream"
+        S, loads, mwl = int(active.max()) if lt.steps else 1, 1, 1
     else:
-        dram = float(wbytes.sum())
-        cycles = float(np.maximum(busy, wbytes / bpc).sum())
-    led.charge("dram", "dram_weight_bytes", dram, book.dram())
+        seq = seq_weight_bytes(lt)
+        S, loads, mwl, footprint, mode = plan.sequences_at_once, plan.hw_batches, plan.mwl_steps, plan.footprint, plan.residency
+        if S == 1:
+            reads = seq
+        else:
+            reads = plan.batches_per_step(active) * np.divide(seq, active, out=np.zeros(lt.steps), where=active > 0)
+    if mode == "stream":
+        dram_t = reads * (H + D / mwl) / (D + H)
+        dram = float(dram_t.sum())
+        cycles = float(np.maximum(busy, dram_t / bpc).sum())
+    else:
+        dram = {"resident": 0.0, "network": footprint, "layer": footprint * loads}[mode]
+        if plan is None and mode == "layer":
+            dram = float(min(reads.sum(), footprint))
+        cycles = max(float(busy.sum()), dram / bpc)
 
-    # ---- SRAM traffic by buffer
-    led.charge("sram", "weight_bytes", wbytes.sum(), book.mem("epur.weight_buffer", a.weight_buffer, "read"))
+    # ---- SRAM traffic by buffer; intermediate-memory working set and its spill
+    led.charge("sram", "weight_buffer_reads", reads.sum(), book.mem("epur.weight_buffer", a.weight_buffer, "read"))
     led.charge("sram", "dram_weight_bytes", dram, book.mem("epur.weight_buffer", a.weight_buffer, "write"))
     operands = sum((arr * ab / 8 for _, ab, arr in groups), zeros)  # one activation operand per MAC
     led.charge("sram", "mac_operand_bytes", operands.sum(), book.mem("epur.input_buffer", a.input_buffer, "read"))
     act = rd.get("act_bytes")
     led.charge("sram", f"act_bytes*{cus}cu", act.sum() * cus, book.mem("epur.input_buffer", a.input_buffer, "write"))
-    active = rd.get("active")
     neurons = rd.get("memo.computed") if "memo.computed" in lt.counters else G * H * active
     psum = neurons * a.partial_sum_bits.value / 8  # MWL partial sums: written, then read back
     out = active * H * lt.act_bits / 8  # h_t of every running sequence
     im = a.intermediate_memory
-    led.charge("sram", "act_bytes", act.sum(), book.mem("epur.intermediate_memory", im, "read"))
-    led.charge("sram", "psum_bytes", psum.sum(), book.mem("epur.intermediate_memory", im, "read"))
-    led.charge("sram", "psum_bytes", psum.sum(), book.mem("epur.intermediate_memory", im, "write"))
-    led.charge("sram", "h_out_bytes", out.sum(), book.mem("epur.intermediate_memory", im, "write"))
+    working = min(S, int(active.max()) if lt.steps else 0) * (
+        lt.steps * H * lt.act_bits / 8 + min(mwl, max(lt.steps, 1)) * G * H * a.partial_sum_bits.value / 8)
+    spill_frac = max(0.0, 1.0 - im.capacity.si / working) if working > 0 else 0.0
+    keep = 1.0 - spill_frac
+    im_traffic = act.sum() + 2 * psum.sum() + out.sum()
+    led.charge("sram", "act_bytes", act.sum() * keep, book.mem("epur.intermediate_memory", im, "read"))
+    led.charge("sram", "psum_bytes", psum.sum() * keep, book.mem("epur.intermediate_memory", im, "read"))
+    led.charge("sram", "psum_bytes", psum.sum() * keep, book.mem("epur.intermediate_memory", im, "write"))
+    led.charge("sram", "h_out_bytes", out.sum() * keep, book.mem("epur.intermediate_memory", im, "write"))
+    spill = float(im_traffic * spill_frac)
+    led.charge("dram", "dram_weight_bytes", dram, book.dram())
+    led.charge("dram", "spill_bytes", spill, book.dram())
+    if spill:
+        cycles = max(cycles, (dram + spill) / bpc)
 
     seconds = cycles / hw.chip.frequency.si
     charge_static(led, seconds, book)
     stats = {"compute_units_used": cus, "dpu_cycles": float(dpu.sum()), "mu_cycles": float(mu.sum()),
              "bnn_cycles": float(bnn.sum()), "control_cycles": float(ctl.sum()),
-             "busy_cycles": float(busy.sum()), "dram_cycles": dram / bpc, "dram_weight_bytes": dram,
-             "weight_footprint_bytes": footprint, "weight_buffer_bytes": capacity,
-             "weights_fit": bool(fits), "weights_resident": bool(weights_resident and fits)}
+             "busy_cycles": float(busy.sum()), "dram_cycles": (dram + spill) / bpc, "dram_weight_bytes": dram,
+             "weight_buffer_reads": float(reads.sum()), "weight_footprint_bytes": footprint,
+             "weight_buffer_bytes": capacity, "weights_fit": bool(footprint <= capacity), "residency": mode,
+             "weights_resident": mode == "resident", "sequences_at_once": S, "weight_loads": loads,
+             "mwl_steps": mwl, "intermediate_working_set_bytes": float(working),
+             "intermediate_memory_bytes": im.capacity.si, "spill_bytes": spill,
+             "memo_skip_assumed_shared": bool(plan is not None and S > 1 and "memo.computed" in lt.counters)}
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, lt.steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()

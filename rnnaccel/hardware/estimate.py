@@ -1,7 +1,9 @@
 """Entry points: price a whole trace, or one analytic layer chunk with the same rules.
 
-``estimate(trace, hw)`` prices every LayerTrace with the model of ``hw.kind`` and adds them up
-(layers and directions run one after the other). ``layer_chunk_cost`` builds the counts the
+``estimate(trace, hw)`` merges the evaluation batches of each (layer, direction)
+(:func:`.operating.merge_runs`: the evaluator's batch size changes no figure), plans where the
+weights live at the table's operating point (:func:`.operating.plan_weights`), prices every layer
+with the model of ``hw.kind`` and adds them up (layers and directions run one after the other). ``layer_chunk_cost`` builds the counts the
 emulator's datapath would emit for a dense chunk (every neuron computed) with
 :func:`rnnaccel.emulator.datapath.step_counters` and prices them through the very same per-layer
 function, so a batching simulator and a trace-based estimate agree by construction.
@@ -9,10 +11,11 @@ function, so a batching simulator and a trace-based estimate agree by constructi
 from __future__ import annotations
 
 from ..emulator.trace import LayerTrace, Trace
-from .epur import epur_layer
+from .epur import epur_layer, weight_capacity
+from .operating import check_memo_buffer, merge_runs, plan_weights, weight_footprints
 from .pricing import PriceBook
 from .report import CostReport, LayerCost
-from .schema import load_hw
+from .schema import HwConfig, load_hw
 from .tpu import tpu_layer
 
 __all__ = ["estimate", "estimate_layer", "layer_chunk_cost", "dense_layer_trace"]
@@ -28,18 +31,40 @@ def estimate_layer(lt: LayerTrace, hw: HwLike, weights_resident: bool = False) -
     return _MODELS[hw.kind](lt, hw, PriceBook(hw), weights_resident)
 
 
+def operating_point(hw: HwConfig) -> dict:
+    """The table's operating point: sequences at once, weight residency, MWL steps (E-PUR fields;
+    a table without them runs one sequence at a time with automatic residency)."""
+    a = hw.arch
+    get = lambda name, default: default if getattr(a, name, None) is None else getattr(a, name)
+    val = lambda p: p.value if hasattr(p, "value") else p
+    return {"sequences_at_once": int(val(get("sequences_at_once", 1))),
+            "weight_residency": str(val(get("weight_residency", "auto"))),
+            "mwl_steps": int(val(get("mwl_steps", 1)))}
+
+
 def estimate(trace: Trace, hw: HwLike) -> CostReport:
     """Time and energy of ``trace`` on ``hw`` (an :class:`HwConfig`, a packaged name or a path)."""
     hw = load_hw(hw)
     if not isinstance(trace, Trace):
         raise TypeError(f"estimate needs a Trace, got {type(trace).__name__}")
     book, model = PriceBook(hw), _MODELS[hw.kind]
-    layers, unpriced = [], set()
-    for lt in trace:
-        cost, left = model(lt, hw, book, False)
-        layers.append(cost)
+    layers = merge_runs(trace)
+    op = operating_point(hw)
+    if any("memo.computed" in lt.counters for lt in layers):
+        op.update(check_memo_buffer(layers, op["sequences_at_once"], hw.bnn.memo_buffer.capacity.si,
+                                    hw.bnn.memo_entry_bits.value))
+    plans = [None] * len(layers)
+    if hw.kind == "epur" and layers:
+        cap = min(weight_capacity(hw, lt.cell) for lt in layers)
+        feet = weight_footprints(trace)
+        plans = plan_weights(layers, [feet[(lt.layer, lt.direction)] for lt in layers], op["weight_residency"], cap,
+                             op["sequences_at_once"], op["mwl_steps"])
+    costs, unpriced = [], set()
+    for lt, plan in zip(layers, plans):
+        cost, left = model(lt, hw, book, False, plan) if plan is not None else model(lt, hw, book, False)
+        costs.append(cost)
         unpriced.update(left)
-    return CostReport(hw.name, hw.kind, layers, sorted(unpriced))
+    return CostReport(hw.name, hw.kind, costs, sorted(unpriced), op)
 
 
 def dense_layer_trace(cell: str, input_size: int, hidden_size: int, batch: int, steps: int,

@@ -110,6 +110,24 @@ class CostReport:
     kind: str
     per_layer: list[LayerCost]
     unpriced: list[str] = field(default_factory=list)  # trace counters no rule consumed
+    operating: dict = field(default_factory=dict)  # the operating point priced (hardware.operating)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Capacity events the run was charged for (spills to DRAM), one line each."""
+        out = []
+        for lc in self.per_layer:
+            if lc.stats.get("spill_bytes"):
+                out.append(f"{lc.key}: intermediate working set {lc.stats['intermediate_working_set_bytes']:.4g} B "
+                           f"exceeds the intermediate memory ({lc.stats['intermediate_memory_bytes']:.4g} B); "
+                           f"{lc.stats['spill_bytes']:.4g} B spilled to DRAM")
+            if lc.stats.get("residency") == "stream":
+                out.append(f"{lc.key}: weights ({lc.stats['weight_footprint_bytes']:.4g} B) do not fit the weight "
+                           f"buffers ({lc.stats['weight_buffer_bytes']:.4g} B): streamed from DRAM every step")
+            if lc.stats.get("memo_skip_assumed_shared"):
+                out.append(f"{lc.key}: sequences_at_once > 1 with memoization: a hardware batch is assumed to skip "
+                           "the rows its sequences skip on average (an upper bound on the weight saving)")
+        return out
 
     @property
     def cycles(self) -> float:
@@ -135,6 +153,7 @@ class CostReport:
         return {"format": "rnnaccel.cost/1", "hw": self.hw_name, "kind": self.kind,
                 "cycles": self.cycles, "seconds": self.seconds, "energy_j": self.energy_j,
                 "total_j": self.total_j, "unpriced": list(self.unpriced),
+                "operating": dict(self.operating), "warnings": self.warnings,
                 "per_layer": [lc.to_dict() for lc in self.per_layer],
                 "provenance": self.provenance}
 
@@ -153,6 +172,7 @@ class CostReport:
             lines.append(f"  {c:<10} {j * 1e6:14.6g} uJ  {100 * j / tot:5.1f} %")
         if self.unpriced:
             lines.append(f"  unpriced counters: {', '.join(self.unpriced)}")
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 

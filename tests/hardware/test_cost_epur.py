@@ -64,24 +64,25 @@ def _hw_with(rule=None, **arch):
     return load_hw(d)
 
 
-@pytest.mark.parametrize("rule,time_ratio", [("weight_serial", 0.5), ("fused", 0.25), ("fixed", 1.0)])
-def test_halving_width_cuts_mac_time_and_energy(rule, time_ratio, make_lt, make_trace):
+@pytest.mark.parametrize("rule,time_ratio,mult_widths", [
+    ("bit_parallel", 0.5, {"8x8": (8, 8), "8x16": (16, 16)}),
+    ("bit_serial", 0.5, {"8x8": (16, 8), "8x16": (16, 16)}),
+    ("fixed", 1.0, {"8x8": (16, 16), "8x16": (16, 16)}),
+])
+def test_halving_width_cuts_mac_time_and_energy(rule, time_ratio, mult_widths, make_lt, make_trace):
     hw = _hw_with(rule)
     M = 64 * 1000
     wide = estimate(make_trace(make_lt(steps=3, mac__16x16=M)), hw)
     narrow = estimate(make_trace(make_lt(steps=3, wb=8, ab=8, mac__8x8=M)), hw)
     assert narrow.per_layer[0].stats["dpu_cycles"] == pytest.approx(time_ratio * wide.per_layer[0].stats["dpu_cycles"])
     assert wide.cycles == pytest.approx(3 * M / 64)  # 16-bit MACs take one lane-cycle in every rule
-    # energy per MAC: multiplier scales with wb*ab (16x16 -> 8x8: 1/4), the accumulator adder does not
+    # energy per MAC: the multiplier the rule switches (widths a x b) scales with a*b, the accumulator adder does not
     m, a = hw.arith.int_mult, hw.arith.int_add
     acc = hw.arith.accumulator_bits.value
-    w_mac = m.joules * 16 * 16 / m.bits ** 2 + a.joules * acc / a.bits
-    n_mac = m.joules * 8 * 8 / m.bits ** 2 + a.joules * acc / a.bits
-    assert narrow.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(n_mac / w_mac)
-    # halving only the weight: the multiplier energy halves
-    half = estimate(make_trace(make_lt(steps=3, wb=8, mac__8x16=M)), hw)
-    h_mac = m.joules * 8 * 16 / m.bits ** 2 + a.joules * acc / a.bits
-    assert half.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(h_mac / w_mac)
+    mac = lambda x, y: m.joules * x * y / m.bits ** 2 + a.joules * acc / a.bits  # noqa: E731
+    assert narrow.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(mac(*mult_widths["8x8"]) / mac(16, 16))
+    half = estimate(make_trace(make_lt(steps=3, wb=8, mac__8x16=M)), hw)  # only the weight halved
+    assert half.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(mac(*mult_widths["8x16"]) / mac(16, 16))
 
 
 def test_dram_rule_fit_vs_stream():
