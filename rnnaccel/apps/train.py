@@ -1,4 +1,12 @@
-"""``rnnaccel-train`` / ``python -m rnnaccel.apps.train``: train a CTC speech model.
+"""``rnnaccel-train`` / ``python -m rnnaccel.apps.train``: train a model of one task, chosen by the
+config group ``task``: ``speech`` (default; the CTC speech model, below), ``sentiment``
+(:mod:`rnnaccel.apps.train_sentiment`) or ``translation`` (:mod:`rnnaccel.apps.train_translation`).
+The speech task is set by the groups ``model`` / ``data`` / ``datapath`` and ``train.*``; the other
+tasks by ``task.*`` alone, and refuse a ``model``/``data``/``datapath``/``train`` override (it would
+not apply).
+
+    rnnaccel-train task=sentiment task.epochs=16
+    rnnaccel-train task=translation task.minutes=50
 
 Float training (``train.mode=float``) or QAT fine-tuning (``train.mode=fakequant
 train.init_from=<float checkpoint>``: the datapath comes from that checkpoint when it has one,
@@ -13,11 +21,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from ..emulator import DatapathConfig
@@ -28,8 +41,38 @@ from ..models.metrics import error_rates
 from ..models.speech import SpeechModelConfig, SpeechRecognizer
 from .config import TrainApp, register, to_datapath_config
 from .data import batches, build_vocab, load_split, num_batches
+from .train_sentiment import SentimentTask
+from .train_translation import TranslationTask
 
-register()
+
+@dataclass
+class SpeechTask:
+    """``task=speech``: the settings are the groups ``model``, ``data``, ``datapath`` and ``train``."""
+
+    name: str = "speech"
+
+
+@dataclass
+class TrainTasksApp(TrainApp):
+    """The ``rnnaccel-train`` schema: the speech settings plus the chosen ``task`` node."""
+
+    task: Any = None  # the node of the chosen task (group task: TASKS)
+
+
+#: task name -> its settings schema (the options of the config group ``task``)
+TASKS = {"speech": SpeechTask, "sentiment": SentimentTask, "translation": TranslationTask}
+SPEECH_ONLY = ("model", "data", "datapath", "train")
+
+
+def register_tasks() -> None:
+    register()
+    cs = ConfigStore.instance()
+    cs.store(name="train_tasks_app", node=TrainTasksApp)
+    for name, schema in TASKS.items():
+        cs.store(group="task", name=name, node=schema)
+
+
+register_tasks()
 
 
 @torch.no_grad()
@@ -160,9 +203,40 @@ def run(cfg: TrainApp) -> dict:
     return summary
 
 
+def speech_only_overrides(task: str, overrides: list[str]) -> list[str]:
+    """The command-line overrides that set speech-only groups while ``task`` is not speech."""
+    if task == "speech":
+        return []
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return [k for k in keys if k.split(".", 1)[0].split("@", 1)[0] in SPEECH_ONLY]
+
+
+def run_task(cfg: TrainTasksApp, overrides: list[str] = ()) -> Any:
+    """Train the task ``cfg.task.name``; ``overrides`` (the command line) must not set speech-only
+    groups for another task (they would be dropped)."""
+    name = cfg.task.name
+    if TASKS.get(name) is not OmegaConf.get_type(cfg.task):
+        raise ValueError(f"task.name={name!r} does not name its task: choose task={'|'.join(TASKS)} "
+                         "and leave task.name as it is")
+    stray = speech_only_overrides(name, list(overrides))
+    if stray:
+        raise ValueError(f"{', '.join(stray)}: only for task=speech; task={name} is set by task.* alone "
+                         f"(its fields: rnnaccel-train task={name} --cfg job)")
+    if name == "sentiment":
+        from .train_sentiment import run as run_sentiment
+        return run_sentiment(cfg.task)
+    if name == "translation":
+        from .train_translation import run as run_translation
+        return run_translation(cfg.task)
+    return run(cfg)
+
+
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
-def main(cfg: TrainApp) -> None:
-    run(cfg)
+def main(cfg: TrainTasksApp) -> None:
+    try:
+        run_task(cfg, HydraConfig.get().overrides.task)
+    except ValueError as e:
+        raise SystemExit(f"rnnaccel-train: {e}") from None
 
 
 if __name__ == "__main__":

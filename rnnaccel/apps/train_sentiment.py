@@ -1,65 +1,65 @@
-"""Train the sentiment LSTM in float, then evaluate it in float, fake-quant and bit-exact emulation.
+"""``rnnaccel-train task=sentiment``: train the sentiment LSTM in float, then evaluate it in float,
+fake-quant and bit-exact emulation.
 
-    python scripts/train_sentiment.py                        # train + evaluate, writes the checkpoint
-    python scripts/train_sentiment.py --eval-only            # evaluate an existing checkpoint
-    python scripts/train_sentiment.py --resume               # continue from <out>.train.pt
+    rnnaccel-train task=sentiment                          # train + evaluate, writes the checkpoint
+    rnnaccel-train task=sentiment task.eval_only=true      # evaluate an existing checkpoint
+    rnnaccel-train task=sentiment task.resume=true         # continue from <out>.train.pt
 
 Data: the VADER movie-review snippets (``rnnaccel.datasets.sentiment``), stratified 80/10/10
-split (``--seed``), vocab from the training split. Training: Adam, cross-entropy, gradient clipping,
-the epoch with the best validation accuracy is kept. After every epoch the training state
+split (``task.seed``), vocab from the training split. Training: Adam, cross-entropy, gradient
+clipping, the epoch with the best validation accuracy is kept. After every epoch the training state
 (model, optimizer, epoch, best) is written to ``<out>.train.pt`` so a killed run resumes; it is
 deleted once the final checkpoint is written.
 
 Evaluation: test (and validation) accuracy in ``float``, ``fakequant`` and ``emulate`` with the
-default 16-bit :class:`DatapathConfig` (or ``--datapath`` JSON with DatapathConfig fields), plus
-the emulator's saturation counts. The metrics go into the checkpoint and ``<out dir>/metrics.json``.
+default 16-bit :class:`DatapathConfig` (or ``task.datapath``: a JSON file of DatapathConfig fields),
+plus the emulator's saturation counts. The metrics go into the checkpoint and ``<out dir>/metrics.json``.
+Settings: :class:`SentimentTask`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rnnaccel.datasets.sentiment import collate_sentiment, load_sentiment  # noqa: E402
-from rnnaccel.emulator import DatapathConfig  # noqa: E402
-from rnnaccel.models.sentiment import (  # noqa: E402
-    SentimentConfig, SentimentLSTM, load_checkpoint, predict, save_checkpoint,
-)
-
-DEFAULT_OUT = "checkpoints/sentiment/sentiment_lstm.pt"
+from ..datasets.sentiment import collate_sentiment, load_sentiment
+from ..emulator import DatapathConfig
+from ..models.sentiment import SentimentConfig, SentimentLSTM, load_checkpoint, predict, save_checkpoint
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=DEFAULT_OUT, help="checkpoint path")
-    p.add_argument("--seed", type=int, default=0, help="split and initialization seed")
-    p.add_argument("--min-count", type=int, default=2)
-    p.add_argument("--max-vocab", type=int, default=6000, help="vocab size incl. <pad>/<unk>")
-    p.add_argument("--embed-dim", type=int, default=48)
-    p.add_argument("--hidden-size", type=int, default=64)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--unidirectional", action="store_true")
-    p.add_argument("--pool", choices=("mean", "last"), default="mean")
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping")
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    p.add_argument("--eval-only", action="store_true", help="evaluate --out, no training")
-    p.add_argument("--resume", action="store_true", help="continue from <out>.train.pt")
-    p.add_argument("--datapath", default=None, help="JSON file of DatapathConfig fields for emulation")
-    p.add_argument("--no-progress", action="store_true", help="disable tqdm bars")
-    return p.parse_args(argv)
+@dataclass
+class SentimentTask:
+    """Settings of ``rnnaccel-train task=sentiment`` (``task.<field>=...``)."""
+
+    name: str = "sentiment"
+    out: str = "checkpoints/sentiment/sentiment_lstm.pt"  # checkpoint path
+    seed: int = 0  # split and initialization seed
+    min_count: int = 2
+    max_vocab: int = 6000  # vocab size incl. <pad>/<unk>
+    embed_dim: int = 48
+    hidden_size: int = 64
+    layers: int = 1
+    bidirectional: bool = True
+    pool: str = "mean"  # mean | last
+    dropout: float = 0.5
+    epochs: int = 16
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip: float = 1.0  # gradient-norm clipping
+    threads: int = 1  # torch.set_num_threads
+    eval_only: bool = False  # evaluate ``out``, no training
+    resume: bool = False  # continue from <out>.train.pt
+    datapath: Optional[str] = None  # JSON file of DatapathConfig fields for emulation
+    progress: bool = True  # tqdm bars
 
 
 def accuracy(model: SentimentLSTM, ds) -> float:
@@ -70,7 +70,7 @@ def train(args, data) -> tuple[SentimentLSTM, dict]:
     """Float training; returns the best-validation model and a summary dict."""
     torch.manual_seed(args.seed)
     cfg = SentimentConfig(len(data.vocab), args.embed_dim, args.hidden_size, args.layers,
-                          not args.unidirectional, args.pool, args.dropout)
+                          args.bidirectional, args.pool, args.dropout)
     model = SentimentLSTM(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     state_path = Path(args.out).with_name(Path(args.out).name + ".train.pt")
@@ -89,7 +89,7 @@ def train(args, data) -> tuple[SentimentLSTM, dict]:
         loader = torch.utils.data.DataLoader(data.train, batch_size=args.batch_size, shuffle=True,
                                              collate_fn=collate_sentiment)
         total, n = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.no_progress, leave=False)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not args.progress, leave=False)
         for b in bar:
             loss = F.cross_entropy(model(b.tokens, b.lengths), b.labels)
             opt.zero_grad()
@@ -130,8 +130,11 @@ def evaluate(model: SentimentLSTM, data, datapath: DatapathConfig | list[Datapat
     return out
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
+def run(args: SentimentTask) -> dict:
+    """Train (unless ``eval_only``) and evaluate; returns the metrics."""
+    args = OmegaConf.structured(args)  # a SentimentTask or its hydra node: typed either way
+    if args.pool not in ("mean", "last"):
+        raise ValueError(f"task.pool={args.pool!r}: choose mean or last")
     torch.set_num_threads(args.threads)
     t_start = time.time()
     datapath = None
@@ -146,11 +149,11 @@ def main(argv=None) -> dict:
         data = load_sentiment(seed=args.seed, min_count=args.min_count, max_vocab=args.max_vocab)
         print(f"train {len(data.train)}  val {len(data.val)}  test {len(data.test)}  vocab {len(data.vocab)}")
         model, summary = train(args, data)
-        summary["args"] = vars(args)
+        summary["args"] = OmegaConf.to_container(args)
     metrics = evaluate(model, data, datapath)
     if not args.eval_only:
         summary["total_s"] = round(time.time() - t_start, 1)
-        summary["command"] = " ".join(["python", "scripts/train_sentiment.py", *(argv or sys.argv[1:])])
+        summary["command"] = " ".join(["rnnaccel-train", *sys.argv[1:]])
         dp = [c for c in model.datapath] if datapath is not None else None
         save_checkpoint(args.out, model, data.vocab.tokens, metrics, dp, summary)
         Path(args.out).with_name(Path(args.out).name + ".train.pt").unlink(missing_ok=True)  # done
@@ -159,7 +162,3 @@ def main(argv=None) -> dict:
             indent=1) + "\n")
     print(json.dumps(metrics, indent=1))
     return metrics
-
-
-if __name__ == "__main__":
-    main()

@@ -1,30 +1,80 @@
-"""Train and evaluate the Multi30k en->de translator (rnnaccel.models.translation) on the CPU.
+"""``rnnaccel-train task=translation``: train and evaluate the Multi30k en->de translator
+(rnnaccel.models.translation) on the CPU.
 
-Training is time-budgeted and resumable: ``--minutes`` of wall time (schedule: warmup, constant,
-linear decay over the last 30%), the training state (model + Adam + position) is saved to
-``--state`` every ``--ckpt-every`` minutes and picked up again on restart; the best model by
-greedy BLEU on the first ``--val-n`` validation sentences goes to ``--out`` (no optimizer state).
+Training (``task.action=train``) is time-budgeted and resumable: ``task.minutes`` of wall time
+(schedule: warmup, constant, linear decay over the last 30%), the training state (model + Adam +
+position) is saved to ``task.state`` every ``task.ckpt_every`` minutes and picked up again on
+restart; the best model by greedy BLEU on the first ``task.val_n`` validation sentences goes to
+``task.out`` (no optimizer state). ``task.action=eval`` calibrates the 16-bit datapath (PTQ),
+scores BLEU/chrF per mode on ``task.split`` and rewrites ``task.out`` with the datapath.
 
-    python scripts/train_translation.py train --minutes 50
-    python scripts/train_translation.py eval --emu-n 200        # PTQ 16-bit + BLEU/chrF on test
+    rnnaccel-train task=translation task.minutes=50
+    rnnaccel-train task=translation task.action=eval task.emu_n=200
+
+Settings: :class:`TranslationTask`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 
-from rnnaccel.datasets.multi30k import Multi30k
-from rnnaccel.datasets.subword import SubwordVocab, pad_batch, token_batches, train_sentencepiece
-from rnnaccel.models.beam_seq2seq import translate
-from rnnaccel.models.translation import Translator, TranslatorConfig
-from rnnaccel.models.checkpoint import round_to_storage
-from rnnaccel.models.translation_ckpt import calibrate_translator, load_translator, save_translator
+from ..datasets.multi30k import Multi30k
+from ..datasets.subword import SubwordVocab, pad_batch, token_batches, train_sentencepiece
+from ..models.beam_seq2seq import translate
+from ..models.checkpoint import round_to_storage
+from ..models.translation import Translator, TranslatorConfig
+from ..models.translation_ckpt import calibrate_translator, load_translator, save_translator
+
+
+@dataclass
+class TranslationTask:
+    """Settings of ``rnnaccel-train task=translation`` (``task.<field>=...``)."""
+
+    name: str = "translation"
+    action: str = "train"  # train | eval
+    out: str = "checkpoints/translation/translator.pt"
+    state: str = "runs/translation/state.pt"  # resumable training state (and the sentencepiece models)
+    threads: int = 1
+    seed: int = 0
+    # train
+    minutes: float = 50.0  # wall-time budget
+    ckpt_every: float = 5.0  # minutes between validations / state saves
+    src_vocab: int = 6000
+    tgt_vocab: int = 6000
+    spm_type: str = "bpe"  # bpe | unigram
+    emb: int = 256
+    hidden: int = 256
+    dec_hidden: int = 0  # 0: same as hidden
+    enc_layers: int = 1
+    dropout: float = 0.25
+    max_tokens: int = 2500  # per batch
+    lr: float = 2e-3
+    warmup: int = 100  # steps
+    clip: float = 1.0
+    label_smoothing: float = 0.1
+    val_n: int = 300  # validation sentences scored (greedy BLEU) at each checkpoint
+    fresh: bool = False  # ignore an existing state
+    # eval
+    split: str = "test_2016_flickr"
+    modes: str = "float,emulate"
+    beam: int = 5
+    alpha: float = 1.0
+    batch: int = 100
+    emu_n: int = 200  # sentences emulated (float scores the whole split)
+    calib_n: int = 512  # training pairs for PTQ
+    bits: int = 16
+    storage: str = "float16"  # float16 | float32: weights are rounded to this and ``out`` is rewritten with it
+    margin: float = 0.25
+
+
+CHOICES = {"action": ("train", "eval"), "spm_type": ("bpe", "unigram"), "storage": ("float16", "float32")}
 
 
 def log(*a):
@@ -97,7 +147,7 @@ def train(args):
             st["best"] = s["bleu"]
             save_translator(args.out, model, sv, tv, metrics={f"val{len(val)}_greedy_" + k: v for k, v in s.items()},
                             extra={"command": cmd, "train_minutes": round(st["elapsed"] / 60, 2),
-                                   "step": st["step"], "epoch": st["epoch"], "args": vars(args),
+                                   "step": st["step"], "epoch": st["epoch"], "args": OmegaConf.to_container(args),
                                    "history": list(st["history"])})
             log(f"saved best -> {args.out}")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "st": st}, str(state_path) + ".tmp")
@@ -182,46 +232,14 @@ def evaluate(args):
     log(json.dumps(metrics, indent=1))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["train", "eval"])
-    ap.add_argument("--out", default="checkpoints/translation/translator.pt")
-    ap.add_argument("--state", default="runs/translation/state.pt")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--minutes", type=float, default=50.0)
-    ap.add_argument("--ckpt-every", type=float, default=5.0)
-    ap.add_argument("--src-vocab", type=int, default=6000)
-    ap.add_argument("--tgt-vocab", type=int, default=6000)
-    ap.add_argument("--spm-type", default="bpe", choices=["bpe", "unigram"])
-    ap.add_argument("--emb", type=int, default=256)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--dec-hidden", type=int, default=0)
-    ap.add_argument("--enc-layers", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.25)
-    ap.add_argument("--max-tokens", type=int, default=2500)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--label-smoothing", type=float, default=0.1)
-    ap.add_argument("--val-n", type=int, default=300)
-    ap.add_argument("--fresh", action="store_true", help="ignore an existing --state")
-    # eval
-    ap.add_argument("--split", default="test_2016_flickr")
-    ap.add_argument("--modes", default="float,emulate")
-    ap.add_argument("--beam", type=int, default=5)
-    ap.add_argument("--alpha", type=float, default=1.0)
-    ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--emu-n", type=int, default=200)
-    ap.add_argument("--calib-n", type=int, default=512)
-    ap.add_argument("--bits", type=int, default=16)
-    ap.add_argument("--storage", default="float16", choices=["float16", "float32"],
-                    help="weights are rounded to this and --out is rewritten with it (default %(default)s)")
-    ap.add_argument("--margin", type=float, default=0.25)
-    args = ap.parse_args()
+def run(args: TranslationTask) -> None:
+    """``args.action``: train or eval (see the module docstring)."""
+    args = OmegaConf.structured(args)  # a TranslationTask or its hydra node: typed either way
+    for key, allowed in CHOICES.items():
+        if args[key] not in allowed:
+            raise ValueError(f"task.{key}={args[key]!r}: choose one of {', '.join(allowed)}")
     torch.set_num_threads(args.threads)
-    train(args) if args.cmd == "train" else evaluate(args)
-
-
-if __name__ == "__main__":
-    main()
+    if args.action == "train":
+        train(args)
+    else:
+        evaluate(args)
