@@ -112,12 +112,16 @@ class Task:
         return [d.to_dict() for st in self.stacks for d in st.datapath]
 
 
+#: the checkpoint formats ``rnnaccel-evaluate`` knows, by task
+TASK_FORMATS = {"rnnaccel.checkpoint/1": "speech", "rnnaccel.sentiment/1": "sentiment",
+                "rnnaccel.translation/1": "translation"}
+
+
 def checkpoint_format(path: str) -> str:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"checkpoint {path}: unreadable ({type(e).__name__})") from None
-    return obj.get("format", "?") if isinstance(obj, dict) else "?"
+    """The ``format`` of the checkpoint at ``path`` (read, digest verified: one line when it is
+    missing, unreadable, foreign or corrupt)."""
+    from ..models.checkpoint import read_checkpoint
+    return read_checkpoint(path, tuple(TASK_FORMATS))["format"]
 
 
 def load_task(cfg) -> Task:

@@ -23,7 +23,6 @@ Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are plain dicts 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 

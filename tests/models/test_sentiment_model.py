@@ -112,7 +112,7 @@ def test_bad_checkpoints_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="missing.pt: no such file"):
         load_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="junk.pt: unreadable"):
+    with pytest.raises(ValueError, match="junk.pt: not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
     torch.save({"format": "other"}, tmp_path / "foreign.pt")
     with pytest.raises(ValueError, match="foreign.pt: not an"):

@@ -148,5 +148,5 @@ def test_checkpoint_round_trip(tmp_path, spm_vocab):
     with pytest.raises(ValueError, match="no such file"):
         load_translator(tmp_path / "missing.pt")
     (tmp_path / "bad.pt").write_bytes(b"junk")
-    with pytest.raises(ValueError, match="unreadable"):
+    with pytest.raises(ValueError, match="bad.pt: not a PyTorch checkpoint"):
         load_translator(tmp_path / "bad.pt")
