@@ -22,15 +22,16 @@ import torch
 
 from .activation import ActivationUnit, GateActivations
 from .config import DatapathConfig
+from .facts import DirectionFacts, layer_counters
 from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
 from .hooks import DirectionContext, StepUnit
+from .gates import GATES
 from .trace import LayerTrace
 
 __all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "GATES",
            "SAT_CLASSES", "lstm_row_order"]
 
-GATES = {"lstm": 4, "gru": 3}
 SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
 SITE_PREACT, SITE_CELL, SITE_HIDDEN, SITE_SIG, SITE_TANH, SITE_TANH_C = 0, 1, 2, 3, 4, 5
@@ -101,6 +102,7 @@ class DirectionResult:
     gates: torch.Tensor | None = None  # (T, B, G*H) activation outputs, PyTorch gate order
     cells: torch.Tensor | None = None  # (T, B, H) cell state after each step (LSTM)
     extra: dict = field(default_factory=dict)
+    facts: DirectionFacts | None = None  # what each step computed (the trace is counted from it)
 
 
 @lru_cache(maxsize=256)
@@ -161,7 +163,8 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=dev) if record_internals else None
     cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=dev) if record_internals and cell == "lstm" else None
     one_a = float(2 ** fa)
-    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm)
+    facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B)
+    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts)
     for u in units:
         u.begin(ctx)
     acc_units = [u for u in units if type(u).gate_acc is not StepUnit.gate_acc]
@@ -248,7 +251,8 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     for u in units:
         for k, v in u.counters().items():
             counters[k] = counters.get(k, 0) + np.asarray(v, dtype=np.int64)
-    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec, extra={"counters": counters})
+    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec, extra={"counters": counters},
+                           facts=facts)
 
 
 def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
@@ -258,40 +262,31 @@ def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
 
 def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
                   batch_sizes: list[int]) -> dict[str, np.ndarray]:
-    """Action counts per step of one direction (see :mod:`rnnaccel.emulator.trace`)."""
-    n = np.asarray(batch_sizes, dtype=np.int64)
-    G, D, H = GATES[cell], input_size, hidden
-    wb, xb, hb = cfg.weight.bits, cfg.input.bits, cfg.hidden.bits
-    active = (n > 0).astype(np.int64)
-    c: dict[str, np.ndarray] = {"active": n}
-    c[f"mac.{wb}x{xb}"] = n * G * H * D
-    key_h = f"mac.{wb}x{hb}"
-    c[key_h] = c.get(key_h, 0) + n * G * H * H
-    n_bias = G * H + (H if cell == "gru" else 0)
-    c["weight_bytes"] = active * ((G * H * (D + H) * wb + n_bias * cfg.bias.bits + 7) // 8)
-    c["act_bytes"] = n * ((D * xb + H * hb + 7) // 8)
-    if cell == "lstm":
-        c["act.sigmoid"], c["act.tanh"] = n * 3 * H, n * 2 * H
-        c["eltwise.mul"], c["eltwise.add"] = n * 3 * H, n * 5 * H
-    else:
-        c["act.sigmoid"], c["act.tanh"] = n * 2 * H, n * H
-        c["eltwise.mul"], c["eltwise.add"] = n * 3 * H, n * 6 * H
-    return c
+    """Counts per step of one direction without techniques (see :mod:`rnnaccel.emulator.trace`)."""
+    return layer_counters(DirectionFacts(cell, cfg, input_size, hidden, batch_sizes))
 
 
-def make_layer_trace(cell: str, cfg: DatapathConfig, layer: int, direction: int, input_size: int,
-                     hidden: int, batch_sizes: list[int], sat_steps: torch.Tensor,
-                     extra: dict[str, np.ndarray] | None = None) -> LayerTrace:
-    lt = LayerTrace(layer, direction, cell, input_size, hidden, len(batch_sizes), cfg.weight.bits, cfg.act.bits)
-    for k, v in step_counters(cell, cfg, input_size, hidden, batch_sizes).items():
+def make_layer_trace(layer: int, direction: int, cfg: DatapathConfig, facts: DirectionFacts,
+                     sat_steps: torch.Tensor, unit_counters: dict[str, np.ndarray] | None = None) -> LayerTrace:
+    """The LayerTrace of one direction: base counters from ``facts``, the technique units' own
+    counters, saturations per class. Refuses a negative count or a unit counter that shadows a base one."""
+    f = facts
+    lt = LayerTrace(layer, direction, f.cell, f.D, f.H, f.T, cfg.weight.bits, cfg.act.bits)
+    base = layer_counters(f)
+    for k, v in (unit_counters or {}).items():
+        if k in base or k.startswith("mac."):
+            raise RuntimeError(f"a technique unit published base counter {k!r}; report facts instead")
+        base[k] = v
+    for k, v in base.items():
+        if k.startswith("mac.") and not np.any(v):
+            continue  # a width no MAC used
         lt.add(k, v)
-    for k, v in (extra or {}).items():  # technique units' counts (may correct the base counts)
-        lt.add(k, v)
-    for k in [k for k, v in lt.counters.items() if k.startswith("mac.") and not v.any()]:
-        del lt.counters[k]  # a width no MAC used
     s = sat_steps.to(torch.int64).cpu().numpy()
     for j, name in enumerate(SAT_CLASSES):
         lt.add(f"sat.{name}", s[:, j])
+    negative = [k for k, v in lt.counters.items() if (v < 0).any()]
+    if negative:
+        raise RuntimeError(f"negative count(s) in {lt.key}: {', '.join(negative)} (a counting bug)")
     return lt
 
 

@@ -135,8 +135,7 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             for j, name in enumerate(SAT_CLASSES):
                 sat_tot[name] += int(r.sat_steps[:, j].sum())
             if trace is not None:
-                lt = make_layer_trace(cell, cfg, layer, d, cur.shape[-1], H, batch_sizes, r.sat_steps,
-                                      r.extra.get("counters"))
+                lt = make_layer_trace(layer, d, cfg, r.facts, r.sat_steps, r.extra.get("counters"))
                 if d == 0:
                     lt.add("sat.input", in_sat_steps.numpy())
                 trace.append(lt)

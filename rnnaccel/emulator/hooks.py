@@ -19,14 +19,17 @@ The points, in step order (``n`` = rows still running, a prefix of the length-so
    ``act(z)`` re-evaluates the activation unit. Returns the activations the datapath continues
    with. Units are chained in list order.
 3. ``observe(t, n, h_prev, h_new, c_prev, c_new)``: the step's states (LSTM ``c``; None for GRU).
-4. ``counters()`` -> ``{name: (T,) int64 array}`` after the last step: counts added to this
-   direction's LayerTrace (negative entries correct base counts, e.g. MACs a technique skipped).
-   Units whose corrections touch the same counts read each other's facts in ``ctx.shared`` (the
-   precision unit moves only the MACs the memo unit left to a narrower width).
+4. ``counters()`` -> ``{name: (T,) int64 array}`` after the last step: the technique's *own*
+   counters (``<prefix>.*``: predictor work, buffer accesses, controller operations), never
+   negative. A unit does not correct the datapath's counts: it states facts into ``ctx.facts``
+   (a :class:`~rnnaccel.emulator.facts.DirectionFacts`: neurons not computed, the widths each
+   sequence ran at, activations skipped) and :func:`~rnnaccel.emulator.facts.layer_counters`
+   derives ``mac.*``, ``weight_bytes`` and the other base counters from the facts of every unit
+   at once. Units never read each other's state.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -51,10 +54,8 @@ class DirectionContext:
     hidden_size: int
     site_base: int
     gemm: str  # exact-GEMM backend name
-    #: facts units publish for each other so their trace corrections compose. Names in use:
-    #: ``memo.computed_rows`` (T, B) gate neurons each row really computed at each step;
-    #: ``memo.skipped_rows`` (T,) weight rows no active row needed (their bytes are not read).
-    shared: dict = field(default_factory=dict)
+    #: the direction's facts (rnnaccel.emulator.facts.DirectionFacts); units report into it
+    facts: "object" = None
 
 
 class StepUnit:

@@ -18,7 +18,14 @@ Counter names (all counts are for the whole batch at that step):
 ``mac.<wb>x<ab>``          multiply-accumulates with a ``wb``-bit weight and an ``ab``-bit
                            activation operand (e.g. ``mac.16x16``)
 ``weight_bytes``           weight bytes the datapath read this step (each weight row once per
-                           step, shared by the batch), biases included
+                           step, shared by the batch: a row is read when any running sequence
+                           computes its neuron, at the widest width any of them uses — or once
+                           per width with ``precision.weight_read=each``), biases included
+``seq_weight_bytes``       the sum over the running sequences of the weight bytes that
+                           sequence's step would read if it ran alone: the rows it computes, at
+                           the widths it uses, biases included. Independent of how sequences are
+                           batched (``active * dense bytes`` without techniques); for a
+                           one-sequence-at-a-time accelerator (E-PUR as in the papers)
 ``act_bytes``              activation bytes read as GEMM operands (x_t and h_{t-1}, per sequence)
 ``act.sigmoid``            sigmoid evaluations of the activation unit
 ``act.tanh``               tanh evaluations of the activation unit
@@ -28,13 +35,17 @@ Counter names (all counts are for the whole batch at that step):
                            (``input``, ``acc``, ``preact``, ``cell``, ``hidden``, ``act``)
 =========================  ====================================================================
 
-Techniques add their own counters with a dotted prefix; a counter that a run does not produce is
+Every counter above the second table is derived in one place from the facts the datapath and the
+technique units report (:mod:`rnnaccel.emulator.facts`); no counter is ever negative
+(``make_layer_trace`` refuses one). Techniques add their own counters with a dotted prefix; a counter that a run does not produce is
 simply absent. Reserved names (written by the memoization and precision units as they land):
 
 =============================  ================================================================
 ``memo.computed``              gate neurons really computed (per sequence, summed over batch)
 ``memo.reused``                gate neurons whose cached output was reused
-``memo.weight_bytes_skipped``  weight bytes not fetched because every sequence reused the row
+``memo.weight_bytes_skipped``  weight bytes not fetched because every sequence reused the row,
+                               at the width the step reads its rows (``weight_bytes`` plus this
+                               is what the same step reads with every row)
 ``memo.bnn_xnor``              XNOR bit operations of the binarized predictor
 ``memo.bnn_popcount``          popcount operations (one per predicted neuron)
 ``memo.bnn_bits_read``         sign-weight bits read by the predictor

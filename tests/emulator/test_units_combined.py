@@ -24,9 +24,14 @@ def test_memo_and_precision_combine(memo_first):
         macs = sum(v for k, v in lt.counters.items() if k.startswith("mac."))
         assert (macs == lt.get("memo.computed") * (lt.input_size + lt.hidden_size)).all()
         assert all((v >= 0).all() for k, v in lt.counters.items() if not k.startswith("sat."))
-        # weight rows read at 8 bits, bias at its own width, rows every sequence reused not read
-        rows = 4 * lt.hidden_size - lt.get("memo.weight_bytes_skipped") * 8 // (16 * (lt.input_size + lt.hidden_size))
-        assert (lt.get("weight_bytes") == (rows * (lt.input_size + lt.hidden_size) * 8 + 4 * lt.hidden_size * 16 + 7) // 8).all()
+        # weight rows read at 8 bits, bias at its own width, rows every sequence reused not read;
+        # the skipped bytes are counted at the 8 bits the rows would have been read at
+        N, GH = lt.input_size + lt.hidden_size, 4 * lt.hidden_size
+        skipped = lt.get("memo.weight_bytes_skipped")
+        assert (skipped * 8 % (N * 8) == 0).all()
+        rows = GH - skipped * 8 // (N * 8)
+        assert (lt.get("weight_bytes") == (rows * N * 8 + GH * 16 + 7) // 8).all()
+        assert (lt.get("weight_bytes") + skipped == (GH * N * 8 + GH * 16 + 7) // 8).all()
     m.units = [prec]
     only_prec = m.emulate(x, lengths).output
     assert not torch.equal(both, only_prec)  # memoization changed something on top of precision

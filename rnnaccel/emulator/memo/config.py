@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
 from ...configio import packaged, read_yaml_source, strict_kwargs
+from ..gates import DATAPATH_ORDER, TORCH_ORDER
 
 __all__ = ["MemoConfig", "load_memo", "available_memo", "PREDICTORS", "RULES", "CACHES", "GATE_NAMES"]
 
@@ -23,9 +24,9 @@ PREDICTORS = ("off", "bnn", "oracle", "delta")
 RULES = ("relative", "absolute")
 CACHES = ("output", "preact")
 #: gate names per cell in PyTorch order (per-gate thresholds are given by these names)
-GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+GATE_NAMES = TORCH_ORDER
 #: datapath gate order (docs/datapath.md): LSTM [i, f, o, g], GRU [r, z, n]
-DATAPATH_GATES = {"lstm": ("i", "f", "o", "g"), "gru": ("r", "z", "n")}
+DATAPATH_GATES = DATAPATH_ORDER
 THETA_MAX = float(2 ** 20)  # keeps the integer test exact in int64 (checked again per layer)
 
 

@@ -9,22 +9,25 @@ units, ``GH = G*H`` gate neurons in datapath order (LSTM i, f, o, g; GRU r, z, n
 Hooks used: ``gate_acc`` (sees ``h_{t-1}``: computes the BNN outputs / input deltas and, for bnn
 and delta, decides the whole step; returns None so the datapath keeps its own dot products),
 ``gate_out`` (oracle decision; replaces reused outputs by the cached ones; refreshes the entries of
-computed neurons) and ``counters``.
+computed neurons; reports the neurons not computed into ``ctx.facts``) and ``counters`` (the
+``memo.*`` counts of the predictor and the buffer; ``memo.weight_bytes_skipped`` and every base
+counter are derived from the facts in :mod:`rnnaccel.emulator.facts`).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..datapath import GATES
+from ..gates import GATES, SIGMOID_GATES
 from ..hooks import DirectionContext, StepUnit
 from .config import MemoConfig
 from .rule import MemoState, bnn_dot, bnn_dtype, commit, decide, sign_pm1
 
 __all__ = ["MemoUnit", "MemoFactory", "memo_factory", "COUNTERS"]
 
-COUNTERS = ("memo.computed", "memo.reused", "memo.weight_bytes_skipped", "memo.bnn_xnor", "memo.bnn_popcount",
-            "memo.bnn_bits_read", "memo.buffer_reads", "memo.buffer_writes")
+#: the unit's own counters (``memo.weight_bytes_skipped`` is counted from the facts, with the others)
+COUNTERS = ("memo.computed", "memo.reused", "memo.bnn_xnor", "memo.bnn_popcount", "memo.bnn_bits_read",
+            "memo.buffer_reads", "memo.buffer_writes")
 _LIMIT = 2 ** 62  # int64 headroom of the reuse test
 
 
@@ -48,7 +51,7 @@ class MemoUnit(StepUnit):
         tq = [cfg.theta_q(th) for th in cfg.gate_thetas(self.layer, ctx.cell)]
         self.tq_gate = torch.tensor(tq, dtype=torch.int64, device=dev)  # (G,)
         self.tq = self.tq_gate.repeat_interleave(H)  # (GH,)
-        self.n_sig = (3 if ctx.cell == "lstm" else 2) * H  # datapath columns [0, n_sig) are sigmoid gates
+        self.n_sig = SIGMOID_GATES[ctx.cell] * H  # datapath columns [0, n_sig) are sigmoid gates
         if self.kind == "bnn":
             self.bdt = bnn_dtype(self.N)
             self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero, self.bdt)  # (GH, D)
@@ -76,9 +79,6 @@ class MemoUnit(StepUnit):
         self.step = -1
         z = lambda: np.zeros(self.T, dtype=np.int64)
         self.c = {k: z() for k in COUNTERS}
-        self.c["reused_sigmoid"], self.c["reused_tanh"], self.c["skipped_rows"] = z(), z(), z()
-        ctx.shared["memo.computed_rows"] = np.zeros((self.T, B), dtype=np.int64)
-        ctx.shared["memo.skipped_rows"] = self.c["skipped_rows"]
         if self.kind == "delta":
             self.c["memo.delta_compares"] = z()
         if self.record:
@@ -149,20 +149,8 @@ class MemoUnit(StepUnit):
         return a
 
     def counters(self) -> dict[str, np.ndarray]:
-        """Per-step ``memo.*`` counts and the corrections of the base counts (negative deltas)."""
-        c, dc = self.c, self.ctx.cfg
-        wb, xb, hb = dc.weight.bits, dc.input.bits, dc.hidden.bits
-        out = {k: c[k].copy() for k in COUNTERS}
-        if self.kind == "delta":
-            out["memo.delta_compares"] = c["memo.delta_compares"].copy()
-        out["memo.weight_bytes_skipped"] = (c["skipped_rows"] * self.N * wb) // 8
-        out["weight_bytes"] = -out["memo.weight_bytes_skipped"]
-        kx, kh = f"mac.{wb}x{xb}", f"mac.{wb}x{hb}"
-        out[kx] = -c["memo.reused"] * self.D
-        out[kh] = out.get(kh, 0) - c["memo.reused"] * self.H
-        if self.cfg.cache == "output":  # a reused output skips its activation-unit evaluation
-            out["act.sigmoid"], out["act.tanh"] = -c["reused_sigmoid"], -c["reused_tanh"]
-        return out
+        """Per-step ``memo.*`` counts of the predictor and the buffer (never negative)."""
+        return {k: v.copy() for k, v in self.c.items()}
 
     # ------------------------------------------------------------------ internals
     def _decide(self, s: torch.Tensor, cols: slice, n: int) -> torch.Tensor:
@@ -179,22 +167,23 @@ class MemoUnit(StepUnit):
         return ok
 
     def _count(self, t: int, n: int, cols: slice, reuse: torch.Tensor) -> None:
+        """Counts of the step's decisions on columns ``cols``; the neurons reused (and, when outputs
+        are cached, their activation evaluations) are reported as facts."""
         c = self.c
         r = int(reuse.sum())
         c["memo.reused"][t] += r
         c["memo.computed"][t] += reuse.numel() - r
-        c["skipped_rows"][t] += int(reuse.all(dim=0).sum())  # no active row computes that neuron
-        self.ctx.shared["memo.computed_rows"][t, :n] += (reuse.shape[1] - reuse.sum(dim=1)).cpu().numpy()
         c["memo.buffer_writes"][t] += reuse.numel() - r  # refreshed entries
         if self.cfg.accumulate:
             c["memo.buffer_writes"][t] += r  # the accumulated error is written back
         if self.kind == "delta":
             c["memo.buffer_reads"][t] += r  # the cached outputs fetched
-        per_col = reuse.sum(dim=0)
-        idx = torch.arange(cols.start or 0, (cols.start or 0) + per_col.numel(), device=per_col.device)
-        sig = int(per_col[idx < self.n_sig].sum())
-        c["reused_sigmoid"][t] += sig
-        c["reused_tanh"][t] += r - sig
+        self.ctx.facts.skip_neurons(t, reuse)
+        if self.cfg.cache == "output":  # a reused output skips its activation-unit evaluation
+            per_col = reuse.sum(dim=0)
+            idx = torch.arange(cols.start or 0, (cols.start or 0) + per_col.numel(), device=per_col.device)
+            sig = int(per_col[idx < self.n_sig].sum())
+            self.ctx.facts.skip_activations(t, sigmoid=sig, tanh=r - sig)
 
 
 class MemoFactory:

@@ -74,6 +74,7 @@ class PrecisionUnit(StepUnit):
         T, B, self.D = len(ctx.batch_sizes), ctx.x.shape[1], ctx.x.shape[2]
         self.H, self.GH = ctx.hidden_size, w.w_hh.shape[0]
         frac = cfg.cell.frac if self.lstm else cfg.hidden.frac  # the monitored state's format
+        ctx.facts.weight_read = self.pc.weight_read
         self.tau_q, q = int_thresholds(self.pc.metric, self.tau, self.thresholds, frac, self.H)
         self.q = np.asarray(q[: len(self.levels) - 1], dtype=np.int64)
         sb = float(2 ** (cfg.acc_frac - cfg.bias.frac))
@@ -215,7 +216,17 @@ class PrecisionUnit(StepUnit):
                 self.cnt[t] += len(redo) * self.ops_cnt
         self.final[t] = np.bincount(final, minlength=K)
         self.bits_rows[t, :n] = self.widths[final]
+        self._report_widths(t, lv, redo if self.reexec and len(low) else ())
         return ax, ah
+
+    def _report_widths(self, t: int, lv: np.ndarray, redo) -> None:
+        """Facts: each running row's widths (its attempted level), and the rows re-executed at the widest."""
+        bw, bx, bh = (np.asarray([getattr(lvl, a) for lvl in self.levels], np.int64) for a in ("b", "bx", "bh"))
+        rows = np.arange(len(lv))
+        self.ctx.facts.set_widths(t, rows, bw[lv], bx[lv], bh[lv])
+        if len(redo):
+            top = self.levels[0]
+            self.ctx.facts.set_widths(t, np.asarray(redo), top.b, top.bx, top.bh, pass_=1)
 
     def observe(self, t, n, h_prev, h_new, c_prev, c_new) -> None:
         self.c_last = c_new
@@ -230,48 +241,18 @@ class PrecisionUnit(StepUnit):
 
     # ------------------------------------------------------------------ counts
     def counters(self) -> dict[str, np.ndarray]:
-        """Per-step corrections and additions to this direction's LayerTrace (docs/precision.md §5)."""
-        cfg = self.ctx.cfg
-        n = np.asarray(self.ctx.batch_sizes, dtype=np.int64)
-        D, H, GH = self.D, self.H, self.GH
-        wb, xb, hb = cfg.weight.bits, cfg.input.bits, cfg.hidden.bits
+        """The unit's own per-step counts (docs/precision.md §5); MACs and bytes at the chosen widths
+        are counted from the facts it reported (:meth:`_report_widths`)."""
         out: dict[str, np.ndarray] = {}
-
-        def add(k, v):
-            out[k] = out.get(k, 0) + v
-
-        # neurons computed per level and step: all G*H of each row, or what memoization left
-        computed = self.ctx.shared.get("memo.computed_rows")
         for k, lvl in enumerate(self.levels):
-            if computed is None:
-                r = self.attempt[:, k] * GH
-            else:
-                r = np.where(self.level_rows == k, computed, 0).sum(axis=1)
-            add(f"mac.{wb}x{xb}", -r * D)
-            add(f"mac.{lvl.b}x{lvl.bx}", r * D)
-            add(f"mac.{wb}x{hb}", -r * H)
-            add(f"mac.{lvl.b}x{lvl.bh}", r * H)
             out[f"precision.steps_at_{lvl.b}"] = self.final[:, k].copy()
-        nbias = (GH + (0 if self.lstm else H)) * cfg.bias.bits
-        used = self.attempt > 0
-        used[:, 0] |= self.redo > 0
-        active = (n > 0).astype(np.int64)
-        per = used * self.widths[None, :]
-        skipped = self.ctx.shared.get("memo.skipped_rows", np.zeros(len(n), np.int64))
-        fetched = GH - skipped  # weight rows read this step (memoization skips the rest)
-        wbits = (per.max(axis=1) if self.pc.weight_read == "widest" else per.sum(axis=1)) * fetched * (D + H)
-        # target bytes minus what the base count and the memo correction ((skipped*N*wb)//8) already hold
-        base = (GH * (D + H) * wb + nbias + 7) // 8 - (skipped * (D + H) * wb) // 8
-        out["weight_bytes"] = active * ((wbits + nbias + 7) // 8 - base)
-        opb = np.asarray([(D * lv.bx + H * lv.bh + 7) // 8 for lv in self.levels], dtype=np.int64)
-        out["act_bytes"] = self.attempt @ opb + self.redo * opb[0] - n * ((D * xb + H * hb + 7) // 8)
         widest = np.argmax(self.final > 0, axis=1)  # first (widest) level any row kept
         out["precision.bits"] = np.where(self.final.sum(axis=1) > 0, self.widths[widest], 0)
         if self.dynamic:
             out["precision.compares"] = self.cmp.copy()
             out["precision.counter_ops"] = self.cnt.copy()
         if self.reexec:
-            out["precision.reexec_macs"] = self.redo * GH * (D + H)
+            out["precision.reexec_macs"] = self.redo * self.GH * (self.D + self.H)
         out["sat.precision"] = self.sat.copy()
         return out
 
