@@ -2,64 +2,123 @@
 int8, 700 MHz), weights streamed from DRAM ("Weight Memory") through a weight FIFO, activations in
 a unified buffer, 32-bit accumulators, an activation pipeline.
 
-One step of a (layer, direction) is two GEMMs, ``x_t W_ih^T`` (K = D) and ``h_{t-1} W_hh^T``
-(K = H), both with N = gates*H outputs, on ``b = active[t]`` rows:
+A (layer, direction) of ``T`` steps runs two kinds of GEMM, both with ``N = gates*H`` outputs:
 
-    tiles     = ceil(N / C) * (ceil(D / R) + ceil(H / R))
-    chunks    = ceil(b / acc_rows_per_pass)       (a pass streams at most acc_rows_per_pass rows)
-    passes    = tiles * chunks                    (each pass loads its weight tile)
-    wf        = ceil(wb / native) * ceil(ab / native)   (TPU v1: 8x16 half speed, 16x16 quarter)
-    dram_t    = weight_bytes[t] * chunks
-    load      = max(weight_shift_cycles * ceil(wb / native), dram_t / passes / B)
-    pass time = max(rows_in_pass * wf, load)       (tile loads double-buffered behind streaming)
-    step_t    = sum over passes + (R + C) fill/drain + vector_ops[t] / activation.ops_per_cycle
-                + precision.reexec_macs[t] * wf_nominal / (R * C)
-    cycles    = sum_t max(step_t, bnn_t, control_t)
+* the **input projection** ``x_t W_ih^T`` (``K = D``), batched over a chunk of
+  ``S = projection_chunk_steps`` steps: one GEMM of ``M = sum of the chunk's rows`` per chunk, so
+  each ``W_ih`` tile is loaded once per chunk (as a serving system batches it over time);
+* the **recurrence** ``h_{t-1} W_hh^T`` (``K = H``), one GEMM per step on ``b = active[t]`` rows
+  (step t+1 needs h_t).
 
-``wb, ab`` of a step are the widest ``mac.<wb>x<ab>`` counter with a nonzero count at that step; a
-step with no MACs issues no pass. ``B = dram.bandwidth / frequency``.
+Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
+:mod:`rnnaccel.hardware.scalesim_check`; SCALE-Sim reports one cycle less per GEMM)::
+
+    folds   = ceil(K / R) * ceil(N / C)
+    blocks  = ceil(M / acc_rows_per_pass)          (accumulators hold that many rows per fold)
+    compute = folds * (blocks * (weight_shift_cycles*wslices + R + C - 2) + M * wf)
+    dram    = W bytes * blocks / B                   (B = DRAM bytes per cycle; FIFO prefetches)
+    gemm    = max(compute, dram)
+
+    step_t  = [projection GEMM of the chunk, at its first step] + recurrent GEMM_t
+              + vector_ops[t] / activation.ops_per_cycle + reexec_macs[t] * wf_nominal / (R * C)
+    cycles  = sum_t max(step_t, bnn_t, control_t)
+
+``wf = ceil(wb/native) * ceil(ab/native)`` (TPU v1: 8x16 half speed, 16x16 quarter speed) and
+``wslices = ceil(wb/native)`` come from the widest ``mac.<wb>x<ab>`` counter of the step (of the
+chunk, for the projection). The step's ``weight_bytes`` split into ``W_ih : W_hh`` as ``D : H``.
+With ``S > 1`` the projection runs before memoization decides a step, so it is dense (the skipped
+``W_ih`` bytes and MACs are charged back) and its 32-bit sums are parked in the unified buffer
+until their step (what does not fit spills to DRAM).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..emulator.trace import LayerTrace
-from .common import Reader, charge_bnn, charge_control, charge_macs, charge_static, charge_vector_ops, gates
+from .common import (
+    Reader,
+    charge_bnn,
+    charge_control,
+    charge_macs,
+    charge_static,
+    charge_vector_ops,
+    gates,
+)
 from .pricing import PriceBook
 from .report import LayerCost, Ledger
 from .schema import HwConfig, TpuArch
 
-__all__ = ["tpu_layer", "tpu_tiles", "tpu_passes"]
+__all__ = ["projection_chunk_steps", "tpu_layer", "tpu_passes", "tpu_tiles", "ws_gemm_cycles"]
 
 
 def _cdiv(a, b):
     return -(-a // b)
 
 
+def projection_chunk_steps(arch: TpuArch) -> int:
+    """Time steps whose input projection is batched into one GEMM. Until the price table carries
+    ``tpu.projection_chunk_steps`` the TPU runs it step by step (1), as the model did before."""
+    p = getattr(arch, "projection_chunk_steps", None)
+    if p is None:
+        return 1
+    s = p.value
+    if isinstance(s, bool) or int(s) != s or s < 1:
+        raise ValueError(f"tpu.projection_chunk_steps must be an int >= 1, got {s!r}")
+    return int(s)
+
+
+def ws_gemm_cycles(rows, n: int, k: int, R: int, C: int, shift: int, acc_rows: int, wf=1, wslices=1):
+    """Compute cycles of a weight-stationary GEMM of ``rows x k`` by ``k x n`` on an ``R x C``
+    array (SCALE-Sim 3's form, plus one; ``rows``, ``wf``, ``wslices`` may be arrays; 0 rows:
+    0 cycles). Each of the ``blocks`` row blocks runs every fold: shift its weights in
+    (``shift*wslices``), stream its rows (``wf`` cycles each), fill and drain (``R + C - 2``)."""
+    folds = _cdiv(k, R) * _cdiv(n, C)
+    rows = np.asarray(rows, dtype=np.float64)
+    blocks = np.ceil(rows / acc_rows)
+    return folds * (blocks * (shift * np.asarray(wslices) + R + C - 2) + rows * np.asarray(wf))
+
+
 def tpu_tiles(arch: TpuArch, cell: str, input_size: int, hidden_size: int) -> tuple[int, int]:
-    """``(col_tiles, k_tiles)`` of one step's weight matrices on the array."""
+    """``(col_tiles, k_tiles)`` of one step's weight matrices on the array (``k_tiles`` counts
+    the projection's ``ceil(D/R)`` and the recurrence's ``ceil(H/R)``)."""
     R, C = arch.array_rows.value, arch.array_cols.value
     n = gates(cell) * hidden_size
     return _cdiv(n, C), _cdiv(input_size, R) + _cdiv(hidden_size, R)
 
 
 def tpu_passes(arch: TpuArch, cell: str, input_size: int, hidden_size: int, rows: int) -> int:
-    """Array passes one step takes for ``rows`` running sequences (0 rows: no pass)."""
+    """Weight-tile loads of one step run alone (projection not batched over time) for ``rows``
+    running sequences (0 rows: none)."""
     col, k = tpu_tiles(arch, cell, input_size, hidden_size)
     return col * k * _cdiv(rows, arch.acc_rows_per_pass.value)
+
+
+def _per_chunk(values: np.ndarray, chunk: np.ndarray, n: int, how: str) -> np.ndarray:
+    out = np.zeros(n)
+    (np.add if how == "sum" else np.maximum).at(out, chunk, values)
+    return out
 
 
 def tpu_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False
               ) -> tuple[LayerCost, list[str]]:
     """Price one (layer, direction). ``weights_resident`` is ignored: a TPU v1 holds no weights on
-    chip beyond the FIFO, every pass streams its tile from DRAM."""
+    chip beyond the FIFO, every tile load streams from DRAM."""
+    return tpu_layer_chunked(lt, hw, book, projection_chunk_steps(hw.arch))
+
+
+def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps: int
+                      ) -> tuple[LayerCost, list[str]]:
+    """:func:`tpu_layer` with the input projection batched over ``chunk_steps`` steps."""
+    if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, int) or chunk_steps < 1:
+        raise ValueError(f"projection chunk must be an int >= 1 steps, got {chunk_steps!r}")
     a: TpuArch = hw.arch
     rd, led = Reader(lt), Ledger()
     R, C, A, nb = a.array_rows.value, a.array_cols.value, a.acc_rows_per_pass.value, a.native_bits.value
-    G, H = gates(lt.cell), lt.hidden_size
-    col_tiles, k_tiles = tpu_tiles(a, lt.cell, lt.input_size, H)
-    tiles = col_tiles * k_tiles
-    steps = lt.steps
+    shift, S = a.weight_shift_cycles.value, chunk_steps
+    D, H, steps = lt.input_size, lt.hidden_size, lt.steps
+    N = gates(lt.cell) * H
+    col_tiles, k_tiles = tpu_tiles(a, lt.cell, D, H)
+    gemm = lambda rows, k, wf, ws: ws_gemm_cycles(rows, N, k, R, C, shift, A, wf, ws)
 
     groups, reexec = charge_macs(led, rd, book)
     vec = charge_vector_ops(led, rd, book) / hw.activation.ops_per_cycle.value
@@ -77,30 +136,59 @@ def tpu_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: b
     if bad.size:
         raise ValueError(f"trace {lt.key}: step {int(bad[0])} has MACs but no 'active' rows; "
                          "the TPU model needs the active counter")
+    wmax = np.where(issued, wmax, lt.weight_bits)  # a dense projection of a skipped step: nominal
+    amax = np.where(issued, amax, lt.act_bits)
     wslices = np.ceil(wmax / nb)
     wf = wslices * np.ceil(amax / nb)
-    chunks = np.where(issued, np.ceil(b / A), 0.0)
-    passes = tiles * chunks
+    bpc = hw.dram.bandwidth.si / hw.chip.frequency.si
+    acc_b = hw.arith.accumulator_bits.value / 8
+
+    # ---- weight bytes: W_ih : W_hh = D : H; a batched projection cannot skip memoized neurons
+    wbytes = rd.get("weight_bytes")
+    dense = S > 1
+    ih_share = D / (D + H)
+    ih_bytes = (wbytes + (rd.get("memo.weight_bytes_skipped") if dense else 0.0)) * ih_share
+    hh_bytes = wbytes * (1 - ih_share)
+
+    # ---- input projection, one GEMM per chunk of S steps
+    proj_on = (b > 0) if dense else issued
+    chunk = np.arange(steps) // S
+    nch = int(chunk[-1]) + 1 if steps else 0
+    on = np.flatnonzero(proj_on)
+    M = _per_chunk(b[on], chunk[on], nch, "sum")
+    wf_c, ws_c = _per_chunk(wf[on], chunk[on], nch, "max"), _per_chunk(wslices[on], chunk[on], nch, "max")
+    ih_c = _per_chunk(ih_bytes[on], chunk[on], nch, "max")
+    blocks_c = np.ceil(M / A)
+    proj_dram = ih_c * blocks_c
+    park = M * N * acc_b if dense else np.zeros(nch)  # 32-bit sums wait in the unified buffer
+    spill = np.maximum(park - a.unified_buffer.capacity.si, 0.0) if dense else np.zeros(nch)
+    proj_compute = gemm(M, D, wf_c, ws_c)
+    proj = np.maximum(proj_compute, (proj_dram + 2 * spill) / bpc)
+    proj_step = np.zeros(steps)
+    proj_step[np.arange(nch) * S] = proj
+
+    # ---- recurrence, one GEMM per step
+    rows = np.where(issued, b, 0.0)
+    rec_dram = hh_bytes * np.ceil(rows / A)
+    rec_compute = gemm(rows, H, wf, wslices)
+    rec = np.maximum(rec_compute, rec_dram / bpc)
 
     # ---- time
-    bpc = hw.dram.bandwidth.si / hw.chip.frequency.si
-    wbytes = rd.get("weight_bytes")
-    dram_t = wbytes * chunks
-    per_pass_bytes = np.divide(dram_t, passes, out=np.zeros(steps), where=passes > 0)
-    load = np.where(issued, np.maximum(a.weight_shift_cycles.value * wslices, per_pass_bytes / bpc), 0.0)
-    full = np.where(issued, np.floor(b / A), 0.0)
-    rem = np.where(issued, b - full * A, 0.0)
-    gemm = tiles * (full * np.maximum(A * wf, load) + (rem > 0) * np.maximum(rem * wf, load))
-    fill = np.where(issued, R + C, 0.0)
     wf_nom = _cdiv(lt.weight_bits, nb) * _cdiv(lt.act_bits, nb)
     re_cyc = reexec * wf_nom / (R * C)
-    step = gemm + fill + vec + re_cyc
+    step = proj_step + rec + vec + re_cyc
     busy = np.maximum.reduce([step, bnn, ctl]) if steps else np.zeros(0)
     cycles = float(busy.sum())
 
+    # ---- energy: MACs a dense projection computes that memoization had skipped
+    if dense:
+        led.charge("compute", "memo.reused*D", (rd.get("memo.reused") * D).sum(),
+                   book.mac(lt.weight_bits, lt.act_bits))
+
     # ---- energy of memories
-    dram = float(dram_t.sum())
+    dram = float(proj_dram.sum() + rec_dram.sum())
     led.charge("dram", "dram_weight_bytes", dram, book.dram())
+    led.charge("dram", "ub_spill_bytes", 2 * spill.sum(), book.dram())
     fifo = a.weight_fifo
     led.charge("sram", "dram_weight_bytes", dram, book.mem("tpu.weight_fifo", fifo, "write"))
     led.charge("sram", "dram_weight_bytes", dram, book.mem("tpu.weight_fifo", fifo, "read"))
@@ -108,17 +196,29 @@ def tpu_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: b
     act = rd.get("act_bytes")
     led.charge("sram", f"act_bytes*{col_tiles}coltiles", act.sum() * col_tiles, book.mem("tpu.unified_buffer", ub, "read"))
     led.charge("sram", "h_out_bytes", (b * H * lt.act_bits / 8).sum(), book.mem("tpu.unified_buffer", ub, "write"))
-    acc_bytes = (np.where(issued, b, 0.0) * G * H * k_tiles * hw.arith.accumulator_bits.value / 8).sum()
-    led.charge("sram", "psum_bytes", acc_bytes, book.mem("tpu.accumulators", a.accumulators, "read"))
-    led.charge("sram", "psum_bytes", acc_bytes, book.mem("tpu.accumulators", a.accumulators, "write"))
+    parked = float((park - spill).sum())
+    led.charge("sram", "projection_park_bytes", parked, book.mem("tpu.unified_buffer", ub, "write"))
+    led.charge("sram", "projection_park_bytes", parked, book.mem("tpu.unified_buffer", ub, "read"))
+    psum = (M.sum() * _cdiv(D, R) + rows.sum() * _cdiv(H, R)) * N * acc_b
+    led.charge("sram", "psum_bytes", psum, book.mem("tpu.accumulators", a.accumulators, "read"))
+    led.charge("sram", "psum_bytes", psum, book.mem("tpu.accumulators", a.accumulators, "write"))
 
     seconds = cycles / hw.chip.frequency.si
     charge_static(led, seconds, book)
-    stats = {"col_tiles": col_tiles, "k_tiles": k_tiles, "passes": float(passes.sum()),
-             "max_passes_per_step": float(passes.max()) if steps else 0.0,
-             "gemm_cycles": float(gemm.sum()), "fill_drain_cycles": float(fill.sum()),
-             "vector_cycles": float(vec.sum()), "reexec_cycles": float(re_cyc.sum()),
-             "bnn_cycles": float(bnn.sum()), "control_cycles": float(ctl.sum()),
-             "dram_weight_bytes": dram, "dram_cycles": dram / bpc, "weights_resident": False}
+    folds_ih, folds_hh = _cdiv(D, R) * col_tiles, _cdiv(H, R) * col_tiles
+    loads = folds_ih * blocks_c.sum() + folds_hh * np.ceil(rows / A).sum()
+    fill = (R + C - 2) * loads
+    stats = {"col_tiles": col_tiles, "k_tiles": k_tiles, "projection_chunk_steps": S,
+             "passes": float(loads), "projection_gemms": int(np.count_nonzero(M)),
+             "projection_cycles": float(proj.sum()), "recurrent_cycles": float(rec.sum()),
+             "gemm_cycles": float(proj.sum() + rec.sum()),
+             "compute_cycles": float(proj_compute.sum() + rec_compute.sum()),
+             "fill_drain_cycles": float(fill), "vector_cycles": float(vec.sum()),
+             "reexec_cycles": float(re_cyc.sum()), "bnn_cycles": float(bnn.sum()),
+             "control_cycles": float(ctl.sum()), "dram_weight_bytes": dram,
+             "dram_weight_ih_bytes": float(proj_dram.sum()), "dram_weight_hh_bytes": float(rec_dram.sum()),
+             "dram_cycles": (dram + 2 * float(spill.sum())) / bpc,
+             "projection_park_bytes_max": float(park.max()) if nch else 0.0,
+             "ub_spill_bytes": float(2 * spill.sum()), "weights_resident": False}
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()
