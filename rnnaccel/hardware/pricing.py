@@ -2,8 +2,13 @@
 
 Rules (docs/cost_model.md gives the reasoning and checks):
 
-* node scaling   ``E(node) = E_ref * (node / node_ref) ** k`` with ``k = chip.energy_node_exponent``;
-                 prices with ``node_nm: null`` (DRAM, off-chip) are never scaled;
+* node scaling   ``chip.node_scaling: stillmaker2017`` (default): ``E(node) = E_ref * f(node, vdd) /
+                 f(node_ref, 0.9 V)`` with ``f`` the fitted energy polynomial of Stillmaker & Baas
+                 (Integration 58, 2017) at each node, linearly interpolated between the nodes of their
+                 table (:data:`SB2017_NODES`); areas scale by their area factors. ``exponent``:
+                 ``E(node) = E_ref * (node / node_ref) ** k``, ``k = chip.energy_node_exponent``, areas
+                 by ``(node / node_ref) ** 2``. Prices with ``node_nm: null`` (DRAM) are never scaled;
+                 CACTI prices are computed at the chip's node, so their factor is 1;
 * multiplier     ``E_mul(a, b) = arith.int_mult * (a * b) / bits_ref**2`` (array multiplier: area and
                  switching grow with the product of the operand widths);
 * adder          ``E_add(n) = arith.int_add * n / bits_ref`` (ripple/carry-select adder: linear);
@@ -12,7 +17,9 @@ Rules (docs/cost_model.md gives the reasoning and checks):
 * activation op  one segment-table read of ``2 * ab`` bits (slope, offset) + ``E_mul(ab, ab) + E_add(ab)``;
 * BNN            XNOR per bit = ``E_add(1)`` (one full-adder cell); popcount of N bits = ``N * E_add(1)``
                  plus the reuse test ``|b - b_m| <= θ|b_m|`` = ``E_mul(t, t) + 2 E_add(t)``, t = test_bits;
-* controller     compare = ``E_add(compare_bits)``, counter update = ``E_add(counter_bits)``.
+* controller     compare = ``E_add(compare_bits)``, counter update = ``E_add(counter_bits)``;
+* static power   the sum of every memory's CACTI leakage times its instances plus the logic area
+                 (:mod:`.area`) times ``chip.logic_leakage``.
 
 A :class:`Rate` has a unique ``name``: two rates with the same name always have the same value, so
 provenance entries can be merged by name.
@@ -24,7 +31,44 @@ from dataclasses import dataclass
 from .schema import HwConfig, Memory
 from .units import Price
 
-__all__ = ["Rate", "PriceBook"]
+__all__ = ["Rate", "PriceBook", "SB2017_NODES", "sb2017_energy", "sb2017_area"]
+
+#: Stillmaker & Baas 2017 (docs/references.md#stillmaker2017) [R]: their nodes (nm), the fitted
+#: energy-per-operation polynomial a*Vdd^2 + b*Vdd + c at each node (relative units), and each
+#: node's area relative to 45 nm. Values as reproduced from the paper's tables, not re-verified.
+SB2017_NODES = (130, 90, 65, 45, 32, 20, 16, 14, 10, 7)
+SB2017_ENERGY_FIT = ((7.171, -6.709, 2.904), (4.762, -4.781, 2.092), (3.755, -4.398, 1.975),
+                     (1.103, -0.362, 0.2767), (0.9559, -0.7823, 0.471), (0.373, -0.1582, 0.04104),
+                     (0.2958, -0.1241, 0.03024), (0.2363, -0.09675, 0.02239), (0.2068, -0.09311, 0.02375),
+                     (0.1776, -0.09097, 0.02447))
+SB2017_AREA_VS_45 = (6.4, 2.8, 1.5, 1.0, 0.46, 0.21, 0.19, 0.17, 0.1, 0.059)
+#: supply of the Horowitz ISSCC 2014 45 nm tables every 45 nm price here comes from
+REF_VDD = 0.9
+
+
+def _between(node: float) -> tuple[int, int, float]:
+    """Neighbouring table indices ``(i, j)`` and the weight of ``j`` for a node inside the table."""
+    if not SB2017_NODES[-1] <= node <= SB2017_NODES[0]:
+        raise ValueError(f"node {node:g} nm is outside the Stillmaker-Baas table ({SB2017_NODES[-1]}-"
+                         f"{SB2017_NODES[0]} nm); use chip.node_scaling: exponent")
+    for i in range(len(SB2017_NODES) - 1):
+        hi, lo = SB2017_NODES[i], SB2017_NODES[i + 1]
+        if lo <= node <= hi:
+            return i, i + 1, (hi - node) / (hi - lo)
+    return 0, 0, 0.0
+
+
+def sb2017_energy(node: float, vdd: float) -> float:
+    """Fitted energy per operation at ``node`` and ``vdd`` (relative units), linear between nodes."""
+    i, j, w = _between(node)
+    fit = [a * vdd ** 2 + b * vdd + c for a, b, c in (SB2017_ENERGY_FIT[i], SB2017_ENERGY_FIT[j])]
+    return fit[0] * (1 - w) + fit[1] * w
+
+
+def sb2017_area(node: float) -> float:
+    """Area at ``node`` relative to 45 nm, linear between the table's nodes."""
+    i, j, w = _between(node)
+    return SB2017_AREA_VS_45[i] * (1 - w) + SB2017_AREA_VS_45[j] * w
 
 
 @dataclass(frozen=True)
@@ -44,17 +88,40 @@ class PriceBook:
         self.hw = hw
         self.node = hw.chip.node.value
         self.k = hw.chip.energy_node_exponent.value
+        self.rule = hw.chip.node_scaling
+        self.vdd = hw.chip.vdd.value
 
-    # ------------------------------------------------------------------ primitives (joules)
+    # ------------------------------------------------------------------ node scaling
+    def energy_factor(self, node_ref: float) -> float:
+        """Multiplier from an energy measured at ``node_ref`` to the chip's node."""
+        if node_ref == self.node:
+            return 1.0
+        if self.rule == "exponent":
+            return (self.node / node_ref) ** self.k
+        return sb2017_energy(self.node, self.vdd) / sb2017_energy(node_ref, REF_VDD)
+
+    def area_factor(self, node_ref: float) -> float:
+        """Multiplier from an area measured at ``node_ref`` to the chip's node."""
+        if node_ref == self.node:
+            return 1.0
+        if self.rule == "exponent":
+            return (self.node / node_ref) ** 2
+        return sb2017_area(self.node) / sb2017_area(node_ref)
+
     def scaled(self, p: Price) -> float:
         if p.node_nm is None:
             return p.joules
-        return p.joules * (self.node / p.node_nm) ** self.k
+        return p.joules * self.energy_factor(p.node_nm)
 
     def _node_note(self, p: Price) -> str:
         if p.node_nm is None:
             return "off-chip, not node-scaled"
-        return f"x({self.node:g}/{p.node_nm:g} nm)^{self.k:g}"
+        if p.node_nm == self.node:
+            return f"at the chip's {self.node:g} nm"
+        if self.rule == "exponent":
+            return f"x({self.node:g}/{p.node_nm:g} nm)^{self.k:g}"
+        return (f"x{self.energy_factor(p.node_nm):.4g} (Stillmaker-Baas 2017: {p.node_nm:g} nm at {REF_VDD:g} V "
+                f"-> {self.node:g} nm at {self.vdd:g} V)")
 
     def mul_j(self, a: int, b: int) -> float:
         m = self.hw.arith.int_mult
@@ -88,10 +155,10 @@ class PriceBook:
                     f"int_add*{bits}/{a.bits}; {self._arith_src()}")
 
     def act(self, bits: int) -> Rate:
-        seg = self.hw.activation.segment_table_read
+        seg = self.hw.activation.segment_table.read
         table = self.scaled(seg) * (2 * bits) / seg.bits
         j = table + self.mul_j(bits, bits) + self.add_j(bits)
-        src = (f"activation.segment_table_read {seg.value:g} {seg.unit}/{seg.bits}b x 2*{bits}b "
+        src = (f"activation.segment_table.read {seg.value:g} {seg.unit}/{seg.bits}b x 2*{bits}b "
                f"[{seg.source}] + E_mul({bits},{bits}) + E_add({bits}); {self._arith_src()}")
         return Rate(f"act@{bits}b", j, "op", src)
 
@@ -118,9 +185,9 @@ class PriceBook:
                     f"{n}*E_add(1) (adder tree) + reuse test E_mul({t},{t}) + 2*E_add({t}); {self._arith_src()}")
 
     def sign_bit_read(self) -> Rate:
-        p = self.hw.bnn.sign_weight_read
-        return Rate("bnn.sign_weight_read", self.scaled(p) / p.bits, "bit",
-                    f"bnn.sign_weight_read {p.value:g} {p.unit}/{p.bits}b; {self._node_note(p)} [{p.source}]")
+        p = self.hw.bnn.sign_weights.read
+        return Rate("bnn.sign_weights.read@bit", self.scaled(p) / p.bits, "bit",
+                    f"bnn.sign_weights.read {p.value:g} {p.unit}/{p.bits}b; {self._node_note(p)} [{p.source}]")
 
     def memo_entry(self, op: str) -> Rate:
         eb = self.hw.bnn.memo_entry_bits.value
@@ -138,6 +205,21 @@ class PriceBook:
         return Rate(f"control.counter@{n}b", self.add_j(n), "op", f"E_add({n}); {self._arith_src()}")
 
     # ------------------------------------------------------------------ static
+    def static_parts(self) -> list[tuple[str, float, str]]:
+        """``(name, watts, how)`` of every part of the chip's static power: each memory's CACTI
+        leakage times its instances, and the logic area times ``chip.logic_leakage``."""
+        from .area import logic_area_mm2  # area prices its logic with this book's node scaling
+        parts = []
+        for path, mem, n in self.hw.memories():
+            lk = mem.leakage
+            parts.append((f"{path}.leakage", lk.si * n, f"{lk.value:g} {lk.unit} x {n} [{lk.basis}]"))
+        mm2, dens = logic_area_mm2(self.hw, self), self.hw.chip.logic_leakage
+        parts.append(("logic", mm2 * dens.si, f"{mm2:.4g} mm2 of logic (area.py) x chip.logic_leakage "
+                                               f"{dens.value:g} {dens.unit}"))
+        return parts
+
     def static(self) -> Rate:
-        p = self.hw.chip.static_power
-        return Rate("chip.static_power", p.si, "s", f"chip.static_power {p.value:g} {p.unit} [{p.source}]")
+        parts = self.static_parts()
+        watts = sum(w for _, w, _ in parts)
+        src = "sum of " + "; ".join(f"{name} {w * 1e3:.4g} mW ({how})" for name, w, how in parts)
+        return Rate("chip.static_power", watts, "s", src)
