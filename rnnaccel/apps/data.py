@@ -1,7 +1,8 @@
 """Cached feature sets and deterministic batches for the applications.
 
 Features of a split are extracted once (log-mel of every utterance, the slow part) and cached in
-``data.cache_dir`` keyed by every setting that changes them; SpecAugment is applied on the fly from
+``data.cache_dir`` keyed by every setting that changes them and by what they were computed from
+(:func:`source_fingerprint`: the corpus directory and its files); SpecAugment is applied on the fly from
 ``(seed, epoch, index)`` so a run is reproducible and resumable at any step.
 """
 from __future__ import annotations
@@ -16,11 +17,13 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import Dataset
 
+from ..errors import RnnaccelError, one_line
 from .config import to_feature_config
 from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
                         SynthSpeech, Vocab, WordVocab, collate_ctc)
 
-__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split"]
+__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split",
+           "source_fingerprint"]
 
 
 def checkpoint_data(ck: dict, **overrides):
@@ -96,29 +99,87 @@ def _corpus(data, split: str):
     raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA)}")
 
 
-def _generated_digest(data) -> str | None:
-    """A generated corpus's manifest digest: regenerating it (other seed, voices, hours) must not
-    reuse cached features."""
-    if data.corpus != "synth_speech":
+def _listing_digest(directory: Path, pattern: str) -> str | None:
+    """SHA-1 of the sorted (name, size, mtime) of the files matching ``pattern`` in ``directory``:
+    a file added, removed, replaced or rewritten changes it (None when the directory is missing)."""
+    if not directory.is_dir():
         return None
-    from ..datasets.synth import default_cache_dir
+    h = hashlib.sha1()
+    for f in sorted(directory.glob(pattern)):
+        st = f.stat()
+        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
-    root = default_cache_dir() if data.root is None else Path(data.root).expanduser()
-    manifest = root / "manifest.jsonl"
-    if not manifest.is_file():
-        return None  # _corpus raises the error that names the generating command
-    return hashlib.sha1(manifest.read_bytes()).hexdigest()
+
+def _data_root(data) -> Path | None:
+    from ..datasets import default_data_root
+
+    if data.root is not None:
+        return Path(data.root).expanduser().resolve()
+    try:
+        return default_data_root().resolve()
+    except FileNotFoundError:
+        return None  # _corpus raises the error that names it
+
+
+def source_fingerprint(data) -> dict:
+    """What the features of ``data`` are computed from: the corpus directory (resolved) and a
+    digest of its audio files (FSDD: the recordings' names, sizes and times; synth_speech: the
+    manifest). Part of the feature-cache key and of the evaluate result hash, so another
+    ``data.root``, or the same one with other files, never reuses stale features or results."""
+    if data.corpus == "synth_speech":
+        from ..datasets.synth import default_cache_dir
+
+        root = (default_cache_dir() if data.root is None else Path(data.root).expanduser()).resolve()
+        manifest = root / "manifest.jsonl"
+        digest = hashlib.sha1(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+        return {"root": str(root), "manifest": digest}
+    root = _data_root(data)
+    if data.corpus == "connected_digits" and root is not None:
+        rec = root / "fsdd" / "recordings"
+        return {"root": str(rec), "files": _listing_digest(rec, "*.wav")}
+    return {"root": str(root) if root is not None else None}
+
+
+def _extract(data, split: str, progress: bool) -> tuple[list, list, list]:
+    """Features, transcripts and ids of every utterance of ``split``; a missing or empty corpus
+    and an unreadable, empty or NaN recording are one :class:`RnnaccelError` line naming it."""
+    from ..datasets import DataError
+
+    try:
+        corpus = _corpus(data, split)
+    except FileNotFoundError as e:
+        raise RnnaccelError(f"data.root={data.root}: {one_line(e)}; point data.root at the corpus "
+                            f"(null: the shared data directory)") from None
+    if len(corpus) == 0:
+        raise RnnaccelError(f"data.corpus={data.corpus} at data.root={data.root}: the {split} split has no "
+                            f"utterances; point data.root at a complete corpus")
+    extractor = FeatureExtractor(to_feature_config(data.features))
+    feats, transcripts, ids = [], [], []
+    it = range(len(corpus))
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc=f"features {split}", leave=False)
+    for i in it:
+        try:
+            item = corpus[i]
+        except DataError as e:
+            raise RnnaccelError(f"{one_line(e)}; replace or remove that file") from None
+        feats.append(extractor(item.waveform, item.sample_rate))
+        transcripts.append(item.transcript)
+        ids.append(item.utt_id)
+    return feats, transcripts, ids
 
 
 def load_split(data, split: str, augment: bool = False, seed: int = 0, progress: bool = False) -> FeatureSet:
-    """Features of ``split`` (``train``/``val``/``test``) under the ``data`` config (a DataConf)."""
+    """Features of ``split`` (``train``/``val``/``test``) under the ``data`` config (a DataConf),
+    cached under ``data.cache_dir`` keyed by every setting and the :func:`source_fingerprint`."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r} unknown; choose train, val or test")
     vocab = build_vocab(data.vocab)
     key_src = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
                if k not in ("cache_dir", "spec_augment", "root")}
-    if (digest := _generated_digest(data)) is not None:
-        key_src["generated"] = digest
+    key_src["source"] = source_fingerprint(data)
     key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]
     cache = Path(data.cache_dir) / f"{data.corpus}-{split}-{key}.pt" if data.cache_dir else None
     if cache is not None and cache.is_file():
@@ -129,18 +190,7 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
             cache.unlink(missing_ok=True)
             return load_split(data, split, augment, seed, progress)
     else:
-        corpus = _corpus(data, split)
-        extractor = FeatureExtractor(to_feature_config(data.features))
-        feats, transcripts, ids = [], [], []
-        it = range(len(corpus))
-        if progress:
-            from tqdm import tqdm
-            it = tqdm(it, desc=f"features {split}", leave=False)
-        for i in it:
-            item = corpus[i]
-            feats.append(extractor(item.waveform, item.sample_rate))
-            transcripts.append(item.transcript)
-            ids.append(item.utt_id)
+        feats, transcripts, ids = _extract(data, split, progress)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")

@@ -30,3 +30,24 @@ def run_app(module: str, *overrides: str, timeout: int = 240, env: dict | None =
     e = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", f"rnnaccel.apps.{module}", *overrides], cwd=ROOT, env=e,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def have_fsdd() -> bool:
+    try:
+        from rnnaccel.datasets import default_data_root
+        return (default_data_root() / "fsdd" / "recordings").is_dir()
+    except Exception:
+        return False
+
+
+def fsdd_root(root: Path, indices=range(0, 5)) -> Path:
+    """A data root whose ``fsdd/recordings`` links the shared recordings with these indices (the
+    test split's), so a test can damage or remove files without touching the shared data."""
+    from rnnaccel.datasets import default_data_root
+
+    rec = root / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    for f in (default_data_root() / "fsdd" / "recordings").glob("*.wav"):
+        if int(f.stem.rsplit("_", 1)[1]) in indices:
+            (rec / f.name).symlink_to(f)
+    return root
