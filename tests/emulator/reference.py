@@ -183,3 +183,63 @@ def gru_sequence(W_ih, W_hh, bx, bh, xs, cfg, site_base=0, h0=None):
                         seed, site_base + 2, t, j), F["hidden"], cnt, "hidden") for j in range(H)]
         steps.append((list(h), None, r + zg + n))
     return steps, cnt
+
+
+def quantize_params(cell, w_ih, w_hh, b_ih, b_hh, cfg, site):
+    """A direction's float parameters (PyTorch layout, nested lists) -> ints in PyTorch row order:
+    ``(W_ih, W_hh, b_x, b_h)``. The dither index ``j`` of a weight is its column, of a bias entry its
+    index in PyTorch order (before the LSTM gate permutation); ``step`` is 0."""
+    F, mode, seed = cfg["fmt"], cfg["rounding"], cfg["seed"]
+    H = len(w_hh[0])
+    qm = lambda M: [[quantize_real(v, F["weight"], mode, seed, site, j) for j, v in enumerate(row)] for row in M]
+    qv = lambda v: [quantize_real(x, F["bias"], mode, seed, site, j) for j, x in enumerate(v)]
+    b_ih = b_ih if b_ih is not None else [0.0] * len(w_ih)
+    b_hh = b_hh if b_hh is not None else [0.0] * len(w_ih)
+    if cell == "lstm":
+        bx, bh = [a + b for a, b in zip(b_ih, b_hh)], [0.0] * len(b_ih)
+    else:  # r, z merged; n keeps b_in (x part) and b_hn (gated by r) apart
+        bx = [a + b for a, b in zip(b_ih[:2 * H], b_hh[:2 * H])] + list(b_ih[2 * H:])
+        bh = [0.0] * (2 * H) + list(b_hh[2 * H:])
+    return qm(w_ih), qm(w_hh), qv(bx), qv(bh)
+
+
+def requantize(v, fmt_from, fmt_to, cfg, site, cnt):
+    """An inter-layer step: one output vector (``fmt_from`` ints) into the next layer's input
+    format, with that layer's rounding and seed, ``step`` 0, ``j`` = feature; saturations count as
+    ``input``."""
+    s = fmt_from[1] - fmt_to[1]
+    return [sat(rshift(x, s, cfg["rounding"], cfg["seed"], site, 0, j), fmt_to, cnt, "input") for j, x in enumerate(v)]
+
+
+def stack_sequence(cell, weights, cfgs, xs, h0=None, c0=None):
+    """A whole stack over one sequence. ``weights[l][d]`` = ``(W_ih, W_hh, b_x, b_h)`` ints in PyTorch
+    row order; ``cfgs[l]``: the layer's reference config; ``xs``: layer 0's input-format ints (the
+    sequence's own length); ``h0``/``c0``: ``[l][d]`` int lists or None (zeros).
+
+    Returns ``(layers, counts)`` with ``layers[l] = {"x": layer input vectors, "sat": {"input": n},
+    d: per-step (h, c, gates) in time order, ("sat", d): that direction's saturation counts}``;
+    the reverse direction has run from the last element back. ``counts``: totals."""
+    cnt, layers, cur = {}, [], [list(v) for v in xs]
+    for layer, cfg in enumerate(cfgs):
+        n_in = {}
+        if layer > 0:
+            prev = cfgs[layer - 1]["fmt"]["hidden"]
+            cur = [requantize(v, prev, cfg["fmt"]["input"], cfg, 64 * layer + 10, n_in) for v in cur]
+        rec = {"x": cur, "sat": n_in}
+        cnt["input"] = cnt.get("input", 0) + n_in.get("input", 0)
+        for d, (W_ih, W_hh, bx, bh) in enumerate(weights[layer]):
+            seq = cur if d == 0 else cur[::-1]
+            site_base = (2 * layer + d) * 32
+            h_init = h0[layer][d] if h0 is not None else None
+            if cell == "lstm":
+                c_init = c0[layer][d] if c0 is not None else None
+                steps, n = lstm_sequence(W_ih, W_hh, bx, seq, cfg, site_base, h_init, c_init)
+            else:
+                steps, n = gru_sequence(W_ih, W_hh, bx, bh, seq, cfg, site_base, h_init)
+            for k, v in n.items():
+                cnt[k] = cnt.get(k, 0) + v
+            rec[d], rec[("sat", d)] = (steps if d == 0 else steps[::-1]), n
+        layers.append(rec)
+        dirs = len(weights[layer])
+        cur = [sum((rec[d][t][0] for d in range(dirs)), []) for t in range(len(cur))]
+    return layers, cnt
