@@ -6,6 +6,7 @@ import pytest
 
 from rnnaccel.hardware import compare, estimate, load_hw
 from rnnaccel.hardware.estimate import dense_layer_trace
+from rnnaccel.hardware.pricing import PriceBook
 from rnnaccel.emulator.trace import Trace
 
 J = {"pJ": 1e-12, "nJ": 1e-9}
@@ -18,18 +19,21 @@ def test_hand_computed_tiny_lstm(make_lt, make_trace, raw_yaml):
                  act__sigmoid=3, act__tanh=2, eltwise__mul=3, eltwise__add=5)
     rep = estimate(make_trace(lt), "epur")
 
-    def e(p):  # a YAML energy in joules, scaled from its node to the chip node with k
-        s = (y["chip"]["node"]["value"] / p["node_nm"]) ** y["chip"]["energy_node_exponent"]["value"]
+    book = PriceBook(load_hw("epur"))  # node scaling and static power have their own tests
+
+    def e(p):  # a YAML energy in joules, scaled from its node to the chip node
+        s = 1.0 if p["node_nm"] is None else book.energy_factor(p["node_nm"])
         return p["value"] * J[p["unit"]] * s
 
     a = y["arith"]
     mul16 = e(a["int_mult"]) * 16 * 16 / 32 ** 2
     add = lambda n: e(a["int_add"]) * n / 32  # noqa: E731
     mac = mul16 + add(a["accumulator_bits"]["value"])
-    act = e(y["activation"]["segment_table_read"]) * 32 / 64 + mul16 + add(16)
+    seg = y["activation"]["segment_table"]["read"]
+    act = e(seg) * 32 / seg["bits"] + mul16 + add(16)
     ep = y["epur"]
-    per_b = lambda mem, op: e(ep[mem][op]) / 8  # noqa: E731  (64-bit access -> per byte)
-    dram = 32 * y["dram"]["energy"]["value"] * J["nJ"] / 8  # fits: footprint fetched once
+    per_b = lambda mem, op: e(ep[mem][op]) / (ep[mem][op]["bits"] / 8)  # noqa: E731  (access -> per byte)
+    dram = 32 * e(y["dram"]["energy"]) / (y["dram"]["energy"]["bits"] / 8)  # fits: footprint fetched once
     sram = (64 * per_b("weight_buffer", "read") + 32 * per_b("weight_buffer", "write")
             + 2 * 12 * 2 * per_b("input_buffer", "read")  # one 2-byte operand per MAC
             + 2 * 6 * 4 * per_b("input_buffer", "write")  # act_bytes broadcast to 4 CUs
@@ -40,7 +44,7 @@ def test_hand_computed_tiny_lstm(make_lt, make_trace, raw_yaml):
     seconds = cycles / (y["chip"]["frequency"]["value"] * 1e6)
     expected = {"dram": dram, "sram": sram, "compute": 24 * mac,
                 "activation": 10 * act + 6 * mul16 + 10 * add(16), "bnn": 0.0, "control": 0.0,
-                "static": y["chip"]["static_power"]["value"] * seconds}
+                "static": book.static().joules * seconds}
     assert rep.cycles == pytest.approx(cycles, rel=1e-12)
     assert rep.seconds == pytest.approx(seconds, rel=1e-12)
     for comp, v in expected.items():
