@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,7 +103,6 @@ def test_plot_breakdown_writes_png(tmp_path):
 @pytest.mark.parametrize("kind", ["epur", "tpu"])
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_layer_chunk_agrees_with_emulator_trace(kind, cell):
-    torch = pytest.importorskip("torch")
     from rnnaccel.emulator import GRU, LSTM
     D, H, B, T = 6, 5, 3, 4
     m = (LSTM if cell == "lstm" else GRU)(D, H, mode="emulate")
