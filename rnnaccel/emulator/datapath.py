@@ -10,7 +10,14 @@ are a prefix ``[:n_t]`` of the batch — a finished sequence is never computed a
 is frozen at its last step. Reverse directions reverse each sequence within its own length.
 
 Gate order in the datapath: LSTM ``[i, f, o, g]`` (sigmoid gates first; PyTorch's ``[i, f, g, o]``
-rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order).
+rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order); see
+:mod:`rnnaccel.emulator.gates`.
+
+Reading order: :func:`quantize_weights` (float parameters -> :class:`IntWeights`), then
+:func:`run_direction`, which prepares a :class:`Direction` (what every step shares: the rounding
+and narrowing helpers, the GEMMs, the technique units' hook points) and runs :func:`lstm_step` or
+:func:`gru_step` per time step, counting saturations in a :class:`StepSaturations`. The counts of
+the trace come from the step facts (:mod:`rnnaccel.emulator.facts`) in :func:`make_layer_trace`.
 """
 from __future__ import annotations
 
@@ -26,11 +33,11 @@ from .facts import DirectionFacts, layer_counters
 from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
 from .hooks import DirectionContext, StepUnit
-from .gates import GATES
+from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
 
-__all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "GATES",
-           "SAT_CLASSES", "lstm_row_order"]
+__all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "lstm_step", "gru_step",
+           "Direction", "StepSaturations", "GATES", "SAT_CLASSES", "lstm_row_order"]
 
 SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
@@ -41,7 +48,8 @@ SITE_XN, SITE_HN, SITE_RHN, SITE_WEIGHT, SITE_INPUT = 6, 7, 8, 9, 10
 def lstm_row_order(hidden: int) -> torch.Tensor:
     """Row permutation from PyTorch's LSTM gate order [i, f, g, o] to the datapath's [i, f, o, g]."""
     h = torch.arange(hidden)
-    return torch.cat([h, h + hidden, h + 3 * hidden, h + 2 * hidden])
+    src = [TORCH_ORDER["lstm"].index(g) for g in DATAPATH_ORDER["lstm"]]
+    return torch.cat([h + k * hidden for k in src])
 
 
 @dataclass
@@ -120,7 +128,181 @@ class _ActUnits:
         self.tanh = tanh
         self.tanh_c = ActivationUnit("tanh", cfg.cell, cfg.act, site=site_base + SITE_TANH_C, **kw)
         # LSTM [i, f, o | g]; GRU [r, z] (n is evaluated later, after the r gating)
-        self.gates = GateActivations([(sig, 3 * H), (tanh, H)] if cell == "lstm" else [(sig, 2 * H)])
+        n_sig = SIGMOID_GATES[cell] * H
+        self.gates = GateActivations([(sig, n_sig), (tanh, H)] if cell == "lstm" else [(sig, n_sig)])
+
+
+# ---------------------------------------------------------------------- one direction, step by step
+class StepSaturations:
+    """Saturations of one step, per class of :data:`SAT_CLASSES`."""
+
+    def __init__(self):
+        self.counts = dict.fromkeys(SAT_CLASSES, 0)
+
+    def take(self, cls: str, clamped: tuple[torch.Tensor, int]) -> torch.Tensor:
+        """``clamped`` = ``(value, saturations)`` of a narrowing into class ``cls``: count, return value."""
+        v, n = clamped
+        self.counts[cls] += n
+        return v
+
+    def row(self) -> tuple[int, ...]:
+        return tuple(self.counts[k] for k in SAT_CLASSES)
+
+
+class Direction:
+    """What every step of one direction shares, prepared once: formats and rounding, activation
+    units, the recurrent GEMM, the input part of all steps (made on first use) and the technique
+    units with their hook points (:mod:`rnnaccel.emulator.hooks`)."""
+
+    def __init__(self, cell: str, w: IntWeights, x: torch.Tensor, cfg: DatapathConfig, site_base: int,
+                 gemm: str, units, ctx: DirectionContext):
+        self.cell, self.w, self.x, self.cfg, self.site_base, self.backend = cell, w, x, cfg, site_base, gemm
+        self.GH, self.H = w.w_hh.shape
+        self.act = _act_units(cell, cfg, site_base, self.H)
+        self.gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, self._scale(cfg.hidden.frac), gemm)
+        self.b_hn = self._bias(w.b_h[2 * self.H:]) if cell == "gru" else None  # GRU: b_hn, gated by r
+        self._gx: torch.Tensor | None = None
+        for u in units:
+            u.begin(ctx)
+        self.acc_units = [u for u in units if type(u).gate_acc is not StepUnit.gate_acc]
+        self.out_units = [u for u in units if type(u).gate_out is not StepUnit.gate_out]
+        self.obs_units = [u for u in units if type(u).observe is not StepUnit.observe]
+        self.units = list(units)
+
+    # ------------------------------------------------------------------ shared helpers
+    def _scale(self, operand_frac: int) -> float:
+        """Products of weights and an operand with fraction ``operand_frac`` -> accumulator fraction."""
+        return 2.0 ** (self.cfg.acc_frac - self.cfg.weight.frac - operand_frac)
+
+    def _bias(self, b: torch.Tensor) -> torch.Tensor:
+        return b * float(2 ** (self.cfg.acc_frac - self.cfg.bias.frac))
+
+    def round_at(self, v: torch.Tensor, shift: int, site: int, t: int) -> torch.Tensor:
+        """``v * 2**-shift`` rounded by the layer's mode at rounding point ``site`` of step ``t``."""
+        return round_shift(v, shift, self.cfg.rounding, seed=self.cfg.seed, site=self.site_base + site, step=t)
+
+    def narrow(self, v: torch.Tensor, shift: int, fmt: Fmt, site: int, t: int) -> tuple[torch.Tensor, int]:
+        """Round ``shift`` bits away, then saturate into ``fmt``: ``(value, saturations)``."""
+        return saturate(self.round_at(v, shift, site, t), fmt)
+
+    def input_part(self) -> torch.Tensor:
+        """The x part of every step at once (T, B, G*H): exact products at the accumulator's fraction,
+        plus ``b_x``. Made on first use: a unit that supplies the dot products never needs it."""
+        if self._gx is None:
+            T, B, D = self.x.shape
+            cfg = self.cfg
+            gemm_x = self.w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, self._scale(cfg.input.frac), self.backend)
+            g = gemm_x(self.x.reshape(T * B, D)).reshape(T, B, self.GH)
+            g += self._bias(self.w.b_x)
+            if self.cell == "lstm" and self.gemm_h.const is not None:
+                g += self.gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: its constant, once
+            self._gx = g
+        return self._gx
+
+    # ------------------------------------------------------------------ hook points
+    def unit_dot_products(self, t: int, n: int, hp: torch.Tensor):
+        """``(ax, ah)`` from the first unit that supplies them, else None (the plain path). Every unit
+        is called: one may only observe the step's inputs while another supplies the products."""
+        got = None
+        for u in self.acc_units:
+            r = u.gate_acc(t, n, hp)
+            if got is None:
+                got = r
+        return got
+
+    def activate(self, t: int, n: int, cols: slice, z: torch.Tensor, act) -> torch.Tensor:
+        """Activation unit ``act`` on pre-activations ``z`` of gate columns ``cols``, then the units'
+        ``gate_out`` (which may replace outputs, e.g. reused ones)."""
+        a = act(z, t)
+        for u in self.out_units:
+            a = u.gate_out(t, n, cols, z, a, lambda v: act(v, t))
+        return a
+
+    def observe(self, t, n, hp, h, cp, c) -> None:
+        for u in self.obs_units:
+            u.observe(t, n, hp, h, cp, c)
+
+    def unit_counters(self) -> dict[str, np.ndarray]:
+        counters: dict[str, np.ndarray] = {}
+        for u in self.units:
+            for k, v in u.counters().items():
+                counters[k] = counters.get(k, 0) + np.asarray(v, dtype=np.int64)
+        return counters
+
+
+def lstm_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: torch.Tensor, sat: StepSaturations):
+    """One LSTM step of the ``n`` running rows (docs/datapath.md §5). Returns ``(h, c, gates)``,
+    ``gates`` the activations in PyTorch order."""
+    cfg, H = d.cfg, d.H
+    fa, fc = cfg.act.frac, cfg.cell.frac
+    ext = d.unit_dot_products(t, n, hp)
+    acc = d.gemm_h(hp, out=d.input_part()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
+    acc = sat.take("acc", saturate(acc, cfg.acc))
+    z = sat.take("preact", d.narrow(acc, cfg.acc_frac - cfg.preact.frac, cfg.preact, SITE_PREACT, t))
+    i, f, o, g = d.activate(t, n, slice(0, d.GH), z, d.act.gates).split(H, dim=1)  # datapath order
+    fm = max(2 * fa, fa + fc)  # the cell update's common fraction
+    cm = torch.addcmul(_scaled(i * g, fm - 2 * fa), f, cp, value=float(2 ** (fm - fa - fc)))
+    c = sat.take("cell", d.narrow(cm, fm - fc, cfg.cell, SITE_CELL, t))
+    h = sat.take("hidden", d.narrow(o * d.act.tanh_c(c, t), 2 * fa - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t))
+    return h, c, (i, f, g, o)
+
+
+def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: StepSaturations):
+    """One GRU step of the ``n`` running rows (docs/datapath.md §6). Returns ``(h, None, gates)``."""
+    cfg, H = d.cfg, d.H
+    fa, fh, to_preact = cfg.act.frac, cfg.hidden.frac, cfg.acc_frac - cfg.preact.frac
+    ext = d.unit_dot_products(t, n, hp)
+    if ext is None:
+        ax, ah = d.input_part()[t, :n], d.gemm_h(hp)
+        ah[:, 2 * H:] += d.b_hn
+    else:
+        ax, ah = ext
+    acc_rz = sat.take("acc", saturate(ah[:, : 2 * H] + ax[:, : 2 * H], cfg.acc))
+    z_rz = sat.take("preact", d.narrow(acc_rz, to_preact, cfg.preact, SITE_PREACT, t))
+    r, zg = d.activate(t, n, slice(0, 2 * H), z_rz, d.act.gates).split(H, dim=1)
+    acc_xn = sat.take("acc", saturate(ax[:, 2 * H:], cfg.acc))
+    acc_hn = sat.take("acc", saturate(ah[:, 2 * H:], cfg.acc))
+    qxn = sat.take("preact", d.narrow(acc_xn, to_preact, cfg.preact, SITE_XN, t))
+    qhn = sat.take("preact", d.narrow(acc_hn, to_preact, cfg.preact, SITE_HN, t))
+    pre_n = sat.take("preact", saturate(qxn + d.round_at(r * qhn, fa, SITE_RHN, t), cfg.preact))
+    n_ = d.activate(t, n, slice(2 * H, 3 * H), pre_n, d.act.tanh)
+    fg = max(fa, fh)  # the state update's common fraction
+    hm = torch.addcmul(_scaled((float(2 ** fa) - zg) * n_, fg - fa), zg, hp, value=float(2 ** (fg - fh)))
+    h = sat.take("hidden", d.narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t))
+    return h, None, (r, zg, n_)
+
+
+STEPS = {"lstm": lstm_step, "gru": gru_step}
+
+
+class _Recorder:
+    """Outputs of a direction: ``h`` of every step, the final state of each row (kept when it ends),
+    saturations per step and, with ``internals``, the gates and cell states."""
+
+    def __init__(self, T: int, B: int, H: int, GH: int, h0, c0, internals: bool, cell: str, dev):
+        f64 = dict(dtype=torch.float64, device=dev)
+        self.out = torch.zeros(T, B, H, **f64)
+        self.h_fin, self.c_fin = h0.clone(), (c0.clone() if c0 is not None else None)
+        self.gates = torch.zeros(T, B, GH, **f64) if internals else None
+        self.cells = torch.zeros(T, B, H, **f64) if internals and cell == "lstm" else None
+        self.sats: list[tuple[int, ...]] = []
+
+    def store(self, t: int, n: int, n_next: int, h, c, gates, sat: StepSaturations) -> None:
+        self.out[t, :n] = h
+        if n_next < n:  # rows n_next..n-1 end at this step: keep their final state
+            self.h_fin[n_next:n] = h[n_next:]
+            if c is not None:
+                self.c_fin[n_next:n] = c[n_next:]
+        if self.gates is not None:
+            self.gates[t, :n] = torch.cat(gates, dim=1)
+        if self.cells is not None:
+            self.cells[t, :n] = c
+        self.sats.append(sat.row())
+
+    def result(self, counters: dict, facts: DirectionFacts) -> DirectionResult:
+        sat_steps = torch.tensor(self.sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
+        return DirectionResult(self.out, self.h_fin, self.c_fin, sat_steps, self.gates, self.cells,
+                               extra={"counters": counters}, facts=facts)
 
 
 def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[int], cfg: DatapathConfig,
@@ -132,127 +314,24 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
     ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
     (B, H) initial state ints. Rows that finished are never computed again; their final state is
     kept aside when they finish. ``units``: technique units (:mod:`rnnaccel.emulator.hooks`);
-    their counters are returned in ``DirectionResult.extra["counters"]``.
+    their own counters are returned in ``DirectionResult.extra["counters"]``, the step facts in
+    ``DirectionResult.facts``.
     """
     T, B, D = x.shape
-    GH, H = w.w_hh.shape
-    fa_acc, fw, fz, fa = cfg.acc_frac, cfg.weight.frac, cfg.preact.frac, cfg.act.frac
-    fh, fc = cfg.hidden.frac, cfg.cell.frac
-    rnd, seed = cfg.rounding, cfg.seed
-    act_units = _act_units(cell, cfg, site_base, H)
-    dev = x.device
-    gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, 2.0 ** (fa_acc - fw - fh), gemm)
-    gx_cache: list[torch.Tensor] = []
-
-    def gx_all() -> torch.Tensor:
-        """The x part of every step at once (T, B, G*H): exact products aligned to the accumulator's
-        frac, plus b_x. Computed on first use: a unit that supplies the dot products never needs it."""
-        if not gx_cache:
-            gemm_x = w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, 2.0 ** (fa_acc - fw - cfg.input.frac), gemm)
-            g = gemm_x(x.reshape(T * B, D)).reshape(T, B, GH)
-            g += w.b_x * float(2 ** (fa_acc - cfg.bias.frac))
-            if cell == "lstm" and gemm_h.const is not None:
-                g += gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: its constant, once
-            gx_cache.append(g)
-        return gx_cache[0]
-    b_hn = (w.b_h[2 * H:] * float(2 ** (fa_acc - cfg.bias.frac))) if cell == "gru" else None
-    h_fin, c_fin = h0.clone(), (c0.clone() if c0 is not None else None)  # final states
-    h, c = h0, c0
-    out = torch.zeros(T, B, H, dtype=torch.float64, device=dev)
-    sats = []
-    gates_rec = torch.zeros(T, B, GH, dtype=torch.float64, device=dev) if record_internals else None
-    cells_rec = torch.zeros(T, B, H, dtype=torch.float64, device=dev) if record_internals and cell == "lstm" else None
-    one_a = float(2 ** fa)
+    H = w.w_hh.shape[1]
     facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B)
     ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts)
-    for u in units:
-        u.begin(ctx)
-    acc_units = [u for u in units if type(u).gate_acc is not StepUnit.gate_acc]
-    out_units = [u for u in units if type(u).gate_out is not StepUnit.gate_out]
-    obs_units = [u for u in units if type(u).observe is not StepUnit.observe]
-
-    def dot(t, n, hp):
-        """(ax, ah) from the first unit that supplies them, else None (the plain path). Every unit
-        is called: one may only observe the step's inputs while another supplies the products."""
-        got = None
-        for u in acc_units:
-            r = u.gate_acc(t, n, hp)
-            if got is None:
-                got = r
-        return got
-
-    def gate_out(t, n, cols, z, a, act):
-        for u in out_units:
-            a = u.gate_out(t, n, cols, z, a, act)
-        return a
-
-    def narrow(v, s, fmt: Fmt, site, t):
-        return saturate(round_shift(v, s, rnd, seed=seed, site=site_base + site, step=t), fmt)
-
-    for t in range(T):
-        n = batch_sizes[t]
-        hp = h[:n]
-        ext = dot(t, n, hp) if acc_units else None
-        if cell == "lstm":
-            acc = gemm_h(hp, out=gx_all()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
-            acc, s_acc = saturate(acc, cfg.acc)
-            z, s_pre = narrow(acc, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            a = act_units.gates(z, t)
-            if out_units:
-                a = gate_out(t, n, slice(0, GH), z, a, lambda v: act_units.gates(v, t))
-            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
-            fm = max(2 * fa, fa + fc)
-            cm = torch.addcmul(_scaled(i * g, fm - 2 * fa), f, c[:n], value=float(2 ** (fm - fa - fc)))
-            c_new, s_cell = narrow(cm, fm - fc, cfg.cell, SITE_CELL, t)
-            h_new, s_hid = narrow(o * act_units.tanh_c(c_new, t), 2 * fa - fh, cfg.hidden, SITE_HIDDEN, t)
-            if record_internals:
-                gates_rec[t, :n] = torch.cat([i, f, g, o], dim=1)
-                cells_rec[t, :n] = c_new
-        else:  # GRU
-            if ext is None:
-                ax, gh = gx_all()[t, :n], gemm_h(hp)
-                gh[:, 2 * H:] += b_hn
-            else:
-                ax, gh = ext
-            acc_rz, s_acc1 = saturate(gh[:, : 2 * H] + ax[:, : 2 * H], cfg.acc)
-            z_rz, s_pre1 = narrow(acc_rz, fa_acc - fz, cfg.preact, SITE_PREACT, t)
-            rz = act_units.gates(z_rz, t)
-            if out_units:
-                rz = gate_out(t, n, slice(0, 2 * H), z_rz, rz, lambda v: act_units.gates(v, t))
-            r, zg = rz[:, :H], rz[:, H:]
-            axn, s_acc2 = saturate(ax[:, 2 * H:], cfg.acc)
-            ahn, s_acc3 = saturate(gh[:, 2 * H:], cfg.acc)
-            qxn, s_pre2 = narrow(axn, fa_acc - fz, cfg.preact, SITE_XN, t)
-            qhn, s_pre3 = narrow(ahn, fa_acc - fz, cfg.preact, SITE_HN, t)
-            pre_n, s_pre4 = saturate(
-                qxn + round_shift(r * qhn, fa, rnd, seed=seed, site=site_base + SITE_RHN, step=t), cfg.preact)
-            nn_ = act_units.tanh(pre_n, t)
-            if out_units:
-                nn_ = gate_out(t, n, slice(2 * H, 3 * H), pre_n, nn_, lambda v: act_units.tanh(v, t))
-            fg = max(fa, fh)
-            hm = torch.addcmul(_scaled((one_a - zg) * nn_, fg - fa), zg, hp, value=float(2 ** (fg - fh)))
-            h_new, s_hid = narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t)
-            s_acc, s_pre, s_cell = s_acc1 + s_acc2 + s_acc3, s_pre1 + s_pre2 + s_pre3 + s_pre4, 0
-            c_new = None
-            if record_internals:
-                gates_rec[t, :n] = torch.cat([r, zg, nn_], dim=1)
-        out[t, :n] = h_new
-        n_next = batch_sizes[t + 1] if t + 1 < T else 0
-        if n_next < n:  # rows n_next..n-1 end at this step: keep their final state
-            h_fin[n_next:n] = h_new[n_next:]
-            if c_new is not None:
-                c_fin[n_next:n] = c_new[n_next:]
-        for u in obs_units:
-            u.observe(t, n, hp, h_new, c[:n] if c is not None else None, c_new)
-        h, c = h_new, c_new
-        sats.append((s_acc, s_pre, s_cell, s_hid))
-    sat_steps = torch.tensor(sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
-    counters: dict[str, np.ndarray] = {}
-    for u in units:
-        for k, v in u.counters().items():
-            counters[k] = counters.get(k, 0) + np.asarray(v, dtype=np.int64)
-    return DirectionResult(out, h_fin, c_fin, sat_steps, gates_rec, cells_rec, extra={"counters": counters},
-                           facts=facts)
+    d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
+    rec = _Recorder(T, B, H, d.GH, h0, c0, record_internals, cell, x.device)
+    step = STEPS[cell]
+    h, c = h0, c0
+    for t, n in enumerate(batch_sizes):
+        hp, cp = h[:n], (c[:n] if c is not None else None)
+        sat = StepSaturations()
+        h, c, gates = step(d, t, n, hp, cp, sat)
+        rec.store(t, n, batch_sizes[t + 1] if t + 1 < T else 0, h, c, gates, sat)
+        d.observe(t, n, hp, h, cp, c)
+    return rec.result(d.unit_counters(), facts)
 
 
 def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
