@@ -93,7 +93,7 @@ def test_memo_buffer_capacity_refused_with_the_numbers(make_lt, make_trace):
 def test_intermediate_memory_spill_is_charged_and_reported(make_lt, make_trace):
     lt = _dense(make_lt, 64, 64, 50, 1)
     fits = estimate(make_trace(lt), _hw()).per_layer[0]
-    tiny = estimate(make_trace(lt), _hw(intermediate_memory__capacity=1))
+    tiny = estimate(make_trace(lt), _hw(intermediate_memory__capacity=1e-4))  # MiB: ~100 B
     s = tiny.per_layer[0].stats
     assert fits.stats["spill_bytes"] == 0 and s["spill_bytes"] > 0
     assert tiny.energy_j["dram"] > fits.energy_j["dram"]
