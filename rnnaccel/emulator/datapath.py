@@ -37,7 +37,7 @@ from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
 
 __all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "lstm_step", "gru_step",
-           "Direction", "StepSaturations", "GATES", "SAT_CLASSES", "lstm_row_order"]
+           "STEPS", "Direction", "StepSaturations", "GATES", "SAT_CLASSES", "lstm_row_order"]
 
 SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
