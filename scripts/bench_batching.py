@@ -30,7 +30,8 @@ def main(argv=None) -> None:
     ap.add_argument("--policies", nargs="+", default=list(POLICIES))
     args = ap.parse_args(argv)
     base = load_batching_config(args.config)
-    print(f"{'platform':8} {'policy':9} {'rate/s':>9} {'seconds':>8} {'cpu s':>6} {'cost calls':>10}  p95 latency  J/seq")
+    print(f"{'platform':8} {'policy':9} {'rate/s':>9} {'seconds':>8} {'cpu s':>6} {'cost calls':>10}  "
+          "p95 latency  J/seq")
     for plat in args.platforms:
         cfg = base.with_(platform=plat)
         rate = args.load * reference_rate(cfg)

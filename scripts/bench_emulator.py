@@ -49,12 +49,12 @@ def main():
         x = torch.randn(b, t, d, device=dev)
         emu.int_weights()  # weight quantization is offline: not timed
 
-        def run_float():
+        def run_float(ref=ref, x=x):
             with torch.no_grad():
                 ref(x)
             sync()
 
-        def run_emul():
+        def run_emul(emu=emu, x=x):
             emu(x)
             sync()
 

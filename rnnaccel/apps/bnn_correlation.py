@@ -189,7 +189,8 @@ def main(argv=None) -> dict:
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    result: dict = {"command": " ".join(["python -m rnnaccel.apps.bnn_correlation"] + list(argv if argv is not None else sys.argv[1:]))}
+    args = list(argv if argv is not None else sys.argv[1:])
+    result: dict = {"command": " ".join(["python -m rnnaccel.apps.bnn_correlation", *args])}
     if a.random:
         rnn, x, lengths = random_case(a.random)
         samples, label = collect(rnn, x, lengths, a.sign_zero, a.max_points), f"random {a.random}"

@@ -67,7 +67,8 @@ def precision_series(rnn, x: torch.Tensor, pc, layer: int = 0, direction: int = 
         "bits": [int(b) for b in bits], "score": [float(s) * unit if s >= 0 else None for s in score],
         "thresholds": [float(t) for t in thr] if pc.mode in ("dynamic", "reexec") else [],
         "metric": pc.metric, "neuron": neuron, "layer": layer, "direction": direction, "cell": rnn.cell,
-        "widths": list(pc.widths), "stats": {k: {str(b): f for b, f in v.items()} for k, v in precision_stats(tr).items()},
+        "widths": list(pc.widths),
+        "stats": {k: {str(b): f for b, f in v.items()} for k, v in precision_stats(tr).items()},
         "stats_text": format_stats(precision_stats(tr)),
     }
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from ..emulator import DatapathConfig
+from ..errors import app_boundary
 from ..models.calibrate import calibrate
 from ..models.checkpoint import load_checkpoint, save_checkpoint
 from ..models.decode import greedy_decode
@@ -41,6 +41,7 @@ from ..models.metrics import error_rates
 from ..models.speech import SpeechModelConfig, SpeechRecognizer
 from .config import TrainApp, register, to_datapath_config
 from .data import batches, build_vocab, load_split, num_batches
+from .results import refuse_other_run
 from .train_sentiment import SentimentTask
 from .train_translation import TranslationTask
 
@@ -141,6 +142,8 @@ def run(cfg: TrainApp) -> dict:
     last = out / "last.pt"
     if tc.resume and last.is_file():
         ck = load_checkpoint(last)
+        refuse_other_run(last, ck, mcfg.to_dict(), {"data": OmegaConf.to_container(cfg.data),
+                                                    "train": OmegaConf.to_container(tc)})
         model.load_state_dict(ck["state_dict"])
         st = ck["extra"]["train_state"]
         opt.load_state_dict(st["optimizer"])
@@ -234,7 +237,7 @@ def run_task(cfg: TrainTasksApp, overrides: list[str] = ()) -> Any:
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: TrainTasksApp) -> None:
     try:
-        run_task(cfg, HydraConfig.get().overrides.task)
+        app_boundary("train", run_task, cfg, HydraConfig.get().overrides.task)
     except ValueError as e:
         raise SystemExit(f"rnnaccel-train: {e}") from None
 

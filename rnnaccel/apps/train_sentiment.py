@@ -122,7 +122,8 @@ def evaluate(model: SentimentLSTM, data, datapath: DatapathConfig | list[Datapat
         model.set_mode(mode)
         for split in ("val", "test"):
             ds, sats, t0 = getattr(data, split), {}, time.time()
-            out[f"{split}_acc_{mode}"] = round(float((predict(model, ds, saturations=sats) == ds.labels).double().mean()), 6)
+            right = predict(model, ds, saturations=sats) == ds.labels
+            out[f"{split}_acc_{mode}"] = round(float(right.double().mean()), 6)
             out[f"{split}_s_{mode}"] = round(time.time() - t0, 2)
             if mode == "emulate":
                 out[f"{split}_saturations_emulate"] = sats

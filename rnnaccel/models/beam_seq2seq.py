@@ -74,7 +74,7 @@ def beam_search(model: Translator, src: Tensor, src_len: Tensor, beam: int = 5, 
         cand = (scores.unsqueeze(-1) + logp).view(B, K * V)
         top, idx = cand.topk(K, dim=-1)  # (B, K)
         src_beam, tok = idx // V, idx % V
-        gather = lambda t: torch.gather(t, 1, src_beam)
+        gather = lambda t, ix=src_beam: torch.gather(t, 1, ix)
         was_finished = gather(finished)
         tokens = torch.cat([torch.gather(tokens, 1, src_beam.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])),
                             tok.unsqueeze(-1)], dim=-1)
