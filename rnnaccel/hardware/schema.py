@@ -1,9 +1,13 @@
 """The price-table schema: frozen dataclasses that a YAML file in ``rnnaccel/conf/hw/`` must fill.
 
-Every numeric leaf is a ``{value, unit, source}`` mapping (energies add ``node_nm`` and usually
-``bits``); the field's metadata says which unit family it takes and whether it must be positive
-or integral. Unknown keys, missing keys, wrong units, negative energies, zero frequency or
-bandwidth are refused with a one-line ``ValueError`` that names the field.
+Every numeric leaf is a ``{value, unit, source}`` mapping (energies and per-unit areas add
+``node_nm`` and usually ``bits``; estimates add ``low``/``high``, see :mod:`.units`); the field's
+metadata says which unit family it takes, whether it must be positive or integral, and whether it
+describes the design (no range required). Unknown keys, missing keys, wrong units, negative
+energies, zero frequency or bandwidth, an estimate without a range are refused with a one-line
+``ValueError`` that names the field. Memory sections hold their CACTI outputs
+(``python -m rnnaccel.hardware.cacti``); :meth:`HwConfig.memories` lists them with their instance
+counts, :meth:`HwConfig.uncertain` the numbers with a range, :meth:`HwConfig.with_value` replaces one.
 
 ``load_hw("epur")`` reads the packaged table; a path or a mapping (e.g. a hydra ``cfg.hw``) works
 too. The YAML files are plain hydra config-group files (group ``hw``).
