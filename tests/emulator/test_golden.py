@@ -36,48 +36,49 @@ def _ref_cfg(c: dict) -> dict:
             "seed": c["seed"]}
 
 
-def _pytorch_rows(cell: str, H: int) -> list[int]:
-    """Datapath row r of an NPZ holds PyTorch row perm[r]; this is its inverse (LSTM [i,f,o,g] -> [i,f,g,o])."""
+def _pytorch_rows(cell: str, a: np.ndarray) -> list:
+    """An NPZ array in datapath row order (LSTM [i, f, o, g]) as a list in PyTorch's ([i, f, g, o])."""
+    rows = a.tolist()
     if cell == "gru":
-        return list(range(3 * H))
-    return list(range(2 * H)) + list(range(3 * H, 4 * H)) + list(range(2 * H, 3 * H))
+        return rows
+    H = len(rows) // 4
+    return rows[:2 * H] + rows[3 * H:] + rows[2 * H:3 * H]
+
+
+def _sequence_states(s, b: int, H: int):
+    """``[layer][direction]`` flat (B*H) state lists -> sequence ``b``'s (H,) lists, or None."""
+    return [[sd[b * H:(b + 1) * H] for sd in sl] for sl in s] if s is not None else None
 
 
 def replay_on_reference(z) -> None:
     """Every expected integer of a golden file, recomputed by the reference from the file alone."""
     cell, L, dirs = str(z["cell"]), int(z["layers"]), int(z["directions"])
-    cfgs = [_ref_cfg(json.loads(str(z[f"l{l}_config"]))) for l in range(L)]
+    cfgs = [_ref_cfg(json.loads(str(z[f"l{li}_config"]))) for li in range(L)]
     sats = json.loads(str(z["saturations"]))
     weights = []
-    for l, c in enumerate(cfgs):
-        assert tuple(z[f"l{l}_fmt_acc"]) == (c["acc_bits"], c["fmt"]["weight"][1] + max(c["fmt"]["input"][1],
-                                                                                       c["fmt"]["hidden"][1]))
-        k, interp = c["act_index_bits"], c["act_interp"]
-        assert ref.table("sigmoid", c["fmt"]["preact"], c["fmt"]["act"], k, interp) == z[f"l{l}_table_sigmoid"].tolist()
-        assert ref.table("tanh", c["fmt"]["preact"], c["fmt"]["act"], k, interp) == z[f"l{l}_table_tanh"].tolist()
-        assert ref.table("tanh", c["fmt"]["cell"], c["fmt"]["act"], k, interp) == z[f"l{l}_table_tanh_cell"].tolist()
+    for li, c in enumerate(cfgs):
+        F, k, interp = c["fmt"], c["act_index_bits"], c["act_interp"]
+        assert tuple(z[f"l{li}_fmt_acc"]) == (c["acc_bits"], F["weight"][1] + max(F["input"][1], F["hidden"][1]))
+        assert ref.table("sigmoid", F["preact"], F["act"], k, interp) == z[f"l{li}_table_sigmoid"].tolist()
+        assert ref.table("tanh", F["preact"], F["act"], k, interp) == z[f"l{li}_table_tanh"].tolist()
+        assert ref.table("tanh", F["cell"], F["act"], k, interp) == z[f"l{li}_table_tanh_cell"].tolist()
         row = []
         for d in range(dirs):
-            p = f"l{l}d{d}_"
-            H = z[p + "w_hh"].shape[1]
-            back = [0] * len(_pytorch_rows(cell, H))
-            for r, pr in enumerate(_pytorch_rows(cell, H)):
-                back[pr] = r
-            pt = lambda a: [a.tolist()[back[r]] for r in range(len(back))]
+            p = f"l{li}d{d}_"
             if cell == "lstm":
                 assert not z[p + "b_h"].any(), "LSTM biases are merged into b_x"
-            row.append((pt(z[p + "w_ih"]), pt(z[p + "w_hh"]), pt(z[p + "b_x"]), pt(z[p + "b_h"])))
+            row.append(tuple(_pytorch_rows(cell, z[p + k]) for k in ("w_ih", "w_hh", "b_x", "b_h")))
         weights.append(row)
     got_sat: dict = {}
     for b, T in enumerate(z["lengths"].tolist()):
-        h0 = [[z[f"l{l}d{d}_h0"][b].tolist() for d in range(dirs)] for l in range(L)]
-        c0 = [[z[f"l{l}d{d}_c0"][b].tolist() for d in range(dirs)] for l in range(L)] if cell == "lstm" else None
+        h0 = [[z[f"l{li}d{d}_h0"][b].tolist() for d in range(dirs)] for li in range(L)]
+        c0 = [[z[f"l{li}d{d}_c0"][b].tolist() for d in range(dirs)] for li in range(L)] if cell == "lstm" else None
         layers, _ = ref.stack_sequence(cell, weights, cfgs, z["l0_x"][b, :T].tolist(), h0, c0)
-        for l, rec in enumerate(layers):
-            assert rec["x"] == z[f"l{l}_x"][b, :T].tolist(), f"layer {l} input (seq {b})"
-            _add(got_sat, f"l{l}d0", rec["sat"])
+        for li, rec in enumerate(layers):
+            assert rec["x"] == z[f"l{li}_x"][b, :T].tolist(), f"layer {li} input (seq {b})"
+            _add(got_sat, f"l{li}d0", rec["sat"])
             for d in range(dirs):
-                p, steps = f"l{l}d{d}_", rec[d]
+                p, steps = f"l{li}d{d}_", rec[d]
                 assert [s[0] for s in steps] == z[p + "h"][b, :T].tolist(), f"{p}h (seq {b})"
                 assert [s[2] for s in steps] == z[p + "gates"][b, :T].tolist(), f"{p}gates (seq {b})"
                 assert (z[p + "h"][b, T:] == 0).all()
@@ -86,7 +87,7 @@ def replay_on_reference(z) -> None:
                 if cell == "lstm":
                     assert [s[1] for s in steps] == z[p + "c"][b, :T].tolist(), f"{p}c (seq {b})"
                     assert last[1] == z[p + "c_n"][b].tolist()
-                _add(got_sat, f"l{l}d{d}", rec[("sat", d)])
+                _add(got_sat, f"l{li}d{d}", rec[("sat", d)])
     for key, want in sats.items():
         if key == "total":
             continue
@@ -124,11 +125,11 @@ def test_stored_files_cover_the_stack():
         z = np.load(GOLDEN / name)
         L, dirs, cell = int(z["layers"]), int(z["directions"]), str(z["cell"])
         kinds.add((cell, L > 1, dirs == 2))
-        for l in range(L):
-            c = json.loads(str(z[f"l{l}_config"]))
+        for li in range(L):
+            c = json.loads(str(z[f"l{li}_config"]))
             seen.add(c["rounding"])
-            if l > 0:
-                shift = json.loads(str(z[f"l{l - 1}_config"]))["hidden"]["frac"] - c["input"]["frac"]
+            if li > 0:
+                shift = json.loads(str(z[f"l{li - 1}_config"]))["hidden"]["frac"] - c["input"]["frac"]
                 seen.add("requant_right" if shift > 0 else "requant_left" if shift < 0 else "requant_none")
         if z["l0d0_h0"].any():
             seen.add("init_state")
@@ -227,7 +228,7 @@ def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, 
                for _ in range(dirs)] for c in cfgs]
         c0 = [[[int(v) for v in torch.randint(c.cell.qmin, c.cell.qmax + 1, (B, H), generator=g).flatten()]
                for _ in range(dirs)] for c in cfgs]
-        real = lambda s, cls: torch.tensor([[s[l][d] for d in range(dirs)] for l in range(L)], dtype=torch.float64
+        real = lambda s, cls: torch.tensor([[s[li][d] for d in range(dirs)] for li in range(L)], dtype=torch.float64
                                            ).reshape(L * dirs, B, H) * torch.tensor(
             [2.0 ** -getattr(cfgs[k // dirs], cls).frac for k in range(L * dirs)], dtype=torch.float64)[:, None, None]
         hx = (real(h0, "hidden"), real(c0, "cell")) if cell == "lstm" else real(h0, "hidden")
@@ -236,26 +237,25 @@ def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, 
     except ValueError as e:  # a layer's dot product that float64 cannot hold exactly is refused
         assume("2**53" not in str(e))
         raise
-    weights = [[ref.quantize_params(cell, *[p.double().tolist() if p is not None else None for p in m.params(l, d)],
-                                    rcs[l], (2 * l + d) * 32 + 9) for d in range(dirs)] for l in range(L)]
+    weights = [[ref.quantize_params(cell, *[p.double().tolist() if p is not None else None for p in m.params(li, d)],
+                                    rcs[li], (2 * li + d) * 32 + 9) for d in range(dirs)] for li in range(L)]
     want_sat = {}
     for b in range(B):
         n = int(lengths[b])
         xs = [[ref.quantize_real(float(v), rcs[0]["fmt"]["input"], rcs[0]["rounding"], rcs[0]["seed"], 10, j,
                                  want_sat, "input") for j, v in enumerate(x[b, t].tolist())] for t in range(n)]
-        pick = lambda s: [[s[l][d][b * H:(b + 1) * H] for d in range(dirs)] for l in range(L)] if s else None
-        layers, cnt = ref.stack_sequence(cell, weights, rcs, xs, pick(h0), pick(c0))
+        layers, cnt = ref.stack_sequence(cell, weights, rcs, xs, _sequence_states(h0, b, H), _sequence_states(c0, b, H))
         for k, v in cnt.items():
             want_sat[k] = want_sat.get(k, 0) + v
-        for l, rec in enumerate(layers):
+        for li, rec in enumerate(layers):
             for d in range(dirs):
-                got = res.internals[(l, d)]
-                assert got["h"][b, :n].to(torch.int64).tolist() == [s[0] for s in rec[d]], f"h l{l}d{d} seq {b}"
+                got = res.internals[(li, d)]
+                assert got["h"][b, :n].to(torch.int64).tolist() == [s[0] for s in rec[d]], f"h l{li}d{d} seq {b}"
                 assert got["gates"][b, :n].to(torch.int64).tolist() == [s[2] for s in rec[d]]
                 if cell == "lstm":
                     assert got["cells"][b, :n].to(torch.int64).tolist() == [s[1] for s in rec[d]]
                 last = rec[d][-1] if d == 0 else rec[d][0]
-                assert res.h_n[l * dirs + d, b].to(torch.int64).tolist() == last[0]
+                assert res.h_n[li * dirs + d, b].to(torch.int64).tolist() == last[0]
         out = [sum((layers[-1][d][t][0] for d in range(dirs)), []) for t in range(n)]
         assert res.output[b, :n].to(torch.int64).tolist() == out
     for k in ("input", "acc", "preact", "cell", "hidden"):
