@@ -25,9 +25,10 @@ Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
 
 ``wf = ceil(wb/native) * ceil(ab/native)`` (TPU v1: 8x16 half speed, 16x16 quarter speed) and
 ``wslices = ceil(wb/native)`` come from the widest ``mac.<wb>x<ab>`` counter of the step (of the
-chunk, for the projection). The step's ``weight_bytes`` split into ``W_ih : W_hh`` as ``D : H``.
-With ``S > 1`` the projection runs before memoization decides a step, so it is dense (the skipped
-``W_ih`` bytes and MACs are charged back) and its 32-bit sums are parked in the unified buffer
+chunk, for the projection). A step reads each weight row once for all its rows
+(``seq_weight_bytes / active``, so the evaluator's batching changes nothing), split into
+``W_ih : W_hh`` as ``D : H``. With ``S > 1`` the projection runs before memoization decides a step,
+so it is dense (the whole ``W_ih`` and the reused neurons' MACs are charged) and its 32-bit sums are parked in the unified buffer
 until their step (what does not fit spills to DRAM).
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .common import (
     charge_vector_ops,
     gates,
 )
+from .operating import seq_weight_bytes
 from .pricing import PriceBook
 from .report import LayerCost, Ledger
 from .schema import HwConfig, TpuArch
@@ -56,15 +58,9 @@ def _cdiv(a, b):
 
 
 def projection_chunk_steps(arch: TpuArch) -> int:
-    """Time steps whose input projection is batched into one GEMM. Until the price table carries
-    ``tpu.projection_chunk_steps`` the TPU runs it step by step (1), as the model did before."""
-    p = getattr(arch, "projection_chunk_steps", None)
-    if p is None:
-        return 1
-    s = p.value
-    if isinstance(s, bool) or int(s) != s or s < 1:
-        raise ValueError(f"tpu.projection_chunk_steps must be an int >= 1, got {s!r}")
-    return int(s)
+    """Time steps whose input projection is batched into one GEMM (``tpu.projection_chunk_steps``;
+    the schema guarantees an int >= 1)."""
+    return int(arch.projection_chunk_steps.value)
 
 
 def ws_gemm_cycles(rows, n: int, k: int, R: int, C: int, shift: int, acc_rows: int, wf=1, wslices=1):
@@ -143,12 +139,16 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     bpc = hw.dram.bandwidth.si / hw.chip.frequency.si
     acc_b = hw.arith.accumulator_bits.value / 8
 
-    # ---- weight bytes: W_ih : W_hh = D : H; a batched projection cannot skip memoized neurons
-    wbytes = rd.get("weight_bytes")
+    # ---- weight bytes of a step: every active row runs in one GEMM, which reads each weight row once
+    #      (the mean sequence's read, batch-independent); W_ih : W_hh = D : H. A batched projection
+    #      cannot skip memoized neurons: it reads the whole W_ih (bias left out, < 1 %).
+    rd.get("weight_bytes")
+    rd.used.add("seq_weight_bytes")
+    read = np.divide(seq_weight_bytes(lt), b, out=np.zeros(steps), where=b > 0)
     dense = S > 1
     ih_share = D / (D + H)
-    ih_bytes = (wbytes + (rd.get("memo.weight_bytes_skipped") if dense else 0.0)) * ih_share
-    hh_bytes = wbytes * (1 - ih_share)
+    ih_bytes = (np.maximum(read, N * (D + H) * wmax / 8) if dense else read) * ih_share
+    hh_bytes = read * (1 - ih_share)
 
     # ---- input projection, one GEMM per chunk of S steps
     proj_on = (b > 0) if dense else issued
@@ -182,7 +182,7 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
 
     # ---- energy: MACs a dense projection computes that memoization had skipped
     if dense:
-        led.charge("compute", "memo.reused*D", (rd.get("memo.reused") * D).sum(),
+        led.charge("compute", "memo.reused*D", (rd.get("memo.reused") * D)[proj_on].sum(),
                    book.mac(lt.weight_bits, lt.act_bits))
 
     # ---- energy of memories

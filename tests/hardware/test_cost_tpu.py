@@ -214,12 +214,16 @@ def test_bad_chunk_refused(make_lt):
             _price(lt, bad)
 
 
-def test_table_chunk_is_what_tpu_layer_uses(make_lt):
-    hw = load_hw("tpu")
+def test_table_chunk_is_what_tpu_layer_uses(make_lt, make_trace):
+    """The price table's tpu.projection_chunk_steps reaches the model (and estimate)."""
     lt = _seq(make_lt, [2, 2, 1], 64, 32)
-    S = projection_chunk_steps(hw.arch)
-    assert S >= 1
-    assert tpu_layer(lt, hw, PriceBook(hw))[0].cycles == _price(lt, S, hw).cycles
+    for S in (1, 3):
+        d = load_hw("tpu").to_dict()
+        d["tpu"]["projection_chunk_steps"]["value"] = S
+        hw = load_hw(d)
+        assert projection_chunk_steps(hw.arch) == S
+        assert tpu_layer(lt, hw, PriceBook(hw))[0].stats == _price(lt, S, hw).stats
+        assert estimate(make_trace(lt), hw).per_layer[0].stats["projection_gemms"] == 3 // S
 
 
 def test_macs_without_active_rows_rejected(make_lt, make_trace):
