@@ -1,7 +1,7 @@
 """Load sweep of the batching policies on E-PUR and the TPU: a Markdown table, JSON rows and one
 throughput-latency / throughput-energy plot per platform.
 
-    .venv/bin/python scripts/batching_sweep.py --out runs/batching \
+    .venv/bin/python -m rnnaccel.apps.batching_sweep --out runs/batching \
         [--config ebatch] [--loads 0.1 0.3 0.5 0.7 0.9 1.2] [--requests 2000] [--targets epur=0.5 tpu=0.15]
 
 Loads are fractions of the platform's reference rate (E-BATCH with all lanes busy and the longest
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnaccel.serving.sweep import format_table, load_sweep, plot_throughput_latency  # noqa: E402
+from rnnaccel.serving.sweep import format_table, load_sweep, plot_throughput_latency
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,6 @@
 """Time the batching simulator: 100k requests per policy on each platform; prints seconds.
 
-    .venv/bin/python scripts/bench_batching.py [--requests 100000] [--load 0.7] [--platforms epur tpu]
+    .venv/bin/python -m rnnaccel.apps.bench_batching [--requests 100000] [--load 0.7] [--platforms epur tpu]
 
 The arrival rate is ``load`` times a reference capacity (:func:`reference_rate`: E-BATCH at full
 lanes with the longest chunk), so every platform is benchmarked at the same relative load. Each run
@@ -11,14 +11,11 @@ Goal: <= 10 s per policy on the 2-core development machine.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnaccel.serving import POLICIES, ChunkCoster, load_batching_config, simulate  # noqa: E402
-from rnnaccel.serving.sweep import reference_rate  # noqa: E402
+from rnnaccel.serving import POLICIES, ChunkCoster, load_batching_config, simulate
+from rnnaccel.serving.sweep import reference_rate
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,6 @@
 """Wall-time ratio of the bit-exact 16-bit emulator against float torch.nn.LSTM on the same shapes.
 
-    python scripts/bench_emulator.py [--repeats 3] [--threads N]
+    python -m rnnaccel.apps.bench_emulator [--repeats 3] [--threads N]
 
 Both sides run in this process, same threads, same inputs; the ratio (emulated / float) is the
 figure of merit (target <= 3x, project goal <= 2x). The best of ``--repeats`` runs is used.

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from rnnaccel.apps.data import checkpoint_data, checkpoint_split
+from rnnaccel.apps.evaluate import cost_summary, saturations, score
+from rnnaccel.emulator import Trace
+from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats
+from rnnaccel.emulator.precision import load_precision, precision_factory, precision_stats
+from rnnaccel.models import load_checkpoint, load_model
 
-from rnnaccel.apps.data import checkpoint_data, checkpoint_split  # noqa: E402
-from rnnaccel.apps.evaluate import cost_summary, saturations, score  # noqa: E402
-from rnnaccel.emulator import Trace  # noqa: E402
-from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats  # noqa: E402
-from rnnaccel.emulator.precision import load_precision, precision_factory, precision_stats  # noqa: E402
-from rnnaccel.models import load_checkpoint, load_model  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]  # the repository (checkpoints/)
 
 CHECKPOINT = ROOT / "checkpoints" / "digits_blstm.pt"
 

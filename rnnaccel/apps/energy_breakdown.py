@@ -1,6 +1,6 @@
 """Energy breakdown of a shipped speech model's baseline run on E-PUR and the TPU.
 
-    python scripts/energy_breakdown.py [--checkpoint checkpoints/digits_blstm.pt] [--limit N]
+    python -m rnnaccel.apps.energy_breakdown [--checkpoint checkpoints/digits_blstm.pt] [--limit N]
                                        [--hw epur tpu] [--plot runs/breakdown.png]
 
 Runs the checkpoint's test split through the 16-bit bit-exact emulator (its calibrated datapath, no
@@ -10,19 +10,17 @@ largest priced counts behind each (which count times which named price produced 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from rnnaccel.apps.data import checkpoint_split
+from rnnaccel.apps.evaluate import score
+from rnnaccel.emulator import Trace
+from rnnaccel.hardware import estimate, load_hw, plot_breakdown
+from rnnaccel.models import load_checkpoint, load_model
 
-from rnnaccel.apps.data import checkpoint_split  # noqa: E402
-from rnnaccel.apps.evaluate import score  # noqa: E402
-from rnnaccel.emulator import Trace  # noqa: E402
-from rnnaccel.hardware import estimate, load_hw, plot_breakdown  # noqa: E402
-from rnnaccel.models import load_checkpoint, load_model  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]  # the repository (checkpoints/)
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,7 @@ accent, or the Debian voice). Each mode is decoded greedily and, unless ``--lm-b
 beam search with the task's word trigram LM (``rnnaccel.models.lm.synth_lm``: Multi30k train
 sentences only; weights ``--lm-alpha``/``--lm-beta``, tuned on val). Writes JSON to ``--out``.
 
-    python scripts/eval_synth.py --modes float,emulate --out checkpoints/synth_blstm.metrics.json
+    python -m rnnaccel.apps.eval_synth --modes float,emulate --out checkpoints/synth_blstm.metrics.json
 """
 from __future__ import annotations
 
@@ -21,15 +21,14 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from rnnaccel.apps.data import checkpoint_data, checkpoint_split
+from rnnaccel.apps.tasks import decode_all, saturations, speech_log_probs
+from rnnaccel.datasets.synth import SynthSpeech
+from rnnaccel.emulator import Trace
+from rnnaccel.models import error_rates, load_checkpoint, load_model
+from rnnaccel.models.lm import LMScorer, synth_lm
 
-from rnnaccel.apps.data import checkpoint_data, checkpoint_split  # noqa: E402
-from rnnaccel.apps.tasks import decode_all, saturations, speech_log_probs  # noqa: E402
-from rnnaccel.datasets.synth import SynthSpeech  # noqa: E402
-from rnnaccel.emulator import Trace  # noqa: E402
-from rnnaccel.models import error_rates, load_checkpoint, load_model  # noqa: E402
-from rnnaccel.models.lm import LMScorer, synth_lm  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]  # the repository (checkpoints/)
 
 
 def groups(record: dict) -> list[str]:
