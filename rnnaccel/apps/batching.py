@@ -14,22 +14,32 @@ throughput-latency plots. Returns the energy per sequence (single run) for sweep
 """
 from __future__ import annotations
 
+import json
 import time
 
 import hydra
 from omegaconf import OmegaConf
 
+from ..errors import RnnaccelError, app_boundary, one_line
 from ..serving import BatchingConfig, simulate
 from .config import BatchingApp, register
 from .results import atomic_write_bytes, atomic_write_json, config_hash, output_path, package_version
 
 register()
 
-__all__ = ["run"]
+__all__ = ["run", "validate"]
+
+
+def validate(cfg: BatchingApp) -> BatchingConfig:
+    """The simulator config, checked before anything runs: one RnnaccelError line naming the field."""
+    try:
+        return BatchingConfig.from_dict(cfg.batching)
+    except ValueError as e:
+        raise RnnaccelError(f"invalid configuration: batching.{one_line(e)}") from None
 
 
 def run(cfg: BatchingApp) -> dict:
-    bc = BatchingConfig.from_dict(cfg.batching)  # validated: one ValueError line naming the field
+    bc = validate(cfg)
     rc = cfg.run
     plain = OmegaConf.to_container(cfg, resolve=True)
     out = output_path(rc.output, "batching.json", "runs/batching/batching.json")
@@ -41,8 +51,6 @@ def run(cfg: BatchingApp) -> dict:
         res.check()
         result |= {"policy": res.policy, "platform": res.platform, **res.summary(),
                    "energy_j": res.energy_by_component()}
-        print({k: result[k] for k in ("policy", "platform", "throughput_seq_s", "latency_p95_s",
-                                      "energy_per_seq_j")}, flush=True)
     else:
         from ..serving.sweep import format_table, load_sweep, plot_throughput_latency
         rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms),
@@ -55,17 +63,15 @@ def run(cfg: BatchingApp) -> dict:
         print(table, flush=True)
     result |= {"wall_s": round(time.time() - t0, 2), "complete": True}
     atomic_write_json(out, result)
-    print(f"wrote {out}", flush=True)
+    keys = ("policy", "platform", "throughput_seq_s", "latency_p95_s", "energy_per_seq_j", "wall_s")
+    print(json.dumps({k: result[k] for k in keys if k in result} | {"output": str(out)}), flush=True)
     return result
 
 
 @hydra.main(config_path="../conf", config_name="batching", version_base="1.3")
 def main(cfg: BatchingApp) -> float | None:
-    try:
-        BatchingConfig.from_dict(cfg.batching)
-    except ValueError as e:
-        raise SystemExit(f"rnnaccel-batching: invalid configuration: batching.{e}") from None
-    return run(cfg).get("energy_per_seq_j")
+    """Returns the energy per sequence (for sweepers). A wrong setting exits 2 with one line."""
+    return app_boundary("batching", run, cfg).get("energy_per_seq_j")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,19 @@ refuses new keys). Values a type cannot rule out (``memo.theta=-1``) are refused
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields, make_dataclass
+from enum import Enum
+from importlib import resources
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from ..configio import read_yaml_source
 from ..datasets import FeatureConfig
-from ..emulator import DatapathConfig
+from ..emulator import DatapathConfig, Fmt
+from ..emulator.config import TENSOR_CLASSES
+from ..errors import RnnaccelError, one_line
 from ..serving import BatchingConfig
 from ..emulator.memo import MemoConfig
 from ..emulator.precision import PrecisionConfig
@@ -27,7 +33,8 @@ from ..models.speech import SpeechModelConfig
 
 __all__ = ["DataConf", "DatapathConf", "TrainConf", "EvalConf", "TrainApp", "QuantizeApp",
            "EvaluateApp", "BatchingRunConf", "BatchingApp", "ReportConf", "ReportApp", "register",
-           "to_datapath_config", "to_feature_config"]
+           "to_datapath_config", "to_feature_config", "check_datapath", "datapath_overrides", "app_default",
+           "CALIBRATION_FIELDS"]
 
 
 @dataclass
@@ -66,33 +73,106 @@ class DataConf:
     cache_dir: Optional[str] = "runs/cache"  # features cache (None: no cache)
 
 
-@dataclass
-class DatapathConf:
-    """A fixed datapath (formats as ``"Q<bits>.<frac>"``) or, with ``calibrate``, PTQ settings."""
-
-    weight: str = "Q16.12"
-    bias: str = "Q16.12"
-    input: str = "Q16.12"
-    hidden: str = "Q16.15"
-    cell: str = "Q16.11"
-    preact: str = "Q16.12"
-    act: str = "Q16.15"
-    acc_bits: int = 40
-    rounding: str = "nearest_even"
-    act_index_bits: int = 8
-    act_interp: bool = True
-    seed: int = 0
-    calibrate: bool = True  # pick formats from data (PTQ); the fixed formats above are ignored
-    bits: int = 16  # storage width of every calibrated format
-    margin: float = 0.0  # cover max|v| * (1 + margin)
-    calib_batches: int = 8  # training batches used to calibrate
-    calib_batch_size: int = 32
+def _datapath_fields() -> list[tuple]:
+    """The fields of :class:`~rnnaccel.emulator.DatapathConfig` with the types a hydra schema can
+    hold: formats as ``"Q<bits>.<frac>"`` strings, the rounding mode as its name, the rest as is;
+    defaults from ``DatapathConfig()``. A field added there appears here by itself."""
+    base = DatapathConfig()
+    out = []
+    for f in fields(DatapathConfig):
+        v = getattr(base, f.name)
+        if isinstance(v, Fmt):
+            out.append((f.name, str, field(default=str(v))))
+        elif isinstance(v, Enum):
+            out.append((f.name, str, field(default=v.value)))
+        else:
+            out.append((f.name, type(v), field(default=v)))
+    return out
 
 
-def to_datapath_config(c: DatapathConf) -> DatapathConfig:
-    return DatapathConfig(weight=c.weight, bias=c.bias, input=c.input, hidden=c.hidden, cell=c.cell,
-                          preact=c.preact, act=c.act, acc_bits=c.acc_bits, rounding=c.rounding,
-                          act_index_bits=c.act_index_bits, act_interp=c.act_interp, seed=c.seed)
+#: the settings of post-training calibration (``datapath.calibrate=true``), next to the datapath fields
+CALIBRATION_FIELDS = (
+    ("calibrate", bool, field(default=True)),  # pick formats from data (PTQ); the fixed formats are then unused
+    ("bits", int, field(default=16)),  # storage width of every calibrated format
+    ("margin", float, field(default=0.0)),  # cover max|v| * (1 + margin)
+    ("calib_batches", int, field(default=8)),  # training batches used to calibrate
+    ("calib_batch_size", int, field(default=32)),
+)
+
+DatapathConf = make_dataclass("DatapathConf", _datapath_fields() + list(CALIBRATION_FIELDS))
+DatapathConf.__module__ = __name__
+DatapathConf.__doc__ = (
+    "The datapath group: every :class:`~rnnaccel.emulator.DatapathConfig` field (formats as "
+    "``\"Q<bits>.<frac>\"``) plus the calibration settings; with ``calibrate`` the formats come "
+    "from data (PTQ), without it the fixed formats apply.")
+
+
+def to_datapath_config(c) -> DatapathConfig:
+    """The :class:`DatapathConfig` of a ``datapath`` group node (its fixed formats)."""
+    return DatapathConfig.from_dict({f.name: getattr(c, f.name) for f in fields(DatapathConfig)})
+
+
+def _plain(c) -> dict:
+    from omegaconf import OmegaConf
+    return OmegaConf.to_container(OmegaConf.structured(c), resolve=True)
+
+
+def _differing(c, ref: dict, names) -> list[str]:
+    got = _plain(c)
+    return [f"datapath.{k}={got[k]}" for k in names if got[k] != ref[k]]
+
+
+def check_datapath(c) -> DatapathConfig:
+    """Every check of a ``datapath`` node that needs no data; returns the fixed config.
+
+    Refuses (one :class:`RnnaccelError` line naming the field) an invalid value, and a field the
+    chosen mode does not use: the fixed formats under ``calibrate=true`` (calibration picks them),
+    the calibration settings under ``calibrate=false``."""
+    try:
+        cfg = to_datapath_config(c)
+        if c.calibrate:
+            Fmt(c.bits, 0)
+    except ValueError as e:
+        what = f"datapath.bits={c.bits}: {e}" if "datapath" not in str(e) else str(e)
+        raise RnnaccelError(f"invalid configuration: {one_line(what)}") from None
+    for k, ok in (("margin", c.margin >= 0 and math.isfinite(c.margin)), ("calib_batches", c.calib_batches >= 1),
+                  ("calib_batch_size", c.calib_batch_size >= 1)):
+        if not ok:
+            raise RnnaccelError(f"invalid configuration: datapath.{k}={getattr(c, k)} must be "
+                                f"{'a finite number >= 0' if k == 'margin' else '>= 1'}")
+    defaults = _plain(DatapathConf())
+    if c.calibrate:
+        unused = _differing(c, defaults, TENSOR_CLASSES)
+        if unused:
+            raise RnnaccelError(f"{', '.join(unused)}: not applied, datapath.calibrate=true picks every format "
+                                f"from data; pass datapath=q16 (fixed formats) to use it")
+    else:
+        unused = _differing(c, defaults, [n for n, _, _ in CALIBRATION_FIELDS[1:]])
+        if unused:
+            raise RnnaccelError(f"{', '.join(unused)}: not applied, these settings act only with "
+                                f"datapath.calibrate=true (datapath=ptq16)")
+    return cfg
+
+
+def app_default(app: str, group: str) -> str | None:
+    """The option of ``group`` in the defaults list of ``rnnaccel/conf/<app>.yaml``."""
+    import yaml
+    text = (resources.files("rnnaccel.conf") / f"{app}.yaml").read_text()
+    for entry in yaml.safe_load(text).get("defaults", []):
+        if isinstance(entry, dict) and group in entry:
+            return str(entry[group])
+    return None
+
+
+def datapath_overrides(c, app: str) -> list[str]:
+    """``datapath.<field>=<value>`` for every field of node ``c`` that differs from the app's
+    default ``datapath`` option (what the command line changed)."""
+    from omegaconf import OmegaConf
+    ref = OmegaConf.structured(DatapathConf)
+    name = app_default(app, "datapath")
+    if name is not None:
+        ref = OmegaConf.merge(ref, read_yaml_source("datapath", name)[0])
+    return _differing(c, OmegaConf.to_container(ref, resolve=True), [f.name for f in fields(DatapathConf)])
 
 
 @dataclass
@@ -144,7 +224,7 @@ class QuantConf:
     output: str = "runs/digits/ptq.pt"
     seed: int = 0
     threads: int = 1
-    storage: str = "float32"  # or "float16": weights rounded to fp16 before calibration, file halved
+    storage: Optional[str] = None  # null: the checkpoint's own; float16: weights rounded to fp16, file halved
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureIte
                         SynthSpeech, Vocab, WordVocab, collate_ctc)
 
 __all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split",
-           "source_fingerprint"]
+           "source_fingerprint", "check_checkpoint_data", "TRAINED_WITH"]
 
 
 def checkpoint_data(ck: dict, **overrides):
@@ -44,6 +44,38 @@ def checkpoint_split(ck: dict, split: str = "test", limit: int | None = None) ->
     """The split a checkpoint was evaluated on, with its own data settings; ``limit``: the first N."""
     ds = load_split(checkpoint_data(ck), split)
     return ds if limit is None else ds.subset(limit)
+
+
+#: the data settings a speech checkpoint must be evaluated or calibrated with
+TRAINED_WITH = ("corpus", "vocab", "features")
+
+
+def _matching_option(trained: dict) -> str | None:
+    """The packaged ``data`` option (``rnnaccel/conf/data``) whose :data:`TRAINED_WITH` settings
+    equal ``trained``'s, if any."""
+    from ..configio import packaged, read_yaml_source
+    from .config import DataConf
+
+    for name in packaged("data"):
+        opt = OmegaConf.merge(OmegaConf.structured(DataConf), read_yaml_source("data", name)[0])
+        if all(OmegaConf.to_container(opt)[k] == trained[k] for k in TRAINED_WITH):
+            return name
+    return None
+
+
+def check_checkpoint_data(ck: dict, data, path) -> None:
+    """The ``data`` config must give the features and transcripts the speech checkpoint was trained
+    on: otherwise one line naming the data option (or the ``data.*`` overrides) to pass."""
+    if not (isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict)):
+        return  # no record of its data: trust the config
+    trained = OmegaConf.to_container(OmegaConf.structured(checkpoint_data(ck)))
+    given = OmegaConf.to_container(OmegaConf.structured(data))
+    diff = [k for k in TRAINED_WITH if trained[k] != given[k]]
+    if diff:
+        want = ", ".join(f"data.{k}={trained[k]}" for k in diff)
+        option = _matching_option(trained)
+        fix = f"data={option}" if option else "those data.* overrides"
+        raise RnnaccelError(f"{path} was trained with {want}; pass {fix}")
 
 
 def build_vocab(kind: str) -> Vocab:

@@ -15,8 +15,11 @@ result with the same config hash is skipped, which makes multirun sweeps resumab
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +31,13 @@ from ..emulator import Trace
 from ..hardware import HwConfig, compare, estimate, load_hw
 from ..emulator.memo import MemoConfig, memo_factory, memo_stats
 from ..emulator.precision import PrecisionConfig, load_precision, precision_factory, precision_stats
-from .config import EvaluateApp, register
-from .results import (RESULT_FORMAT, atomic_write_json, config_hash, file_sha256, load_complete, output_path,
-                      package_version, semantic_config)
-from .tasks import load_task, saturations, score  # noqa: F401  (score/saturations: public here too)
+from ..errors import RnnaccelError, app_boundary, one_line
+from ..models.checkpoint import read_checkpoint
+from .config import EvaluateApp, check_datapath, datapath_overrides, register
+from .data import source_fingerprint
+from .results import (RESULT_FORMAT, atomic_write_json, config_hash, differences, file_sha256, load_complete,
+                      output_path, package_version, semantic_config)
+from .tasks import TASK_FORMATS, load_task, saturations, score  # noqa: F401  (score/saturations: public here too)
 
 register()
 log = logging.getLogger("rnnaccel.evaluate")
@@ -67,28 +73,61 @@ def _hw_name(cfg) -> str:
 
 
 def validate(cfg: EvaluateApp) -> Settings:
-    """Every check that needs no data: one ``ValueError`` line naming the field."""
-    ec = cfg.eval
-    memo = MemoConfig.from_dict(cfg.memo)
-    prec = load_precision(cfg.precision)
-    if ec.mode not in MODES:
-        raise ValueError(f"eval.mode={ec.mode!r} unknown; choose one of {', '.join(MODES)}")
-    if ec.datapath_from not in ("checkpoint", "config"):
-        raise ValueError(f"eval.datapath_from={ec.datapath_from!r}: choose checkpoint or config")
-    if ec.baseline not in ("cache", "run", "none"):
-        raise ValueError(f"eval.baseline={ec.baseline!r}: choose cache, run or none")
-    if ec.split not in ("train", "val", "test"):
-        raise ValueError(f"eval.split={ec.split!r}: choose train, val or test")
+    """Every check that needs no data, the checkpoint read and verified: one
+    :class:`~rnnaccel.errors.RnnaccelError` line naming the setting and what to pass."""
+    try:
+        return _settings(cfg)
+    except RnnaccelError:
+        raise
+    except ValueError as e:
+        raise RnnaccelError(f"invalid configuration: {one_line(e)}") from None
+
+
+def _check_eval(ec) -> None:
+    choices = {"mode": MODES, "datapath_from": ("checkpoint", "config"), "baseline": ("cache", "run", "none"),
+               "split": ("train", "val", "test"), "decoder": ("greedy", "beam")}
+    for k, ok in choices.items():
+        if getattr(ec, k) not in ok:
+            raise ValueError(f"eval.{k}={getattr(ec, k)!r} unknown; choose one of {', '.join(ok)}")
     for k in ("budget", "penalty"):
         if not getattr(ec, k) >= 0:
             raise ValueError(f"eval.{k}={getattr(ec, k)!r} must be >= 0")
+    for k in ("batch_size", "threads", "beam_size"):
+        if getattr(ec, k) < 1:
+            raise ValueError(f"eval.{k}={getattr(ec, k)} must be >= 1")
     if ec.limit is not None and ec.limit < 1:
         raise ValueError(f"eval.limit={ec.limit} must be >= 1 (or null)")
+
+
+def _check_datapath_source(cfg, ck: dict) -> None:
+    """An explicit ``datapath`` override takes effect or is refused, never dropped: the checkpoint's
+    own datapath (``eval.datapath_from=checkpoint``) leaves the datapath group unused."""
+    ec, task = cfg.eval, TASK_FORMATS[ck["format"]]
+    changed = datapath_overrides(cfg.datapath, "evaluate")
+    if task == "translation" and (changed or ec.datapath_from == "config"):
+        raise RnnaccelError(f"{', '.join(changed) or 'eval.datapath_from=config'}: not applied, a translation "
+                            f"checkpoint always runs its stored datapath; drop the datapath overrides")
+    if task == "sentiment" and ec.datapath_from == "config" and cfg.datapath.calibrate:
+        raise RnnaccelError("eval.datapath_from=config on a sentiment checkpoint needs fixed formats: pass "
+                            "datapath=q16 (calibration from the evaluate app is implemented for speech models)")
+    uses_checkpoint = ec.datapath_from == "checkpoint" and (task != "speech" or ck.get("datapath") is not None)
+    if uses_checkpoint and changed:
+        raise RnnaccelError(f"{', '.join(changed)}: not applied, eval.datapath_from=checkpoint runs the datapath "
+                            f"stored in {ec.checkpoint}; pass eval.datapath_from=config to apply it")
+
+
+def _settings(cfg: EvaluateApp) -> Settings:
+    ec = cfg.eval
+    memo = MemoConfig.from_dict(cfg.memo)
+    prec = load_precision(cfg.precision)
+    _check_eval(ec)
     if (memo.predictor != "off" or prec.mode != "off") and ec.mode != "emulate":
         raise ValueError(f"memo.predictor={memo.predictor} / precision.mode={prec.mode} act on the bit-exact "
                          f"datapath: they need eval.mode=emulate (got {ec.mode})")
+    check_datapath(cfg.datapath)
     if not Path(ec.checkpoint).is_file():
-        raise ValueError(f"eval.checkpoint={ec.checkpoint}: no such file")
+        raise RnnaccelError(f"eval.checkpoint={ec.checkpoint}: no such file")
+    _check_datapath_source(cfg, read_checkpoint(ec.checkpoint, tuple(TASK_FORMATS)))
     primary = load_hw(OmegaConf.to_container(cfg.hw, resolve=True) if cfg.hw is not None else "epur")
     hw = {_hw_name(cfg): primary}
     for name in ec.also_hw:
@@ -133,21 +172,46 @@ def baseline_key(sem: dict) -> str:
                        {"eval": {k: v for k, v in sem["eval"].items() if k not in ("also_hw", "baseline")}})
 
 
-def _baseline(task, ec, sem: dict) -> tuple[dict, Trace, str]:
-    """Metrics and trace of the model without techniques: from the cache or run now (and cached)."""
-    key = baseline_key(sem)
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (``flock``; released when the process dies): parallel
+    sweep workers that need the same baseline wait for the first one instead of computing it too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _cached_baseline(ec, key: str) -> tuple[dict, Trace, str] | None:
     js, npz = Path(ec.cache_dir) / f"{key}.json", Path(ec.cache_dir) / f"{key}.npz"
-    if ec.baseline == "cache" and npz.is_file() and (old := load_complete(js, key)) is not None:
+    if npz.is_file() and (old := load_complete(js, key)) is not None:
         try:
             return old["metrics"], Trace.load_npz(npz), f"cache:{key}"
-        except Exception:
-            pass  # unreadable: recompute
+        except Exception:  # unreadable: recompute
+            return None
+    return None
+
+
+def _run_baseline(task, ec, key: str) -> tuple[dict, Trace, str]:
     task.set_units(list)
     trace = Trace()
     log.info("baseline (no techniques) run, config hash %s", key)
     metrics = task.score("emulate", trace, ec.progress)
     _store_baseline(ec, key, metrics, trace)
     return metrics, trace, f"run:{key}"
+
+
+def _baseline(task, ec, sem: dict) -> tuple[dict, Trace, str]:
+    """Metrics and trace of the model without techniques: from the cache or run now (and cached).
+    With the cache, one process computes a baseline while the others wait for it (file lock)."""
+    key = baseline_key(sem)
+    if ec.baseline != "cache":
+        return _run_baseline(task, ec, key)
+    with _locked(Path(ec.cache_dir) / f"{key}.lock"):
+        return _cached_baseline(ec, key) or _run_baseline(task, ec, key)
 
 
 def _store_baseline(ec, key: str, metrics: dict, trace: Trace) -> None:
@@ -166,6 +230,17 @@ def _memo_summary(trace: Trace) -> dict:
             "total": memo_stats(trace)["total"]}
 
 
+def _refuse_other_config(out: Path, old: dict, sem: dict, h: str) -> None:
+    """A complete result of another config (model, data or settings) in the output folder is
+    refused, never silently kept nor overwritten."""
+    if old.get("config_hash") == h:
+        return
+    before = semantic_config(old.get("config") or {}) | {"checkpoint_sha256": old.get("checkpoint_sha256"),
+                                                         "data_source": old.get("data_source")}
+    raise RnnaccelError(f"{out} holds the result of another config ({differences(before, sem)}); pass "
+                        f"eval.resume=false to overwrite it, or another eval.output / hydra.run.dir")
+
+
 def _loss_pts(task, m: dict, base: dict) -> float:
     d = (base[task.metric] - m[task.metric]) if task.higher_is_better else (m[task.metric] - base[task.metric])
     return task.points * d
@@ -176,10 +251,12 @@ def run(cfg: EvaluateApp) -> dict:
     s = validate(cfg)
     torch.set_num_threads(ec.threads)
     plain = OmegaConf.to_container(cfg, resolve=True)
-    sem = semantic_config(plain) | {"checkpoint_sha256": file_sha256(ec.checkpoint)}
+    sem = semantic_config(plain) | {"checkpoint_sha256": file_sha256(ec.checkpoint),
+                                    "data_source": source_fingerprint(cfg.data)}
     h = config_hash(sem)
     out = output_path(ec.output, "result.json", "runs/eval/result.json")
-    if ec.resume and (old := load_complete(out, h)) is not None:
+    if ec.resume and (old := load_complete(out)) is not None:
+        _refuse_other_config(out, old, sem, h)
         old["objective"] = objective(old, ec.budget, ec.penalty)
         log.info("skip: %s already holds the complete result of config %s", out, h)
         print(f"skip (complete, config {h}): {out}", flush=True)
@@ -202,7 +279,7 @@ def run(cfg: EvaluateApp) -> dict:
     primary = next(iter(s.hw))
     result = {
         "format": RESULT_FORMAT, "task": task.kind, "network": task.network, "checkpoint": str(ec.checkpoint),
-        "checkpoint_sha256": sem["checkpoint_sha256"], "split": ec.split, "utterances": task.items,
+        "checkpoint_sha256": sem["checkpoint_sha256"], "data_source": sem["data_source"], "split": ec.split, "utterances": task.items,
         "mode": ec.mode, "decoder": ec.decoder if task.kind == "speech" else None, **m,
         "score": {"metric": task.metric, "value": m[task.metric], "higher_is_better": task.higher_is_better,
                   "baseline": base_m[task.metric] if base_m else None, "points": task.points * m[task.metric],
@@ -229,18 +306,14 @@ def run(cfg: EvaluateApp) -> dict:
     if ec.trace_output and trace is not None:
         trace.save_npz(ec.trace_output)
     keys = ("mode", "utterances", task.metric, "accuracy_loss_pts", "objective", "wall_s")
-    print({k: result[k] for k in keys} | {"output": str(out)}, flush=True)
+    print(json.dumps({k: result[k] for k in keys} | {"output": str(out)}), flush=True)
     return result
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
 def main(cfg: EvaluateApp) -> float:
-    """Returns the objective (for the Optuna sweeper). A bad setting exits with one line."""
-    try:
-        validate(cfg)
-    except ValueError as e:
-        raise SystemExit(f"rnnaccel-evaluate: invalid configuration: {e}") from None
-    return run(cfg)["objective"]
+    """Returns the objective (for the Optuna sweeper). A wrong setting or input exits 2 with one line."""
+    return app_boundary("evaluate", run, cfg)["objective"]
 
 
 if __name__ == "__main__":

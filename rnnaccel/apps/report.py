@@ -18,6 +18,7 @@ from pathlib import Path
 
 import hydra
 
+from ..errors import RnnaccelError, app_boundary
 from ..hardware import COMPONENTS
 from .config import ReportApp, register
 from .results import RESULT_FORMAT, atomic_write_bytes
@@ -31,7 +32,7 @@ def collect(sweep_dir: str | Path) -> tuple[list[tuple[str, dict]], int]:
     """``([(relative dir, result)], skipped)`` of the result JSONs under ``sweep_dir``, sorted by path."""
     root = Path(sweep_dir)
     if not root.is_dir():
-        raise ValueError(f"report.sweep_dir={str(root)!r} is not a directory")
+        raise RnnaccelError(f"report.sweep_dir={str(root)!r} is not a directory; pass the sweep's hydra.sweep.dir")
     found, skipped = [], 0
     for p in sorted(root.rglob("*.json")):
         try:
@@ -204,10 +205,10 @@ def runs_table(rows: list[dict]) -> str:
 def run(cfg: ReportApp) -> dict:
     rc = cfg.report
     if not rc.budget >= 0:
-        raise ValueError(f"report.budget={rc.budget!r} must be >= 0")
+        raise RnnaccelError(f"invalid configuration: report.budget={rc.budget!r} must be >= 0")
     results, skipped = collect(rc.sweep_dir)
     if not results:
-        raise ValueError(f"report.sweep_dir={rc.sweep_dir!r}: no complete evaluate results found"
+        raise RnnaccelError(f"report.sweep_dir={rc.sweep_dir!r}: no complete evaluate results found"
                          + (f" ({skipped} incomplete or unreadable)" if skipped else ""))
     out = Path(rc.out_dir) if rc.out_dir else Path(rc.sweep_dir) / "report"
     rows = rows_of(results, rc.hw)
@@ -221,16 +222,15 @@ def run(cfg: ReportApp) -> dict:
         from .report_plots import plot_all
         plots = [str(p) for p in plot_all(rows, results, out)]
     print(md, flush=True)
-    print(f"wrote {out / 'results.csv'}, {out / 'results.md'}" + (f" and {len(plots)} plots" if plots else ""))
+    print(json.dumps({"runs": len(rows), "skipped": skipped, "csv": str(out / "results.csv"),
+                      "markdown": str(out / "results.md"), "plots": plots}), flush=True)
     return {"rows": rows, "skipped": skipped, "out_dir": str(out), "plots": plots}
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
 def main(cfg: ReportApp) -> None:
-    try:
-        run(cfg)
-    except ValueError as e:
-        raise SystemExit(f"rnnaccel-report: {e}") from None
+    """A wrong setting or input exits 2 with one line."""
+    app_boundary("report", run, cfg)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["RESULT_FORMAT", "VOLATILE", "atomic_write_json", "atomic_write_bytes", "config_hash",
-           "file_sha256", "load_complete", "package_version", "semantic_config", "output_path"]
+           "file_sha256", "load_complete", "package_version", "semantic_config", "output_path", "flatten",
+           "differences", "refuse_other_run"]
 
 RESULT_FORMAT = "rnnaccel.eval/2"
 
@@ -81,11 +82,21 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 minus the umask (0644 under the usual 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` atomically (temp file + fsync + rename) with the mode a plain write would
+    give (``mkstemp`` creates 0600 files)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -125,3 +136,43 @@ def load_complete(path: str | Path, expected_hash: str | None = None) -> dict | 
     if expected_hash is not None and obj.get("config_hash") != expected_hash:
         return None
     return obj
+
+
+def flatten(d: Any, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay values)."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out = {}
+    for k, v in d.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def differences(old: dict, new: dict, limit: int = 3) -> str:
+    """``"k: old -> new, ..."`` for the first ``limit`` differing flattened keys (and how many more)."""
+    a, b = flatten(old), flatten(new)
+    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    text = ", ".join(f"{k}: {a.get(k)} -> {b.get(k)}" for k in keys[:limit])
+    return text + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+#: train settings that do not change what a resumed run computes
+TRAIN_VOLATILE = ("resume", "progress", "threads", "checkpoint_every", "export", "max_steps", "out_dir")
+
+
+def refuse_other_run(last: Path, ck: dict, model_config: dict, extra: dict) -> None:
+    """Resuming from ``last`` (a ``last.pt`` of ``train.out_dir``) is refused with one line when it
+    was written by another model, data or training config, instead of a wall of size mismatches
+    or a silent resume of the other run."""
+    from ..errors import RnnaccelError
+
+    def run_of(model: dict, ex: dict) -> dict:
+        train = {k: v for k, v in (ex.get("train") or {}).items() if k not in TRAIN_VOLATILE}
+        data = {k: v for k, v in (ex.get("data") or {}).items() if k not in VOLATILE["data"]}
+        return {"model": model, "data": data, "train": train}
+
+    before = run_of(ck.get("config") or {}, ck.get("extra") or {})
+    now = run_of(model_config, extra)
+    if before != now:
+        raise RnnaccelError(f"{last} is a run of another config ({differences(before, now)}); pass "
+                            f"train.resume=false to start over there, or another train.out_dir")

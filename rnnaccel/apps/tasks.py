@@ -25,7 +25,7 @@ from ..models.calibrate import calibrate
 from ..models.decode import decode
 from ..models.metrics import error_rates
 from .config import to_datapath_config
-from .data import batches, load_split, num_batches
+from .data import batches, check_checkpoint_data, load_split, num_batches
 
 __all__ = ["Task", "load_task", "score", "speech_log_probs", "decode_all", "saturations", "translation_scores",
            "checkpoint_format"]
@@ -146,7 +146,7 @@ def _speech(cfg) -> Task:
     from ..models.checkpoint import load_model
     ec = cfg.eval
     model, vocab, ck = load_model(ec.checkpoint)
-    _check_speech_data(ck, cfg.data, ec.checkpoint)
+    check_checkpoint_data(ck, cfg.data, ec.checkpoint)
     src = _speech_datapath(model, ck, cfg)
     ds = load_split(cfg.data, ec.split, progress=ec.progress)
     if ec.limit is not None:
@@ -159,23 +159,6 @@ def _speech(cfg) -> Task:
 
     return Task("speech", "wer", False, model, [model.rnn], len(ds), _network(model.config, Path(ec.checkpoint).stem),
                 src, run)
-
-
-def _check_speech_data(ck: dict, data, path) -> None:
-    """The data config must give the features and transcripts the checkpoint was trained on."""
-    from omegaconf import OmegaConf
-
-    from .data import checkpoint_data
-
-    if not (isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict)):
-        return  # no record of its data: trust the config
-    trained = OmegaConf.to_container(OmegaConf.structured(checkpoint_data(ck)))
-    given = OmegaConf.to_container(OmegaConf.structured(data))
-    diff = [k for k in ("corpus", "vocab", "features") if trained[k] != given[k]]
-    if diff:
-        want = ", ".join(f"data.{k}={trained[k]}" for k in diff)
-        raise ValueError(f"{path} was trained with {want}; pass the matching data group "
-                         f"(e.g. data=synth for synth_speech) or overrides")
 
 
 def _speech_datapath(model, ck: dict, cfg) -> str:

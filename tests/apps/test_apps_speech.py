@@ -83,5 +83,5 @@ def test_evaluate_refuses_data_the_checkpoint_was_not_trained_on(tmp_path):
     m = SpeechRecognizer(SpeechModelConfig(vocab_size=29, hidden_size=8, num_layers=1))
     p = save_checkpoint(tmp_path / "synth.pt", m, CharVocab(),
                         extra={"data": {"corpus": "synth_speech", "vocab": "char"}})
-    with pytest.raises(ValueError, match="trained with data.corpus=synth_speech, data.vocab=char; pass"):
+    with pytest.raises(ValueError, match="trained with data.corpus=synth_speech, data.vocab=char; pass data=synth$"):
         evaluate.run(cfg("evaluate", [f"eval.checkpoint={p}", f"eval.output={tmp_path}/e.json"]))

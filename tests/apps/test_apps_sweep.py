@@ -39,6 +39,8 @@ def test_joblib_sweep_report_and_resume(tiny_sentiment, tmp_path):
     assert r0["cost"]["speedup"] == pytest.approx(1.0, abs=0.02) and r0["cost"]["energy_saving"] < 0
     assert r3["memo"]["total"]["reuse_fraction"] > 0 and r3["cost"]["speedup"] > 1
     assert r0["config_hash"] != r3["config_hash"]
+    # the two parallel workers share one baseline: one computes it, the other waits and reads it
+    assert sorted(r["baseline"]["source"].split(":")[0] for r in (r0, r3)) == ["cache", "run"]
 
     rep = report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"),
                                                  plots=False)))
