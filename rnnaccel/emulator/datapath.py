@@ -43,6 +43,7 @@ SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot 
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
 SITE_PREACT, SITE_CELL, SITE_HIDDEN, SITE_SIG, SITE_TANH, SITE_TANH_C = 0, 1, 2, 3, 4, 5
 SITE_XN, SITE_HN, SITE_RHN, SITE_WEIGHT, SITE_INPUT = 6, 7, 8, 9, 10
+SITE_H0, SITE_C0 = 11, 12  # real initial states entering the hidden / cell format (step 0)
 
 
 def lstm_row_order(hidden: int) -> torch.Tensor:

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import DatapathConfig
-from .datapath import SAT_CLASSES, SITE_INPUT, IntWeights, make_layer_trace, run_direction
-from .formats import round_shift, round_to_grid, saturate
+from .datapath import SAT_CLASSES, SITE_C0, SITE_H0, SITE_INPUT, IntWeights, make_layer_trace, run_direction
+from .formats import Fmt, quantize, round_shift, round_to_grid, saturate
 from .trace import Trace
 
-__all__ = ["EmulationResult", "emulate_stack", "check_lengths", "reverse_within"]
+__all__ = ["EmulationResult", "emulate_stack", "check_lengths", "reverse_within", "quantize_state", "state_site"]
 
 
 @dataclass
@@ -66,11 +66,13 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[DatapathConfig], x: torch.Tensor,
                   lengths=None, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
                   x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False,
-                  gemm: str = "auto", unit_factories=()) -> EmulationResult:
+                  gemm: str = "auto", unit_factories=(), state_is_int: bool = True) -> EmulationResult:
     """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
     into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
 
-    ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format.
+    ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format, or,
+    with ``state_is_int=False``, real values quantized here (:func:`quantize_state`; their clamps
+    count as ``hidden``/``cell`` saturations, in a trace at the direction's first step).
     ``gemm``: exact-GEMM backend (``auto``, ``int8``, ``float64``; see :mod:`.gemm`) — same bits.
     ``unit_factories``: technique unit factories ``f(layer, direction, cfg) -> StepUnit | None``.
     """
@@ -123,8 +125,12 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             site = (layer * 2 + d) * 32
             xin = cur if d == 0 else reverse_within(cur, Ls)
             k = layer * dirs + d
-            h_init = _init_state(h0, k, order, B, H, x.device)
-            c_init = _init_state(c0, k, order, B, H, x.device) if cell == "lstm" else None
+            real = not state_is_int
+            h_init, s_h0 = _init_state(h0, k, order, B, H, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
+            c_init, s_c0 = (_init_state(c0, k, order, B, H, x.device, cfg.cell if real else None, cfg, site + SITE_C0)
+                            if cell == "lstm" else (None, 0))
+            sat_tot["hidden"] += s_h0
+            sat_tot["cell"] += s_c0
             units = [u for u in (f(layer, d, cfg) for f in unit_factories) if u is not None]
             r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals,
                               gemm, units, layer, d)
@@ -138,6 +144,9 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
                 lt = make_layer_trace(layer, d, cfg, r.facts, r.sat_steps, r.extra.get("counters"))
                 if d == 0:
                     lt.add("sat.input", in_sat_steps.numpy())
+                for name, n0 in (("hidden", s_h0), ("cell", s_c0)):
+                    if n0:
+                        lt.add(f"sat.{name}", [n0] + [0] * (lt.steps - 1))  # the state entered before step 0
                 trace.append(lt)
             if record_internals:
                 rec = {"h": o}
@@ -152,12 +161,30 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
     return EmulationResult(output, torch.stack(hn), c_n, sat_tot, internals)
 
 
-def _init_state(s, k, order, B, H, device):
+def quantize_state(v: torch.Tensor, fmt: Fmt, cfg: DatapathConfig, site: int) -> tuple[torch.Tensor, int]:
+    """A real initial state -> integers of ``fmt`` rounded by ``cfg``'s mode (dither at rounding point
+    ``site``, step 0, index = the unit), and the number of clamped elements (docs/datapath.md §7)."""
+    q, n = quantize(v, fmt, cfg.rounding, seed=cfg.seed, site=site)
+    return q.to(torch.float64), int(n)
+
+
+def state_site(layer: int, direction: int, which: str) -> int:
+    """Rounding point of a real initial state of (layer, direction): ``h`` or ``c``."""
+    return (layer * 2 + direction) * 32 + (SITE_H0 if which == "h" else SITE_C0)
+
+
+def _init_state(s, k, order, B, H, device, fmt: Fmt | None = None, cfg: DatapathConfig | None = None,
+                site: int = 0) -> tuple[torch.Tensor, int]:
+    """Row ``k`` of a (layers*dirs, B, H) state in length order: integers as given (``fmt`` None) or
+    real values quantized into ``fmt``; with the number of clamps. Zeros when ``s`` is None."""
     if s is None:
-        return torch.zeros(B, H, dtype=torch.float64, device=device)
+        return torch.zeros(B, H, dtype=torch.float64, device=device), 0
     if s.shape[1:] != (B, H):
         raise ValueError(f"initial state must be (layers*dirs, {B}, {H}), got {tuple(s.shape)}")
-    return s[k].to(torch.float64)[order.to(s.device)].clone()
+    v = s[k][order.to(s.device)]
+    if fmt is None:
+        return v.to(torch.float64).clone(), 0
+    return quantize_state(v, fmt, cfg, site)
 
 
 def _to_caller(v: torch.Tensor, inv: torch.Tensor, T: int) -> torch.Tensor:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import torch
 
 from .datapath import SITE_INPUT, run_direction
-from .formats import Rounding, quantize, round_shift, round_to_grid, saturate
+from .emulate import quantize_state, state_site
+from .formats import Rounding, round_shift, round_to_grid, saturate
 
 
 def fill_lanes(lane_req: list[int], lane_rem: list[int], queue: deque, length, T: int, whole: bool = False):
@@ -220,7 +221,8 @@ def _initial_state(module, hx):
     h, c = hx if module.cell == "lstm" else (hx, None)
     if tuple(h.shape) != (K, H):
         raise ValueError(f"run_packed: hx must be (layers*dirs={K}, {H}), got {tuple(h.shape)}")
-    hq = [quantize(h[k], module.datapath[k // dirs].hidden)[0].to(torch.float64) for k in range(K)]
-    cq = ([quantize(c[k], module.datapath[k // dirs].cell)[0].to(torch.float64) for k in range(K)]
+    cfg = [module.datapath[k // dirs] for k in range(K)]
+    hq = [quantize_state(h[k], cfg[k].hidden, cfg[k], state_site(k // dirs, k % dirs, "h"))[0] for k in range(K)]
+    cq = ([quantize_state(c[k], cfg[k].cell, cfg[k], state_site(k // dirs, k % dirs, "c"))[0] for k in range(K)]
           if c is not None else [torch.zeros(H, dtype=torch.float64) for _ in range(K)])
     return hq, cq

@@ -23,7 +23,7 @@ from torch import nn
 from .config import DatapathConfig, per_layer_configs
 from .datapath import GATES, quantize_weights
 from .emulate import EmulationResult, check_lengths, emulate_stack, reverse_within
-from .formats import Fmt, dequantize, quantize
+from .formats import Fmt, dequantize
 from .trace import Trace
 
 __all__ = ["RecurrentStack", "LSTM", "GRU", "MODES", "fake_quant"]
@@ -164,14 +164,10 @@ class RecurrentStack(nn.Module):
                 record_internals: bool = False) -> EmulationResult:
         """Run the integer datapath; ``hx`` is float (quantized to the hidden/cell formats)."""
         weights, _ = self.int_weights()
-        h0 = c0 = None
-        if hx is not None:
-            h, c = hx if self.cell == "lstm" else (hx, None)
-            h0 = torch.stack([quantize(h[k], self.datapath[k // self.num_directions].hidden)[0] for k in range(h.shape[0])])
-            if c is not None:
-                c0 = torch.stack([quantize(c[k], self.datapath[k // self.num_directions].cell)[0] for k in range(c.shape[0])])
+        h0, c0 = (hx if self.cell == "lstm" else (hx, None)) if hx is not None else (None, None)
         return emulate_stack(self.cell, weights, self.datapath, x, lengths, h0, c0, trace=trace,
-                             record_internals=record_internals, gemm=self.gemm, unit_factories=self.units)
+                             record_internals=record_internals, gemm=self.gemm, unit_factories=self.units,
+                             state_is_int=False)  # real hx: quantized by each layer's rounding mode, clamps counted
 
     def _forward_float(self, x, lengths, hx, fq: bool):
         B, T, _ = x.shape

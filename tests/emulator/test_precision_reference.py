@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt, Rounding, quantize
+from rnnaccel.emulator.datapath import SITE_C0, SITE_H0
 from rnnaccel.emulator.precision import PrecisionConfig, PrecisionUnit, int_thresholds, precision_factory
 from rnnaccel.emulator.precision.unit import SITE_PH, SITE_PW, SITE_PX
 
@@ -101,7 +102,8 @@ def test_decisions_match_the_plain_python_rule(case):
             s0 = [0] * H
             if with_h0:
                 init = hx[1] if cell == "lstm" else hx
-                s0 = [int(v) for v in quantize(init[d, b], fmt)[0].tolist()]
+                site = d * 32 + (SITE_C0 if cell == "lstm" else SITE_H0)  # hx follows the layer's rounding mode
+                s0 = [int(v) for v in quantize(init[d, b], fmt, dp.rounding, seed=dp.seed, site=site)[0].tolist()]
             want = ref_widths(states, s0, fmt.frac, H, pc.metric, pc.tau, pc.thresholds, pc.ladder, pc.history)
             assert u.bits_rows[:L, b].tolist() == want, (d, b)
             assert (u.bits_rows[L:, b] == 0).all()
