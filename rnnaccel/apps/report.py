@@ -21,11 +21,12 @@ import hydra
 from ..errors import RnnaccelError, app_boundary
 from ..hardware import COMPONENTS
 from .config import ReportApp, register
-from .results import RESULT_FORMAT, atomic_write_bytes
+from .results import RESULT_FORMAT, atomic_write_bytes, flatten, semantic_config
 
 register()
 
-__all__ = ["collect", "row", "rows_of", "pareto", "to_csv", "papers_table", "runs_table", "run"]
+__all__ = ["collect", "row", "rows_of", "pareto", "to_csv", "papers_table", "runs_table", "run", "labels",
+           "settings"]
 
 
 def collect(sweep_dir: str | Path) -> tuple[list[tuple[str, dict]], int]:
@@ -76,6 +77,40 @@ def technique(r: dict) -> tuple[str, str]:
     return (" + ".join(fam) or "baseline"), "; ".join(sets)
 
 
+def settings(r: dict) -> dict:
+    """What a run was asked to do, flattened (``memo.theta``, ``hw``, ``data.num_test``, ...): the
+    techniques in effect, the primary platform, split, mode, decoder, datapath source and, when the
+    result carries its config, every semantic setting (not the checkpoint: that is the network)."""
+    out = {}
+    for unit, on in (("memo", r["techniques"]["memo"]["predictor"] != "off"),
+                     ("precision", r["techniques"]["precision"]["mode"] != "off")):
+        if on:
+            out |= flatten(r["techniques"][unit], unit)
+    out |= {k: r.get(k) for k in ("split", "mode", "decoder", "datapath_source")}
+    out["hw"] = (r.get("cost") or {}).get("kind") or r.get("primary_hw")
+    config = semantic_config(r.get("config") or {})
+    for group in ("data", "datapath", "eval"):
+        out |= flatten(config.get(group) or {}, group)
+    out.pop("eval.checkpoint", None)
+    out.pop("eval.also_hw", None)
+    return out
+
+
+def labels(results: list[tuple[str, dict]]) -> list[str]:
+    """Per run, its technique and every setting that differs among the runs of its network that
+    have it (``memo:oracle, memo.theta=0.1, hw=tpu``): runs that differ in anything never share a
+    label, bar or point."""
+    sets = [settings(r) for _, r in results]
+    nets = [r["network"]["name"] for _, r in results]
+    out = []
+    for (_, r), net, own in zip(results, nets, sets):
+        peers = [p for p, n in zip(sets, nets) if n == net]
+        varying = [k for k in sorted(own) if k not in ("memo.predictor", "precision.mode")
+                   and len({json.dumps(p[k], sort_keys=True) for p in peers if k in p}) > 1]
+        out.append(", ".join([technique(r)[0]] + [f"{k}={_g(own[k])}" for k in varying]))
+    return out
+
+
 def _widths(results) -> list[str]:
     ws = {w for _, r in results if r.get("precision") for w in r["precision"]["all"]}
     return sorted(ws, key=int, reverse=True)
@@ -85,14 +120,16 @@ def _platforms(results) -> list[str]:
     return list(dict.fromkeys(h for _, r in results for h in (r.get("cost_by_hw") or {})))
 
 
-def row(name: str, r: dict, widths: list[str], platforms: list[str], hw: str | None = None) -> dict:
-    """The CSV row of one result (percentages in percent, energies in joules)."""
+def row(name: str, r: dict, widths: list[str], platforms: list[str], hw: str | None = None, label: str = "") -> dict:
+    """The CSV row of one result (percentages in percent, energies in joules); ``label``: what
+    sets it apart from the other runs of its network (:func:`labels`)."""
     fam, setting = technique(r)
     net = r["network"]
     cost = (r.get("cost_by_hw") or {}).get(hw) if hw else r.get("cost")
     memo = (r.get("memo") or {}).get("total", {})
     prec = (r.get("precision") or {}).get("all", {})
     out = {"run": name, "network": net["name"], "task": r["task"], "technique": fam, "setting": setting,
+           "label": label or fam,
            "metric": r["score"]["metric"], "score_pts": r["score"]["points"], "baseline_pts": r["score"]["baseline_points"],
            "accuracy_loss_pts": r.get("accuracy_loss_pts"),
            "reuse_pct": 100 * memo["reuse_fraction"] if memo else None,
@@ -133,7 +170,7 @@ def pareto(rows: list[dict], y: str = "energy_saving_pct") -> list[bool]:
 
 def rows_of(results: list[tuple[str, dict]], hw: str | None = None) -> list[dict]:
     widths, plats = _widths(results), _platforms(results)
-    rows = [row(n, r, widths, plats, hw) for n, r in results]
+    rows = [row(n, r, widths, plats, hw, lab) for (n, r), lab in zip(results, labels(results))]
     for r, f in zip(rows, pareto(rows)):
         r["pareto"] = f
     return rows
@@ -190,12 +227,12 @@ def papers_table(rows: list[dict], budget: float) -> str:
 
 
 def runs_table(rows: list[dict]) -> str:
-    lines = ["| network | technique | setting | metric | score (pts) | loss (pts) | reuse % "
+    lines = ["| network | technique | setting | run (what differs) | metric | score (pts) | loss (pts) | reuse % "
              f"| time at {_widths_label(rows)} bit % | speedup | energy savings % | Pareto |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in _by_network(rows):
         loss = "–" if r["accuracy_loss_pts"] is None else f"{r['accuracy_loss_pts']:+.2f}"
-        lines.append(f"| {r['network']} | {r['technique']} | {r['setting']} | {r['metric']} | "
+        lines.append(f"| {r['network']} | {r['technique']} | {r['setting']} | {r['label']} | {r['metric']} | "
                      f"{r['score_pts']:.2f} | {loss} | {_cell(r['reuse_pct'], '.1f')} | "
                      f"{_shares(r)} | {_cell(r['speedup'], '.2f')} | "
                      f"{_cell(r['energy_saving_pct'], '.1f')} | {'*' if r['pareto'] else ''} |")

@@ -39,7 +39,14 @@ def front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _label(r: dict) -> str:
-    return f"{r['network']}: {r['technique']}"
+    """The series of a run: network, technique and every differing setting but the technique's own
+    parameters (those vary along the series)."""
+    rest = [part for part in r["label"].split(", ")[1:] if not part.startswith(("memo.", "precision."))]
+    return ", ".join([f"{r['network']}: {r['technique']}"] + rest)
+
+
+def _platforms(rows: list[dict]) -> str:
+    return ", ".join(dict.fromkeys(str(r["hw"]) for r in rows))
 
 
 def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | Path) -> list[Path]:
@@ -74,7 +81,8 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
             for net in dict.fromkeys(r["network"] for r in tech):
                 f = front([(r["accuracy_loss_pts"], r[col]) for r in tech if r["network"] == net])
                 ax.step(*zip(*f), where="post", color="k", lw=1, alpha=0.7)
-            ax.set(xlabel="accuracy loss (points)", ylabel=name, title=f"{name} vs accuracy loss (line: Pareto front)")
+            ax.set(xlabel="accuracy loss (points)", ylabel=name,
+                   title=f"{name} vs accuracy loss on {_platforms(tech)} (line: Pareto front)")
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize="x-small")
         paths.append(_save(fig, out / "savings_vs_loss.png"))
@@ -82,7 +90,7 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
     prec = [r for r in rows if r["time_at_lowest_pct"] is not None]
     if prec and widths:
         fig, ax = _fig(7.0, 0.35 * len(prec) + 1.5)
-        labels = [f"{r['network']}: {r['setting']}"[:60] for r in prec]
+        labels = [f"{r['network']}: {r['label']}"[:80] for r in prec]
         left = [0.0] * len(prec)
         for w in widths:
             vals = [r[f"time_at_{w}b_pct"] or 0.0 for r in prec]
@@ -92,18 +100,30 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
         ax.tick_params(axis="y", labelsize="x-small")
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         paths.append(_save(fig, out / "time_at_precision.png"))
-    en = [r for r in rows if r["total_j"] is not None]
+    en = [(r, res) for r, (_, res) in zip(rows, results) if r["total_j"] is not None]
     if en:
-        bars = {}
-        for r, (_, res) in zip(rows, results):
-            if r["total_j"] is None:
-                continue
-            cost = res["cost_by_hw"].get(r["hw"]) or res["cost"]
-            if cost.get("saved_j") and f"{r['network']}: baseline" not in bars:
-                bars[f"{r['network']}: baseline"] = {c: cost["energy_j"][c] + cost["saved_j"][c] for c in COMPONENTS}
-            label = (r["setting"] or r["technique"]).replace("fraction tau", "tau").replace(" phi=[0.3, 0.02]", "")
-            bars[f"{r['network']}: {label}"[:60]] = cost["energy_j"]
-        fig, ax = _fig(max(6.0, 0.5 * len(bars) + 3), 4.5)
+        paths.append(_energy_breakdown(en, out / "energy_breakdown.png"))
+    return paths
+
+
+def _energy_bars(runs: list[tuple[dict, dict]]) -> dict[str, dict]:
+    """Energy by component per run label, with each network's techniques-off baseline bar."""
+    bars = {}
+    for r, res in runs:
+        cost = res["cost_by_hw"].get(r["hw"]) or res["cost"]
+        if cost.get("saved_j") and f"{r['network']}: baseline" not in bars:
+            bars[f"{r['network']}: baseline"] = {c: cost["energy_j"][c] + cost["saved_j"][c] for c in COMPONENTS}
+        bars[f"{r['network']}: {r['label']}"[:80]] = cost["energy_j"]
+    return bars
+
+
+def _energy_breakdown(runs: list[tuple[dict, dict]], path: Path) -> Path:
+    """One panel per platform, titled by the platform its runs were priced on."""
+    platforms = list(dict.fromkeys(r["hw"] for r, _ in runs))
+    panels = [(hw, _energy_bars([(r, res) for r, res in runs if r["hw"] == hw])) for hw in platforms]
+    widest = max(len(bars) for _, bars in panels)
+    fig, axes = _fig(max(6.0, 0.5 * widest + 3), 4.5, ncols=len(panels))
+    for ax, (hw, bars) in zip(axes if len(panels) > 1 else [axes], panels):
         labels = list(bars)
         bottom = [0.0] * len(labels)
         for c in COMPONENTS:
@@ -111,8 +131,7 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
             if any(vals):
                 ax.bar(labels, vals, bottom=bottom, label=c)
                 bottom = [a + b for a, b in zip(bottom, vals)]
-        ax.set(ylabel="energy (mJ)", title=f"energy breakdown ({en[0]['hw']})")
+        ax.set(ylabel="energy (mJ)", title=f"energy breakdown ({hw})")
         ax.tick_params(axis="x", labelrotation=75, labelsize="x-small")
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        paths.append(_save(fig, out / "energy_breakdown.png"))
-    return paths
+    return _save(fig, path)

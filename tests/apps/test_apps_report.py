@@ -72,3 +72,37 @@ def test_atomic_write_leaves_old_file_or_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     p.write_text('{"complete": tr')  # a truncated file (e.g. written by something else) is not complete
     assert load_complete(p) is None
+
+
+def _variant(tmp_path, name, src, change):
+    r = json.loads((FIX / "sweep" / src / "result.json").read_text())
+    change(r)
+    atomic_write_json(tmp_path / "sweep" / name / "result.json", r)
+
+
+def _oracle(r):
+    r["techniques"]["memo"]["predictor"] = "oracle"
+
+
+def _on_tpu(r):
+    r["cost"], r["primary_hw"] = r["cost_by_hw"]["tpu"], "tpu"
+
+
+def test_runs_that_differ_get_their_own_label_bar_and_platform(tmp_path, monkeypatch):
+    from rnnaccel.apps import report_plots
+
+    _variant(tmp_path, "bnn", "digits_memo0.1", lambda r: None)
+    _variant(tmp_path, "oracle", "digits_memo0.1", _oracle)  # differs only in memo.predictor
+    _variant(tmp_path, "tpu", "digits_memo0.2", _on_tpu)  # another platform
+    figures = {}
+    monkeypatch.setattr(report_plots, "_save", lambda fig, path: figures.setdefault(path.name, fig) and path)
+    out = report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"))))
+    labels = {r["run"]: r["label"] for r in out["rows"]}
+    assert labels == {"bnn": "memo:bnn, hw=epur, memo.theta=0.1", "oracle": "memo:oracle, hw=epur, memo.theta=0.1",
+                      "tpu": "memo:bnn, hw=tpu, memo.theta=0.2"}
+    axes = figures["energy_breakdown.png"].axes
+    titles = [ax.get_title() for ax in axes if ax.get_title()]
+    assert titles == ["energy breakdown (epur)", "energy breakdown (tpu)"]
+    bars = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in axes if ax.get_title()}
+    assert any("oracle" in b for b in bars["energy breakdown (epur)"]) and len(bars["energy breakdown (epur)"]) == 3
+    assert all("tpu" in b or "baseline" in b for b in bars["energy breakdown (tpu)"])
