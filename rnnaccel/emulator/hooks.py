@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from .config import DatapathConfig
+from .facts import DirectionFacts
 
 __all__ = ["DirectionContext", "StepUnit", "UnitFactory"]
 
@@ -54,8 +55,8 @@ class DirectionContext:
     hidden_size: int
     site_base: int
     gemm: str  # exact-GEMM backend name
-    #: the direction's facts (rnnaccel.emulator.facts.DirectionFacts); units report into it
-    facts: "object" = None
+    #: the direction's facts; units report what they changed into it (never base counters)
+    facts: DirectionFacts | None = None
 
 
 class StepUnit:

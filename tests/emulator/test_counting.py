@@ -10,6 +10,7 @@ from rnnaccel.emulator.config import DatapathConfig
 from rnnaccel.emulator.datapath import make_layer_trace, step_counters
 from rnnaccel.emulator.facts import DirectionFacts
 from rnnaccel.emulator.gates import GATES
+from rnnaccel.emulator.hooks import StepUnit
 from rnnaccel.emulator.memo import MemoConfig, memo_factory
 from rnnaccel.emulator.precision import PrecisionConfig, precision_factory
 
@@ -152,3 +153,31 @@ def test_a_negative_count_or_a_shadowed_base_counter_is_refused():
     f.skip_activations(1, sigmoid=10 * H, tanh=0)  # more than the step evaluated: a counting bug
     with pytest.raises(RuntimeError, match="act.sigmoid"):
         make_layer_trace(0, 0, cfg, f, sats)
+
+
+class _SkipFirstColumn(StepUnit):
+    """A made-up technique: at every gate_out call the first gate column is "not computed". It only
+    reports the fact; every base count must follow, also combined with a precision unit."""
+
+    def gate_out(self, t, n, cols, z, a, act):
+        skip = torch.zeros(a.shape, dtype=torch.bool)
+        skip[:, 0] = True
+        self.ctx.facts.skip_neurons(t, skip)
+        return a
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_a_new_technique_only_reports_facts(cls):
+    m, (x, L) = model(cls, layers=1), batch()
+    static8 = PrecisionConfig(mode="static", ladder=[16, 8], bits=8)
+    calls = 1 if cls is LSTM else 2  # gate_out calls per step (GRU: [r, z] then n)
+    for prec in ([], [precision_factory(static8)]):
+        base = run(m, x, L, prec)
+        new = run(m, x, L, [lambda layer, d, cfg: _SkipFirstColumn()] + prec)
+        w = 8 if prec else 16
+        for lb, ln in zip(base, new):
+            N, n = lb.input_size + H, lb.get("active")
+            assert np.array_equal(lb.get(f"mac.{w}x{w}") - ln.get(f"mac.{w}x{w}"), calls * n * N)
+            assert np.array_equal(lb.get("weight_bytes") - ln.get("weight_bytes"), (n > 0) * calls * N * w // 8)
+            assert np.array_equal(ln.get("memo.weight_bytes_skipped"), (n > 0) * calls * N * w // 8)
+            assert np.array_equal(lb.get("seq_weight_bytes") - ln.get("seq_weight_bytes"), n * calls * N * w // 8)
