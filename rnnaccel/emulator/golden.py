@@ -171,15 +171,26 @@ def load_config(text: str) -> DatapathConfig | list[DatapathConfig]:
     return DatapathConfig.from_dict(d)
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a golden case needs at least one step, sequence and unit)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 1")
+    return v
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    ap.add_argument("--input-size", type=int, default=8)
-    ap.add_argument("--hidden-size", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--input-size", type=_positive_int, default=8)
+    ap.add_argument("--hidden-size", type=_positive_int, default=16)
+    ap.add_argument("--steps", type=_positive_int, default=20)
+    ap.add_argument("--batch", type=_positive_int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layers", type=int, default=1, help="number of stacked layers")
+    ap.add_argument("--layers", type=_positive_int, default=1, help="number of stacked layers")
     ap.add_argument("--bidirectional", action="store_true", help="a reverse direction in every layer")
     ap.add_argument("--init-state", action="store_true", help="random full-range initial states h0 (and c0)")
     ap.add_argument("--config", type=str, default=None,

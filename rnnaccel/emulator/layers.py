@@ -3,7 +3,9 @@ the bit-exact datapath — the same parameters in every mode.
 
 Parameters use PyTorch's names and layouts (``weight_ih_l{k}[_reverse]``, ``weight_hh_...``,
 ``bias_ih_...``, ``bias_hh_...``), so ``load_state_dict`` of a ``torch.nn.LSTM``/``GRU`` state dict
-works, and :meth:`from_torch` copies one. Inputs are batch-first ``(batch, time, features)``.
+works, and :meth:`from_torch` copies one. Inputs are batch-first ``(batch, time, features)``, or
+time-first ``(time, batch, features)`` with ``batch_first=False`` (as ``torch.nn``; :meth:`emulate`
+always takes batch-first input). A batch of size 0 gives empty outputs in every mode.
 
 Modes (``module.mode``):
 - ``"float"``: float32 recurrence with PyTorch's equations (equals ``torch.nn.LSTM``/``GRU``).
@@ -20,6 +22,7 @@ import math
 import torch
 from torch import nn
 
+from ..errors import RnnaccelError
 from .config import DatapathConfig, per_layer_configs
 from .datapath import GATES, quantize_weights
 from .emulate import EmulationResult, check_lengths, emulate_stack, reverse_within
@@ -55,8 +58,9 @@ class RecurrentStack(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, mode: str = "float",
-                 datapath: DatapathConfig | list[DatapathConfig] | None = None):
+                 datapath: DatapathConfig | list[DatapathConfig] | None = None, batch_first: bool = True):
         super().__init__()
+        self.batch_first = bool(batch_first)
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -109,13 +113,19 @@ class RecurrentStack(nn.Module):
 
     @classmethod
     def from_torch(cls, m: nn.LSTM | nn.GRU, **kw) -> "RecurrentStack":
-        """Copy a ``torch.nn.LSTM``/``GRU`` (batch_first or not: our inputs are batch-first)."""
+        """Copy a ``torch.nn.LSTM``/``GRU``, its ``batch_first`` included (inputs are then laid out
+        as that module's). NaN or infinite weights are refused naming the parameter."""
         want = nn.LSTM if cls.cell == "lstm" else nn.GRU
         if not isinstance(m, want):
             raise ValueError(f"{cls.__name__}.from_torch needs a torch.nn.{want.__name__}, got {type(m).__name__}")
         if getattr(m, "proj_size", 0):
             raise ValueError("LSTM with proj_size is not supported by the datapath")
-        out = cls(m.input_size, m.hidden_size, m.num_layers, m.bias, m.bidirectional, **kw)
+        for name, t in m.state_dict().items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise RnnaccelError(f"{cls.__name__}.from_torch: parameter {name} holds NaN or infinite values; "
+                                    f"fix or retrain the model before running it on the datapath")
+        out = cls(m.input_size, m.hidden_size, m.num_layers, m.bias, m.bidirectional,
+                  batch_first=kw.pop("batch_first", m.batch_first), **kw)
         out.load_state_dict(m.state_dict())
         return out
 
@@ -138,12 +148,28 @@ class RecurrentStack(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, lengths=None, hx=None, trace: Trace | None = None):
-        """``x``: (batch, time, input_size). Returns ``(output, h_n)`` for the GRU and
-        ``(output, (h_n, c_n))`` for the LSTM, as ``torch.nn`` does; ``output`` is zero past each
+        """``x``: (batch, time, input_size), or (time, batch, input_size) when not
+        ``batch_first``. Returns ``(output, h_n)`` for the GRU and ``(output, (h_n, c_n))`` for the
+        LSTM, as ``torch.nn`` does (``output`` in the input's layout); ``output`` is zero past each
         sequence's length. ``trace`` (emulate mode) collects per-step action counts.
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects input (batch, time, {self.input_size}), got {tuple(x.shape)}")
+            layout = "batch, time" if self.batch_first else "time, batch"
+            raise ValueError(f"{type(self).__name__} expects input ({layout}, {self.input_size}), got {tuple(x.shape)}")
+        if not self.batch_first:
+            out, state = self._forward_batch_first(x.transpose(0, 1), lengths, hx, trace)
+            return out.transpose(0, 1), state
+        return self._forward_batch_first(x, lengths, hx, trace)
+
+    def _empty(self, x: torch.Tensor):
+        """The outputs of a batch of size 0: ``(0, time, H * directions)`` and empty states."""
+        out = x.new_zeros(0, x.shape[1], self.hidden_size * self.num_directions)
+        h_n = x.new_zeros(self.num_layers * self.num_directions, 0, self.hidden_size)
+        return (out, (h_n, h_n.clone())) if self.cell == "lstm" else (out, h_n)
+
+    def _forward_batch_first(self, x: torch.Tensor, lengths, hx, trace: Trace | None):
+        if x.shape[0] == 0:
+            return self._empty(x)
         if self.mode == "emulate":
             r = self.emulate(x, lengths, hx, trace=trace)
             out = self._deq(r.output, self.datapath[-1].hidden)
