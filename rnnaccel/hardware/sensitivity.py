@@ -113,7 +113,7 @@ def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int = 10, title:
     for r in rows:
         by.setdefault(r.headline, []).append(r)
     n = len(by)
-    fig, axes = plt.subplots(n, 1, figsize=(7.5, 1.2 + 0.42 * min(top, max(len(v) for v in by.values())) * n),
+    fig, axes = plt.subplots(n, 1, figsize=(9.5, 1.2 + 0.42 * min(top, max(len(v) for v in by.values())) * n),
                              squeeze=False)
     for ax, (name, rs) in zip(axes[:, 0], by.items()):
         rs = rs[:top][::-1]
@@ -123,11 +123,16 @@ def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int = 10, title:
             ax.barh(i, r.at_high - nom, left=nom, color="#ee6677", label="price at high end" if i == 0 else None)
             if r.flips:
                 ax.text(max(r.at_low, r.at_high), i, "  flips", va="center", fontsize=9, color="black")
-        ax.axvline(nom, color="black", lw=1)
-        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+        ax.axvline(nom, color="black", lw=1, label="nominal")
+        vals = [nom] + [v for r in rs for v in (r.at_low, r.at_high)]
+        lo, hi = min(vals), max(vals)
+        pad = 0.05 * (hi - lo) or 0.02 * max(abs(nom), 1e-12)
+        ax.set_xlim(lo - pad, hi + pad * 4)
+        if lo - pad <= 0.0 <= hi + pad:  # a sign change is inside the plotted range: show where
+            ax.axvline(0.0, color="grey", lw=0.8, ls=":")
         ax.set_yticks(range(len(rs)), [r.param for r in rs], fontsize=9)
         ax.set_xlabel(f"{name} (nominal {nom:.3g})", fontsize=10)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
