@@ -181,6 +181,27 @@ def test_generated_stack_replays_on_reference(tmp_path, cell):
 
 
 # ------------------------------------------------------------------ random stacks from floats
+def _real_states(cfgs, cls: str, dirs: int, B: int, H: int, g) -> torch.Tensor:
+    """(layers*dirs, B, H) reals up to 1.25x the largest value of each layer's ``cls`` format."""
+    top = torch.tensor([2.0 ** (getattr(cfgs[k // dirs], cls).bits - 1 - getattr(cfgs[k // dirs], cls).frac)
+                        for k in range(len(cfgs) * dirs)], dtype=torch.float64)
+    return (torch.rand(len(cfgs) * dirs, B, H, generator=g, dtype=torch.float64) * 2 - 1) * 1.25 * top[:, None, None]
+
+
+def _ref_states(v: torch.Tensor, rcs: list, cls: str, point: int, cnt: dict) -> list:
+    """The reference's quantization of real states: ``[layer][direction]`` flat (B*H) int lists."""
+    dirs, H = v.shape[0] // len(rcs), v.shape[2]
+    out = []
+    for li, rc in enumerate(rcs):
+        row = []
+        for d in range(dirs):
+            site = (2 * li + d) * 32 + point
+            row.append([ref.quantize_real(x, rc["fmt"][cls], rc["rounding"], rc["seed"], site, i % H, cnt, cls)
+                        for i, x in enumerate(v[li * dirs + d].flatten().tolist())])
+        out.append(row)
+    return out
+
+
 @st.composite
 def stack_configs(draw):
     def fmt(bits_lo, frac_lo, frac_hi):
@@ -223,15 +244,14 @@ def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, 
     lengths = torch.randint(1, T + 1, (B,), generator=g)
     rcs = [_ref_cfg(c.to_dict()) for c in cfgs]
     h0 = c0 = hx = None
-    if init:  # grid points: every rounding mode maps them to themselves (hx rounding is not under test here)
-        h0 = [[[int(v) for v in torch.randint(c.hidden.qmin, c.hidden.qmax + 1, (B, H), generator=g).flatten()]
-               for _ in range(dirs)] for c in cfgs]
-        c0 = [[[int(v) for v in torch.randint(c.cell.qmin, c.cell.qmax + 1, (B, H), generator=g).flatten()]
-               for _ in range(dirs)] for c in cfgs]
-        real = lambda s, cls: torch.tensor([[s[li][d] for d in range(dirs)] for li in range(L)], dtype=torch.float64
-                                           ).reshape(L * dirs, B, H) * torch.tensor(
-            [2.0 ** -getattr(cfgs[k // dirs], cls).frac for k in range(L * dirs)], dtype=torch.float64)[:, None, None]
-        hx = (real(h0, "hidden"), real(c0, "cell")) if cell == "lstm" else real(h0, "hidden")
+    want_sat: dict = {}
+    if init:  # real states, some beyond their format: each layer's mode rounds them (sites 11, 12), clamps count
+        hr = _real_states(cfgs, "hidden", dirs, B, H, g)
+        h0 = _ref_states(hr, rcs, "hidden", 11, want_sat)
+        if cell == "lstm":
+            cr = _real_states(cfgs, "cell", dirs, B, H, g)
+            c0 = _ref_states(cr, rcs, "cell", 12, want_sat)
+        hx = (hr, cr) if cell == "lstm" else hr
     try:
         res = m.emulate(x, lengths, hx, record_internals=True)
     except ValueError as e:  # a layer's dot product that float64 cannot hold exactly is refused
@@ -239,7 +259,6 @@ def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, 
         raise
     weights = [[ref.quantize_params(cell, *[p.double().tolist() if p is not None else None for p in m.params(li, d)],
                                     rcs[li], (2 * li + d) * 32 + 9) for d in range(dirs)] for li in range(L)]
-    want_sat = {}
     for b in range(B):
         n = int(lengths[b])
         xs = [[ref.quantize_real(float(v), rcs[0]["fmt"]["input"], rcs[0]["rounding"], rcs[0]["seed"], 10, j,
