@@ -85,3 +85,16 @@ def test_evaluate_refuses_data_the_checkpoint_was_not_trained_on(tmp_path):
                         extra={"data": {"corpus": "synth_speech", "vocab": "char"}})
     with pytest.raises(ValueError, match="trained with data.corpus=synth_speech, data.vocab=char; pass data=synth$"):
         evaluate.run(cfg("evaluate", [f"eval.checkpoint={p}", f"eval.output={tmp_path}/e.json"]))
+
+
+@pytest.mark.skipif(not _have_fsdd(), reason="needs the FSDD recordings (shared data root)")
+def test_train_refuses_to_resume_another_model_in_the_same_out_dir(tmp_path):
+    from rnnaccel.errors import RnnaccelError
+
+    common = ["data.num_train=8", "data.num_val=4", f"data.cache_dir={tmp_path}/cache", "model.num_layers=1",
+              "train.epochs=1", "train.batch_size=8", f"train.out_dir={tmp_path}/run", "train.progress=false"]
+    train.run(cfg("train", common + ["model.hidden_size=8"]))
+    with pytest.raises(RnnaccelError, match=r"last.pt is a run of another config \(model.hidden_size: 8 -> 16\); "
+                                            r"pass train.resume=false"):
+        train.run(cfg("train", common + ["model.hidden_size=16"]))
+    assert train.run(cfg("train", common + ["model.hidden_size=16", "train.resume=false"]))["steps"] == 1
