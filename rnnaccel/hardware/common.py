@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from ..emulator.gates import GATES
 from ..emulator.trace import LayerTrace
 from .pricing import PriceBook
 from .report import Ledger
@@ -17,7 +18,6 @@ from .report import Ledger
 __all__ = ["GATES", "Reader", "gates", "charge_macs", "charge_vector_ops", "charge_bnn",
            "charge_control", "INFO_COUNTERS"]
 
-GATES = {"lstm": 4, "gru": 3}
 MAC_RE = re.compile(r"^mac\.(\d+)x(\d+)$")
 
 #: counters that carry information but no action of their own to price (see docs/cost_model.md);

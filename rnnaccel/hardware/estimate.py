@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..emulator.trace import LayerTrace, Trace
 from .epur import epur_layer, weight_capacity
-from .operating import check_memo_buffer, merge_runs, plan_weights, weight_footprints
+from .operating import check_memo_buffer, layer_key, merge_runs, plan_weights, weight_footprints
 from .pricing import PriceBook
 from .report import CostReport, LayerCost
 from .schema import HwConfig, load_hw
@@ -57,7 +57,7 @@ def estimate(trace: Trace, hw: HwLike) -> CostReport:
     if hw.kind == "epur" and layers:
         cap = min(weight_capacity(hw, lt.cell) for lt in layers)
         feet = weight_footprints(trace)
-        plans = plan_weights(layers, [feet[(lt.layer, lt.direction)] for lt in layers], op["weight_residency"], cap,
+        plans = plan_weights(layers, [feet[layer_key(lt)] for lt in layers], op["weight_residency"], cap,
                              op["sequences_at_once"], op["mwl_steps"])
     costs, unpriced = [], set()
     for lt, plan in zip(layers, plans):

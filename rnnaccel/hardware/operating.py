@@ -40,7 +40,7 @@ import numpy as np
 from ..emulator.trace import LayerTrace, Trace
 from .common import gates
 
-__all__ = ["merge_runs", "weight_footprints", "seq_weight_bytes", "WeightPlan", "plan_weights", "check_memo_buffer",
+__all__ = ["merge_runs", "layer_key", "weight_footprints", "seq_weight_bytes", "WeightPlan", "plan_weights", "check_memo_buffer",
            "RESIDENCY", "CapacityError"]
 
 RESIDENCY = ("auto", "network", "layer", "stream")
@@ -53,22 +53,22 @@ class CapacityError(ValueError):
     """An operating point the hardware cannot run (a buffer too small with no spill path)."""
 
 
+def layer_key(lt: LayerTrace) -> tuple:
+    return (lt.layer, lt.direction, lt.cell, lt.input_size, lt.hidden_size, lt.weight_bits, lt.act_bits)
+
+
 def merge_runs(trace: Trace) -> list[LayerTrace]:
-    """One LayerTrace per (layer, direction), the evaluation batches added step by step."""
-    groups: dict[tuple[int, int], list[LayerTrace]] = {}
+    """One LayerTrace per (layer, direction) and shape, the evaluation batches added step by step.
+    LayerTraces of one key but another shape (an encoder and a decoder recorded into one trace)
+    stay apart."""
+    groups: dict[tuple, list[LayerTrace]] = {}
     for lt in trace:
-        groups.setdefault((lt.layer, lt.direction), []).append(lt)
+        groups.setdefault(layer_key(lt), []).append(lt)
     out = []
-    for (layer, direction), lts in groups.items():
+    for lts in groups.values():
         first = lts[0]
-        for lt in lts[1:]:
-            same = (lt.cell, lt.input_size, lt.hidden_size, lt.weight_bits, lt.act_bits)
-            if same != (first.cell, first.input_size, first.hidden_size, first.weight_bits, first.act_bits):
-                raise ValueError(f"trace {lt.key}: batches disagree on the layer's shape or widths "
-                                 f"({same} vs {(first.cell, first.input_size, first.hidden_size)}); "
-                                 "price traces of different networks separately")
         steps = max(lt.steps for lt in lts)
-        m = LayerTrace(layer, direction, first.cell, first.input_size, first.hidden_size, steps,
+        m = LayerTrace(first.layer, first.direction, first.cell, first.input_size, first.hidden_size, steps,
                        first.weight_bits, first.act_bits)
         for lt in lts:
             if "seq_weight_bytes" not in lt.counters:  # a trace recorded before the fact existed
@@ -84,14 +84,14 @@ def merge_runs(trace: Trace) -> list[LayerTrace]:
     return out
 
 
-def weight_footprints(trace: Trace) -> dict[tuple[int, int], float]:
-    """Bytes of each (layer, direction)'s weights and biases at the widest width any step read
+def weight_footprints(trace: Trace) -> dict[tuple, float]:
+    """Bytes of each (layer, direction, shape)'s weights and biases at the widest width any step read
     them: ``max_t(weight_bytes + memo.weight_bytes_skipped)`` over every evaluation batch (a
     batch's step reads or skips every row once)."""
-    out: dict[tuple[int, int], float] = {}
+    out: dict[tuple, float] = {}
     for lt in trace:
         full = lt.get("weight_bytes") + lt.get("memo.weight_bytes_skipped")
-        k = (lt.layer, lt.direction)
+        k = layer_key(lt)
         out[k] = max(out.get(k, 0.0), float(full.max()) if lt.steps else 0.0)
     return out
 
