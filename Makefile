@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # what the tests need: the core plus the test, lint, plotting, TTS, sweep and field-tool extras
 EXTRAS := test,lint,plot,tts,sweep,hwtools
 
-.PHONY: demo test check format-check bench venv clean
+.PHONY: demo test check bench venv clean
 
 venv: $(STAMP)
 
@@ -25,11 +25,8 @@ demo: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check rnnaccel tests scripts
-	$(VENV)/bin/mypy
-
-# not yet part of `check`: the tree is formatted once by the integrator (issue 13), then it joins
-format-check: $(STAMP)
 	$(VENV)/bin/ruff format --check rnnaccel tests scripts
+	$(VENV)/bin/mypy
 
 test: check
 	$(PY) -m pytest -q -p no:cacheprovider tests

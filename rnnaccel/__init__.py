@@ -1,4 +1,5 @@
 """rnnaccel: bit-exact emulator and accuracy evaluator for energy-efficient RNN accelerators."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

@@ -7,6 +7,7 @@
   :func:`read_yaml_source` reads a packaged name or a YAML path into a mapping, with errors that
   name the source.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -50,8 +51,7 @@ def packaged(group: str) -> list[str]:
     return sorted(p.name[:-5] for p in _group_dir(group).iterdir() if p.name.endswith(".yaml"))
 
 
-def read_yaml_source(group: str, src: "str | Path", what: str | None = None, noun: str = "configs"
-                     ) -> tuple[dict, str]:
+def read_yaml_source(group: str, src: "str | Path", what: str | None = None, noun: str = "configs") -> tuple[dict, str]:
     """Read a packaged config by name, or a ``.yaml``/``.yml`` path. Returns ``(mapping, label)``.
 
     ``what`` names the thing in error messages (default: the group), ``noun`` the packaged files."""

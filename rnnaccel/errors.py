@@ -10,6 +10,7 @@ Every app runs its work through :func:`app_boundary`: an ``RnnaccelError`` print
 any other exception is a bug and keeps its traceback. ``RNNACCEL_DEBUG=1`` re-raises the
 project error too, so its traceback shows where it came from.
 """
+
 from __future__ import annotations
 
 import os

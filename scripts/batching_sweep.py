@@ -1,4 +1,5 @@
 """Same as ``python -m rnnaccel.apps.batching_sweep`` (``--help`` lists the options)."""
+
 import sys
 
 from rnnaccel.apps.batching_sweep import main

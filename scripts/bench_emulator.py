@@ -1,4 +1,5 @@
 """Same as ``python -m rnnaccel.apps.bench_emulator`` (``--help`` lists the options)."""
+
 import sys
 
 from rnnaccel.apps.bench_emulator import main

@@ -1,4 +1,5 @@
 """Same as ``python -m rnnaccel.apps.demo`` (``--help`` lists the options)."""
+
 import sys
 
 from rnnaccel.apps.demo import main

@@ -1,4 +1,5 @@
 """Same as ``python -m rnnaccel.apps.energy_breakdown`` (``--help`` lists the options)."""
+
 import sys
 
 from rnnaccel.apps.energy_breakdown import main

@@ -1,4 +1,5 @@
 """Same as ``python -m rnnaccel.apps.eval_synth`` (``--help`` lists the options)."""
+
 import sys
 
 from rnnaccel.apps.eval_synth import main

@@ -5,6 +5,7 @@
 Same as ``python -m rnnaccel.datasets.synth``; ``--help`` lists every option. Cached: re-running
 with the same arguments does nothing, and a stopped run resumes. See docs/data.md.
 """
+
 from rnnaccel.datasets.synth import main
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Suite-wide test settings."""
+
 import pytest
 import torch
 

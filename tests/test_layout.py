@@ -1,6 +1,7 @@
 """The package layout is the pipeline: emulator counts -> hardware prices -> serving schedules ->
 apps. No module imports a package that comes after it, and the serving simulator's modules form no
 import circle."""
+
 import ast
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("i,layer", list(enumerate(ORDER)))
 def test_no_import_runs_back_up(i, layer):
-    later = ORDER[i + 1:]
+    later = ORDER[i + 1 :]
     bad = []
     for path in sorted((PKG / layer).rglob("*.py")):
         for name in _imports(path):

@@ -1,6 +1,7 @@
 """The house rules of packaging: one version, a typed package, every direct dependency pinned, the
 project's own ``tests`` package (zigzag-dse installs a top-level ``tests`` too), tests that import
 the package and never a script file."""
+
 import re
 import sys
 import tomllib
@@ -45,8 +46,11 @@ def test_the_tests_package_is_this_repository_s():
 
 
 def test_tests_import_the_package_never_a_script_file():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
-                 if p.name != "test_packaging.py" and re.search(r"spec_from_file_location|\bscripts/", p.read_text())]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if p.name != "test_packaging.py" and re.search(r"spec_from_file_location|\bscripts/", p.read_text())
+    ]
     assert offenders == []
 
 

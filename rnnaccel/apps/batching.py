@@ -12,6 +12,7 @@ throughput-latency plots. Returns the energy per sequence (single run) for sweep
     rnnaccel-batching -m batching=padded,cellular,ebatch batching.platform=epur,tpu
     rnnaccel-batching 'run.loads=[0.1,0.5,0.9]' run.output=runs/batching/sweep.json
 """
+
 from __future__ import annotations
 
 import json
@@ -44,17 +45,25 @@ def run(cfg: BatchingApp) -> dict:
     plain = OmegaConf.to_container(cfg, resolve=True)
     out = output_path(rc.output, "batching.json", "runs/batching/batching.json")
     t0 = time.time()
-    result = {"format": "rnnaccel.batching/1", "config": plain, "config_hash": config_hash(plain),
-              "version": package_version()}
+    result = {
+        "format": "rnnaccel.batching/1",
+        "config": plain,
+        "config_hash": config_hash(plain),
+        "version": package_version(),
+    }
     if rc.loads is None:
         res = simulate(bc)
         res.check()
-        result |= {"policy": res.policy, "platform": res.platform, **res.summary(),
-                   "energy_j": res.energy_by_component()}
+        result |= {
+            "policy": res.policy,
+            "platform": res.platform,
+            **res.summary(),
+            "energy_j": res.energy_by_component(),
+        }
     else:
         from ..serving.sweep import format_table, load_sweep, plot_throughput_latency
-        rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms),
-                          bc.workload.num_requests)
+
+        rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms), bc.workload.num_requests)
         table = format_table(rows)
         atomic_write_bytes(out.with_suffix(".md"), (table + "\n").encode())
         result["rows"] = rows

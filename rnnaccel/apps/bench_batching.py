@@ -8,6 +8,7 @@ starts with a fresh :class:`ChunkCoster` (cold cost cache): the time includes pr
 wall time, ``cpu s`` this process's CPU time (the difference is other load on a shared machine).
 Goal: <= 10 s per policy on the 2-core development machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ def main(argv=None) -> None:
     ap.add_argument("--policies", nargs="+", default=list(POLICIES))
     args = ap.parse_args(argv)
     base = load_batching_config(args.config)
-    print(f"{'platform':8} {'policy':9} {'rate/s':>9} {'seconds':>8} {'cpu s':>6} {'cost calls':>10}  "
-          "p95 latency  J/seq")
+    print(
+        f"{'platform':8} {'policy':9} {'rate/s':>9} {'seconds':>8} {'cpu s':>6} {'cost calls':>10}  p95 latency  J/seq"
+    )
     for plat in args.platforms:
         cfg = base.with_(platform=plat)
         rate = args.load * reference_rate(cfg)
@@ -40,8 +42,11 @@ def main(argv=None) -> None:
             dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             res.check()
             s = res.summary()
-            print(f"{plat:8} {pol:9} {rate:9.2f} {dt:8.2f} {cpu:6.2f} {coster.calls:10d}  "
-                  f"{s['latency_p95_s']:10.4g} s  {s['energy_per_seq_j']:.4g}", flush=True)
+            print(
+                f"{plat:8} {pol:9} {rate:9.2f} {dt:8.2f} {cpu:6.2f} {coster.calls:10d}  "
+                f"{s['latency_p95_s']:10.4g} s  {s['energy_per_seq_j']:.4g}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Both sides run in this process, same threads, same inputs; the ratio (emulated / float) is the
 figure of merit (target <= 3x, project goal <= 2x). The best of ``--repeats`` runs is used.
 """
+
 from __future__ import annotations
 
 import argparse

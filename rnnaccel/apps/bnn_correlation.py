@@ -19,6 +19,7 @@ avoided and the WER for a few thresholds and predictors (bnn, oracle, delta).
         --sweep 0 0.05 0.1 0.2 0.4 --predictors bnn oracle delta --out runs/memo
     python -m rnnaccel.apps.bnn_correlation --random lstm --out /tmp/memo     # tiny random model, random inputs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,9 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def collect(rnn, x: torch.Tensor, lengths: torch.Tensor, sign_zero: int = 1, max_points: int = 200_000,
-            seed: int = 0) -> dict[tuple[int, int], dict[str, np.ndarray]]:
+def collect(
+    rnn, x: torch.Tensor, lengths: torch.Tensor, sign_zero: int = 1, max_points: int = 200_000, seed: int = 0
+) -> dict[tuple[int, int], dict[str, np.ndarray]]:
     """Paired samples per (layer, direction) of an emulator ``LSTM``/``GRU`` on ``x`` (B, T, D).
 
     Returns ``{(layer, dir): {"db", "rel_db", "da", "b", "z": (P,) float64}}`` with at most
@@ -71,7 +73,7 @@ def collect(rnn, x: torch.Tensor, lengths: torch.Tensor, sign_zero: int = 1, max
     for key, u in f.units.items():
         dc = u.ctx.cfg
         b, a, z = (u.rec[k].cpu().numpy() for k in ("sig", "a", "z"))  # (T, B, GH), NaN where inactive
-        a, z = a * 2.0 ** -dc.act.frac, z * 2.0 ** -dc.preact.frac
+        a, z = a * 2.0**-dc.act.frac, z * 2.0**-dc.preact.frac
         both = ~np.isnan(b[1:]) & ~np.isnan(b[:-1])  # consecutive active steps of a row
         db = np.abs(b[1:] - b[:-1])[both]
         s = {"db": db, "rel_db": db / np.maximum(np.abs(b[:-1][both]), 1), "da": np.abs(a[1:] - a[:-1])[both]}
@@ -158,8 +160,13 @@ def sweep(model, ds, vocab, thetas, predictors, batch_size: int = 50, hw: str | 
         tr = Trace()
         m = score(model, ds, vocab, "emulate", batch_size, trace=tr)
         st = memo_stats(tr)["total"]
-        row = {"predictor": pred, "theta": th, "wer": m["wer"], "cer": m.get("cer"),
-               **{k: st[k] for k in ("reuse_fraction", "mac_fraction_skipped", "weight_fraction_skipped")}}
+        row = {
+            "predictor": pred,
+            "theta": th,
+            "wer": m["wer"],
+            "cer": m.get("cer"),
+            **{k: st[k] for k in ("reuse_fraction", "mac_fraction_skipped", "weight_fraction_skipped")},
+        }
         if hw:
             rep = estimate(tr, load_hw(hw))
             base_cost = base_cost or rep
@@ -216,8 +223,12 @@ def main(argv=None) -> dict:
     plot(samples, out / "hexbin.png", title=label)
     (out / "correlation.json").write_text(json.dumps(result, indent=2))
     for name, r in sorted(result["correlation"].items()):
-        print(f"{name:7s} n={r['changes']:8d}  " + "  ".join(
-            f"{p}: pearson {r[p]['pearson']:+.3f} spearman {r[p]['spearman']:+.3f}" for p in ("rel_db~da", "b~z")))
+        print(
+            f"{name:7s} n={r['changes']:8d}  "
+            + "  ".join(
+                f"{p}: pearson {r[p]['pearson']:+.3f} spearman {r[p]['spearman']:+.3f}" for p in ("rel_db~da", "b~z")
+            )
+        )
     print(f"wrote {out / 'correlation.json'} and {out / 'hexbin.png'}")
     return result
 

@@ -11,6 +11,7 @@ checked by :func:`rnnaccel.hardware.load_hw` when an app starts (Hydra's struct 
 refuses new keys). Values a type cannot rule out (``memo.theta=-1``) are refused by
 :func:`rnnaccel.apps.evaluate.validate` before any data is read.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,26 @@ from ..emulator.memo import MemoConfig
 from ..emulator.precision import PrecisionConfig
 from ..models.speech import SpeechModelConfig
 
-__all__ = ["DataConf", "DatapathConf", "TrainConf", "EvalConf", "TrainApp", "QuantizeApp",
-           "EvaluateApp", "BatchingRunConf", "BatchingApp", "ReportConf", "ReportApp", "register",
-           "to_datapath_config", "to_feature_config", "check_datapath", "datapath_overrides", "app_default",
-           "CALIBRATION_FIELDS"]
+__all__ = [
+    "DataConf",
+    "DatapathConf",
+    "TrainConf",
+    "EvalConf",
+    "TrainApp",
+    "QuantizeApp",
+    "EvaluateApp",
+    "BatchingRunConf",
+    "BatchingApp",
+    "ReportConf",
+    "ReportApp",
+    "register",
+    "to_datapath_config",
+    "to_feature_config",
+    "check_datapath",
+    "datapath_overrides",
+    "app_default",
+    "CALIBRATION_FIELDS",
+]
 
 
 @dataclass
@@ -49,8 +66,7 @@ class FeaturesConf:
 
 
 def to_feature_config(c: FeaturesConf) -> FeatureConfig:
-    return FeatureConfig(kind=c.kind, sample_rate=c.sample_rate, n_mels=c.n_mels, win_ms=c.win_ms,
-                         hop_ms=c.hop_ms)
+    return FeatureConfig(kind=c.kind, sample_rate=c.sample_rate, n_mels=c.n_mels, win_ms=c.win_ms, hop_ms=c.hop_ms)
 
 
 @dataclass
@@ -103,8 +119,9 @@ DatapathConf = make_dataclass("DatapathConf", _datapath_fields() + list(CALIBRAT
 DatapathConf.__module__ = __name__
 DatapathConf.__doc__ = (
     "The datapath group: every :class:`~rnnaccel.emulator.DatapathConfig` field (formats as "
-    "``\"Q<bits>.<frac>\"``) plus the calibration settings; with ``calibrate`` the formats come "
-    "from data (PTQ), without it the fixed formats apply.")
+    '``"Q<bits>.<frac>"``) plus the calibration settings; with ``calibrate`` the formats come '
+    "from data (PTQ), without it the fixed formats apply."
+)
 
 
 def to_datapath_config(c) -> DatapathConfig:
@@ -114,6 +131,7 @@ def to_datapath_config(c) -> DatapathConfig:
 
 def _plain(c) -> dict:
     from omegaconf import OmegaConf
+
     return OmegaConf.to_container(OmegaConf.structured(c), resolve=True)
 
 
@@ -135,28 +153,38 @@ def check_datapath(c) -> DatapathConfig:
     except ValueError as e:
         what = f"datapath.bits={c.bits}: {e}" if "datapath" not in str(e) else str(e)
         raise RnnaccelError(f"invalid configuration: {one_line(what)}") from None
-    for k, ok in (("margin", c.margin >= 0 and math.isfinite(c.margin)), ("calib_batches", c.calib_batches >= 1),
-                  ("calib_batch_size", c.calib_batch_size >= 1)):
+    for k, ok in (
+        ("margin", c.margin >= 0 and math.isfinite(c.margin)),
+        ("calib_batches", c.calib_batches >= 1),
+        ("calib_batch_size", c.calib_batch_size >= 1),
+    ):
         if not ok:
-            raise RnnaccelError(f"invalid configuration: datapath.{k}={getattr(c, k)} must be "
-                                f"{'a finite number >= 0' if k == 'margin' else '>= 1'}")
+            raise RnnaccelError(
+                f"invalid configuration: datapath.{k}={getattr(c, k)} must be "
+                f"{'a finite number >= 0' if k == 'margin' else '>= 1'}"
+            )
     defaults = _plain(DatapathConf())
     if c.calibrate:
         unused = _differing(c, defaults, TENSOR_CLASSES)
         if unused:
-            raise RnnaccelError(f"{', '.join(unused)}: not applied, datapath.calibrate=true picks every format "
-                                f"from data; pass datapath=q16 (fixed formats) to use it")
+            raise RnnaccelError(
+                f"{', '.join(unused)}: not applied, datapath.calibrate=true picks every format "
+                f"from data; pass datapath=q16 (fixed formats) to use it"
+            )
     else:
         unused = _differing(c, defaults, [n for n, _, _ in CALIBRATION_FIELDS[1:]])
         if unused:
-            raise RnnaccelError(f"{', '.join(unused)}: not applied, these settings act only with "
-                                f"datapath.calibrate=true (datapath=ptq16)")
+            raise RnnaccelError(
+                f"{', '.join(unused)}: not applied, these settings act only with "
+                f"datapath.calibrate=true (datapath=ptq16)"
+            )
     return cfg
 
 
 def app_default(app: str, group: str) -> str | None:
     """The option of ``group`` in the defaults list of ``rnnaccel/conf/<app>.yaml``."""
     import yaml
+
     text = (resources.files("rnnaccel.conf") / f"{app}.yaml").read_text()
     for entry in yaml.safe_load(text).get("defaults", []):
         if isinstance(entry, dict) and group in entry:
@@ -168,6 +196,7 @@ def datapath_overrides(c, app: str) -> list[str]:
     """``datapath.<field>=<value>`` for every field of node ``c`` that differs from the app's
     default ``datapath`` option (what the command line changed)."""
     from omegaconf import OmegaConf
+
     ref = OmegaConf.structured(DatapathConf)
     name = app_default(app, "datapath")
     if name is not None:

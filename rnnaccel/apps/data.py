@@ -5,6 +5,7 @@ Features of a split are extracted once (log-mel of every utterance, the slow par
 (:func:`source_fingerprint`: the corpus directory and its files); SpecAugment is applied on the fly from
 ``(seed, epoch, index)`` so a run is reproducible and resumable at any step.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,11 +20,29 @@ from torch.utils.data import Dataset
 
 from ..errors import RnnaccelError, one_line
 from .config import to_feature_config
-from ..datasets import (CharVocab, ConnectedDigits, FeatureExtractor, FeatureItem, SpecAugment,
-                        SynthSpeech, Vocab, WordVocab, collate_ctc)
+from ..datasets import (
+    CharVocab,
+    ConnectedDigits,
+    FeatureExtractor,
+    FeatureItem,
+    SpecAugment,
+    SynthSpeech,
+    Vocab,
+    WordVocab,
+    collate_ctc,
+)
 
-__all__ = ["FeatureSet", "build_vocab", "load_split", "batches", "checkpoint_data", "checkpoint_split",
-           "source_fingerprint", "check_checkpoint_data", "TRAINED_WITH"]
+__all__ = [
+    "FeatureSet",
+    "build_vocab",
+    "load_split",
+    "batches",
+    "checkpoint_data",
+    "checkpoint_split",
+    "source_fingerprint",
+    "check_checkpoint_data",
+    "TRAINED_WITH",
+]
 
 
 def checkpoint_data(ck: dict, **overrides):
@@ -89,8 +108,15 @@ def build_vocab(kind: str) -> Vocab:
 class FeatureSet(Dataset):
     """In-memory features of one split: item ``i`` -> :class:`FeatureItem` (``features`` (T, F))."""
 
-    def __init__(self, feats: list[torch.Tensor], transcripts: list[str], utt_ids: list[str], vocab: Vocab,
-                 spec_augment: SpecAugment | None = None, seed: int = 0):
+    def __init__(
+        self,
+        feats: list[torch.Tensor],
+        transcripts: list[str],
+        utt_ids: list[str],
+        vocab: Vocab,
+        spec_augment: SpecAugment | None = None,
+        seed: int = 0,
+    ):
         self.feats, self.transcripts, self.utt_ids = feats, transcripts, utt_ids
         self.targets = [vocab.encode(t) for t in transcripts]
         self.spec_augment, self.seed, self.epoch = spec_augment, seed, 0
@@ -124,8 +150,7 @@ def _corpus(data, split: str):
     if data.corpus == "connected_digits":
         if num is None:
             raise ValueError(f"data.num_{split} must be a number of utterances for connected_digits")
-        return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme,
-                               seed=data.corpus_seed)
+        return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme, seed=data.corpus_seed)
     if data.corpus == "synth_speech":  # data.root: the generated corpus (default: the cache)
         return SynthSpeech(split, root=data.root, max_items=num)
     raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA)}")
@@ -181,16 +206,20 @@ def _extract(data, split: str, progress: bool) -> tuple[list, list, list]:
     try:
         corpus = _corpus(data, split)
     except FileNotFoundError as e:
-        raise RnnaccelError(f"data.root={data.root}: {one_line(e)}; point data.root at the corpus "
-                            f"(null: the shared data directory)") from None
+        raise RnnaccelError(
+            f"data.root={data.root}: {one_line(e)}; point data.root at the corpus (null: the shared data directory)"
+        ) from None
     if len(corpus) == 0:
-        raise RnnaccelError(f"data.corpus={data.corpus} at data.root={data.root}: the {split} split has no "
-                            f"utterances; point data.root at a complete corpus")
+        raise RnnaccelError(
+            f"data.corpus={data.corpus} at data.root={data.root}: the {split} split has no "
+            f"utterances; point data.root at a complete corpus"
+        )
     extractor = FeatureExtractor(to_feature_config(data.features))
     feats, transcripts, ids = [], [], []
     it = range(len(corpus))
     if progress:
         from tqdm import tqdm
+
         it = tqdm(it, desc=f"features {split}", leave=False)
     for i in it:
         try:
@@ -209,8 +238,11 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r} unknown; choose train, val or test")
     vocab = build_vocab(data.vocab)
-    key_src = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
-               if k not in ("cache_dir", "spec_augment", "root")}
+    key_src = {
+        k: v
+        for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
+        if k not in ("cache_dir", "spec_augment", "root")
+    }
     key_src["source"] = source_fingerprint(data)
     key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]
     cache = Path(data.cache_dir) / f"{data.corpus}-{split}-{key}.pt" if data.cache_dir else None
@@ -232,8 +264,7 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
     return FeatureSet(feats, transcripts, ids, vocab, sa, seed)
 
 
-def batches(ds: FeatureSet, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0,
-            skip: int = 0):
+def batches(ds: FeatureSet, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0, skip: int = 0):
     """Yield :class:`CTCBatch` es; the order of epoch ``epoch`` comes from ``(seed, epoch)`` only.
     ``skip`` drops the first batches (resuming mid-epoch)."""
     n = len(ds)
@@ -245,10 +276,8 @@ def batches(ds: FeatureSet, batch_size: int, shuffle: bool = False, seed: int = 
     for b, start in enumerate(range(0, n, batch_size)):
         if b < skip:
             continue
-        yield collate_ctc([ds[i] for i in order[start:start + batch_size]])
+        yield collate_ctc([ds[i] for i in order[start : start + batch_size]])
 
 
 def num_batches(ds: FeatureSet, batch_size: int) -> int:
     return (len(ds) + batch_size - 1) // batch_size
-
-

@@ -12,6 +12,7 @@ Each entry of ``ROWS`` is a name plus a function that configures the model (``mo
 before its emulated run; the first entry is the baseline of the speedup / saving columns. The same
 rows from the command line: ``rnnaccel-evaluate memo=bnn memo.theta=0.1`` (docs/cli.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,11 @@ def main(argv=None) -> int:
     ds = checkpoint_split(ck, "test", args.limit)
     model, vocab, _ = load_model(args.checkpoint)
     c = model.config
-    print(f"model: {Path(args.checkpoint).name}  {c.num_layers}x{'Bi' if c.bidirectional else ''}{c.cell.upper()}"
-          f"({c.hidden_size}), stack {c.stack}/stride {c.stride}; test split: {len(ds)} utterances "
-          f"(FSDD connected digits, {checkpoint_data(ck).scheme}-disjoint)")
+    print(
+        f"model: {Path(args.checkpoint).name}  {c.num_layers}x{'Bi' if c.bidirectional else ''}{c.cell.upper()}"
+        f"({c.hidden_size}), stack {c.stack}/stride {c.stride}; test split: {len(ds)} utterances "
+        f"(FSDD connected digits, {checkpoint_data(ck).scheme}-disjoint)"
+    )
     rows = []
     f = score(model, ds, vocab, "float")
     rows.append(("float (reference)", f["wer"], f["cer"], "-", None, None, None))
@@ -82,20 +85,31 @@ def main(argv=None) -> int:
         avoided = memo_stats(trace)["total"]["reuse_fraction"]
         widths = precision_stats(trace).get("all", {16: 1.0})
         rows.append((name, e["wer"], e["cer"], sum(sats.values()), cost, avoided, 1.0 - widths[max(widths)]))
-    head = (f"{'run':<20} {'WER %':>6} {'CER %':>6} {'sat.':>5} {'avoided':>8} {'low-prec':>8} "
-            f"{'cycles (' + args.hw + ')':>14} {'energy mJ':>9} {'time ms':>8} {'speedup':>7} {'saved':>6}")
+    head = (
+        f"{'run':<20} {'WER %':>6} {'CER %':>6} {'sat.':>5} {'avoided':>8} {'low-prec':>8} "
+        f"{'cycles (' + args.hw + ')':>14} {'energy mJ':>9} {'time ms':>8} {'speedup':>7} {'saved':>6}"
+    )
     print(head)
     print("-" * len(head))
     for name, w, ce, s, cost, avoided, low in rows:
         c = cost or {}
-        cells = [f"{avoided:.1%}" if cost else "-", f"{low:.1%}" if cost else "-",
-                 f"{c['cycles']:,.0f}" if cost else "-", f"{c['total_j'] * 1e3:.2f}" if cost else "-",
-                 f"{c['seconds'] * 1e3:.1f}" if cost else "-", f"{c['speedup']:.2f}" if cost else "-",
-                 f"{c['energy_saving']:.0%}" if cost else "-"]
-        print(f"{name:<20} {100 * w:>6.2f} {100 * ce:>6.2f} {s!s:>5} {cells[0]:>8} {cells[1]:>8} {cells[2]:>14} "
-              f"{cells[3]:>9} {cells[4]:>8} {cells[5]:>7} {cells[6]:>6}")
-    print("avoided: gate-neuron computations reused (memoization); low-prec: share of (sequence x step) work "
-          "below 16 bits (8 or 4); speedup / saved: E-PUR time and energy vs the 16-bit emulated row")
+        cells = [
+            f"{avoided:.1%}" if cost else "-",
+            f"{low:.1%}" if cost else "-",
+            f"{c['cycles']:,.0f}" if cost else "-",
+            f"{c['total_j'] * 1e3:.2f}" if cost else "-",
+            f"{c['seconds'] * 1e3:.1f}" if cost else "-",
+            f"{c['speedup']:.2f}" if cost else "-",
+            f"{c['energy_saving']:.0%}" if cost else "-",
+        ]
+        print(
+            f"{name:<20} {100 * w:>6.2f} {100 * ce:>6.2f} {s!s:>5} {cells[0]:>8} {cells[1]:>8} {cells[2]:>14} "
+            f"{cells[3]:>9} {cells[4]:>8} {cells[5]:>7} {cells[6]:>6}"
+        )
+    print(
+        "avoided: gate-neuron computations reused (memoization); low-prec: share of (sequence x step) work "
+        "below 16 bits (8 or 4); speedup / saved: E-PUR time and energy vs the 16-bit emulated row"
+    )
     print(f"(cost: recurrent layers only, whole split; {time.time() - t0:.0f} s wall)")
     return 0
 

@@ -7,6 +7,7 @@ Runs the checkpoint's test split through the 16-bit bit-exact emulator (its cali
 technique), prices the trace on each accelerator, and prints the breakdown by component with the
 largest priced counts behind each (which count times which named price produced the joules).
 """
+
 from __future__ import annotations
 
 import argparse

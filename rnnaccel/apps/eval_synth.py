@@ -10,6 +10,7 @@ sentences only; weights ``--lm-alpha``/``--lm-beta``, tuned on val). Writes JSON
 
     python -m rnnaccel.apps.eval_synth --modes float,emulate --out checkpoints/synth_blstm.metrics.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,10 +82,14 @@ def main(argv=None) -> int:
             for b in betas:
                 name = f"beam{args.lm_beam}+lm" + (f" a={a:g} b={b:g}" if len(alphas) * len(betas) > 1 else "")
                 decoders[name] = ("beam", LMScorer(lm, vocab.tokens, a, b))
-    result = {"checkpoint": Path(args.checkpoint).name, "split": args.split, "utterances": len(ds),
-              "storage": ck.get("storage", "float32"),
-              "lm": {"order": args.lm_order, "alpha": alphas, "beta": betas, "beam": args.lm_beam},
-              "modes": {}}
+    result = {
+        "checkpoint": Path(args.checkpoint).name,
+        "split": args.split,
+        "utterances": len(ds),
+        "storage": ck.get("storage", "float32"),
+        "lm": {"order": args.lm_order, "alpha": alphas, "beta": betas, "beam": args.lm_beam},
+        "modes": {},
+    }
     for mode in args.modes.split(","):
         t0 = time.time()
         trace = Trace() if mode == "emulate" else None
@@ -96,12 +101,14 @@ def main(argv=None) -> int:
             t0 = time.time()
             hyps = decode_all(outputs, vocab, method, args.lm_beam, scorer)
             r = error_rates(list(ds.transcripts), hyps)
-            row[name] = {"wer": round(100 * r["wer"], 2), "cer": round(100 * r["cer"], 2),
-                         "decode_s": round(time.time() - t0, 1),
-                         "groups": breakdown(ds.transcripts, hyps, labels),
-                         "examples": [{"ref": a, "hyp": b} for a, b in zip(ds.transcripts[:3], hyps[:3])]}
-            print(f"{mode:10s} {name:22s} WER {row[name]['wer']:6.2f} %  CER {row[name]['cer']:6.2f} %",
-                  flush=True)
+            row[name] = {
+                "wer": round(100 * r["wer"], 2),
+                "cer": round(100 * r["cer"], 2),
+                "decode_s": round(time.time() - t0, 1),
+                "groups": breakdown(ds.transcripts, hyps, labels),
+                "examples": [{"ref": a, "hyp": b} for a, b in zip(ds.transcripts[:3], hyps[:3])],
+            }
+            print(f"{mode:10s} {name:22s} WER {row[name]['wer']:6.2f} %  CER {row[name]['cer']:6.2f} %", flush=True)
         result["modes"][mode] = row
     text = json.dumps(result, indent=1)
     if args.out:

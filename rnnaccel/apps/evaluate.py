@@ -13,6 +13,7 @@ result with the same config hash is skipped, which makes multirun sweeps resumab
     rnnaccel-evaluate memo=bnn memo.theta=0.1
     rnnaccel-evaluate -m memo=bnn memo.theta=0,0.05,0.1 hydra/launcher=joblib
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -35,8 +36,17 @@ from ..errors import RnnaccelError, app_boundary, one_line
 from ..models.checkpoint import read_checkpoint
 from .config import EvaluateApp, check_datapath, datapath_overrides, register
 from .data import source_fingerprint
-from .results import (RESULT_FORMAT, atomic_write_json, config_hash, differences, file_sha256, load_complete,
-                      output_path, package_version, semantic_config)
+from .results import (
+    RESULT_FORMAT,
+    atomic_write_json,
+    config_hash,
+    differences,
+    file_sha256,
+    load_complete,
+    output_path,
+    package_version,
+    semantic_config,
+)
 from .tasks import TASK_FORMATS, load_task, saturations, score  # noqa: F401  (score/saturations: public here too)
 
 register()
@@ -58,13 +68,15 @@ class Settings:
         return self.memo.predictor != "off" or self.precision.mode != "off"
 
     def factories(self) -> list:
-        return ([memo_factory(self.memo)] if self.memo.predictor != "off" else []) + \
-               ([precision_factory(self.precision)] if self.precision.mode != "off" else [])
+        return ([memo_factory(self.memo)] if self.memo.predictor != "off" else []) + (
+            [precision_factory(self.precision)] if self.precision.mode != "off" else []
+        )
 
 
 def _hw_name(cfg) -> str:
     try:
         from hydra.core.hydra_config import HydraConfig
+
         if HydraConfig.initialized():
             return str(HydraConfig.get().runtime.choices.get("hw") or "hw")
     except Exception:
@@ -84,8 +96,13 @@ def validate(cfg: EvaluateApp) -> Settings:
 
 
 def _check_eval(ec) -> None:
-    choices = {"mode": MODES, "datapath_from": ("checkpoint", "config"), "baseline": ("cache", "run", "none"),
-               "split": ("train", "val", "test"), "decoder": ("greedy", "beam")}
+    choices = {
+        "mode": MODES,
+        "datapath_from": ("checkpoint", "config"),
+        "baseline": ("cache", "run", "none"),
+        "split": ("train", "val", "test"),
+        "decoder": ("greedy", "beam"),
+    }
     for k, ok in choices.items():
         if getattr(ec, k) not in ok:
             raise ValueError(f"eval.{k}={getattr(ec, k)!r} unknown; choose one of {', '.join(ok)}")
@@ -105,15 +122,21 @@ def _check_datapath_source(cfg, ck: dict) -> None:
     ec, task = cfg.eval, TASK_FORMATS[ck["format"]]
     changed = datapath_overrides(cfg.datapath, "evaluate")
     if task == "translation" and (changed or ec.datapath_from == "config"):
-        raise RnnaccelError(f"{', '.join(changed) or 'eval.datapath_from=config'}: not applied, a translation "
-                            f"checkpoint always runs its stored datapath; drop the datapath overrides")
+        raise RnnaccelError(
+            f"{', '.join(changed) or 'eval.datapath_from=config'}: not applied, a translation "
+            f"checkpoint always runs its stored datapath; drop the datapath overrides"
+        )
     if task == "sentiment" and ec.datapath_from == "config" and cfg.datapath.calibrate:
-        raise RnnaccelError("eval.datapath_from=config on a sentiment checkpoint needs fixed formats: pass "
-                            "datapath=q16 (calibration from the evaluate app is implemented for speech models)")
+        raise RnnaccelError(
+            "eval.datapath_from=config on a sentiment checkpoint needs fixed formats: pass "
+            "datapath=q16 (calibration from the evaluate app is implemented for speech models)"
+        )
     uses_checkpoint = ec.datapath_from == "checkpoint" and (task != "speech" or ck.get("datapath") is not None)
     if uses_checkpoint and changed:
-        raise RnnaccelError(f"{', '.join(changed)}: not applied, eval.datapath_from=checkpoint runs the datapath "
-                            f"stored in {ec.checkpoint}; pass eval.datapath_from=config to apply it")
+        raise RnnaccelError(
+            f"{', '.join(changed)}: not applied, eval.datapath_from=checkpoint runs the datapath "
+            f"stored in {ec.checkpoint}; pass eval.datapath_from=config to apply it"
+        )
 
 
 def _settings(cfg: EvaluateApp) -> Settings:
@@ -122,8 +145,10 @@ def _settings(cfg: EvaluateApp) -> Settings:
     prec = load_precision(cfg.precision)
     _check_eval(ec)
     if (memo.predictor != "off" or prec.mode != "off") and ec.mode != "emulate":
-        raise ValueError(f"memo.predictor={memo.predictor} / precision.mode={prec.mode} act on the bit-exact "
-                         f"datapath: they need eval.mode=emulate (got {ec.mode})")
+        raise ValueError(
+            f"memo.predictor={memo.predictor} / precision.mode={prec.mode} act on the bit-exact "
+            f"datapath: they need eval.mode=emulate (got {ec.mode})"
+        )
     check_datapath(cfg.datapath)
     if not Path(ec.checkpoint).is_file():
         raise RnnaccelError(f"eval.checkpoint={ec.checkpoint}: no such file")
@@ -141,8 +166,14 @@ def cost_summary(trace: Trace, hw: "str | HwConfig", base: Trace | None = None) 
     without techniques) also ``speedup``, ``energy_saving``, ``energy_ratio`` and ``saved_j``."""
     hwc = load_hw(hw) if isinstance(hw, str) else hw
     rep = estimate(trace, hwc)
-    out = {"hw": hwc.name, "kind": hwc.kind, "cycles": float(rep.cycles), "seconds": float(rep.seconds),
-           "energy_j": {k: float(v) for k, v in rep.energy_j.items()}, "total_j": float(rep.total_j)}
+    out = {
+        "hw": hwc.name,
+        "kind": hwc.kind,
+        "cycles": float(rep.cycles),
+        "seconds": float(rep.seconds),
+        "energy_j": {k: float(v) for k, v in rep.energy_j.items()},
+        "total_j": float(rep.total_j),
+    }
     if base is not None:
         out.update(compare(estimate(base, hwc), rep))
     return out
@@ -160,6 +191,7 @@ def objective(result: dict, budget: float, penalty: float) -> float:
 def _overrides() -> list[str]:
     try:
         from hydra.core.hydra_config import HydraConfig
+
         return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     except Exception:
         return []
@@ -168,8 +200,10 @@ def _overrides() -> list[str]:
 def baseline_key(sem: dict) -> str:
     """Hash of what the techniques-off run depends on: the semantic config without the technique
     groups and price tables (a cached trace is priced on any table)."""
-    return config_hash({k: v for k, v in sem.items() if k not in ("memo", "precision", "hw")} |
-                       {"eval": {k: v for k, v in sem["eval"].items() if k not in ("also_hw", "baseline")}})
+    return config_hash(
+        {k: v for k, v in sem.items() if k not in ("memo", "precision", "hw")}
+        | {"eval": {k: v for k, v in sem["eval"].items() if k not in ("also_hw", "baseline")}}
+    )
 
 
 @contextmanager
@@ -226,8 +260,10 @@ def _store_baseline(ec, key: str, metrics: dict, trace: Trace) -> None:
 def _memo_summary(trace: Trace) -> dict:
     """memo_stats of the whole run, per layer summed over every call (batch) of that layer."""
     keys = dict.fromkeys(lt.key for lt in trace)
-    return {"layers": {k: memo_stats(Trace([lt for lt in trace if lt.key == k]))["total"] for k in keys},
-            "total": memo_stats(trace)["total"]}
+    return {
+        "layers": {k: memo_stats(Trace([lt for lt in trace if lt.key == k]))["total"] for k in keys},
+        "total": memo_stats(trace)["total"],
+    }
 
 
 def _refuse_other_config(out: Path, old: dict, sem: dict, h: str) -> None:
@@ -235,10 +271,14 @@ def _refuse_other_config(out: Path, old: dict, sem: dict, h: str) -> None:
     refused, never silently kept nor overwritten."""
     if old.get("config_hash") == h:
         return
-    before = semantic_config(old.get("config") or {}) | {"checkpoint_sha256": old.get("checkpoint_sha256"),
-                                                         "data_source": old.get("data_source")}
-    raise RnnaccelError(f"{out} holds the result of another config ({differences(before, sem)}); pass "
-                        f"eval.resume=false to overwrite it, or another eval.output / hydra.run.dir")
+    before = semantic_config(old.get("config") or {}) | {
+        "checkpoint_sha256": old.get("checkpoint_sha256"),
+        "data_source": old.get("data_source"),
+    }
+    raise RnnaccelError(
+        f"{out} holds the result of another config ({differences(before, sem)}); pass "
+        f"eval.resume=false to overwrite it, or another eval.output / hydra.run.dir"
+    )
 
 
 def _loss_pts(task, m: dict, base: dict) -> float:
@@ -251,8 +291,10 @@ def run(cfg: EvaluateApp) -> dict:
     s = validate(cfg)
     torch.set_num_threads(ec.threads)
     plain = OmegaConf.to_container(cfg, resolve=True)
-    sem = semantic_config(plain) | {"checkpoint_sha256": file_sha256(ec.checkpoint),
-                                    "data_source": source_fingerprint(cfg.data)}
+    sem = semantic_config(plain) | {
+        "checkpoint_sha256": file_sha256(ec.checkpoint),
+        "data_source": source_fingerprint(cfg.data),
+    }
     h = config_hash(sem)
     out = output_path(ec.output, "result.json", "runs/eval/result.json")
     if ec.resume and (old := load_complete(out)) is not None:
@@ -278,21 +320,41 @@ def run(cfg: EvaluateApp) -> dict:
     costs = {n: cost_summary(trace, hwc, base_tr) for n, hwc in s.hw.items()} if emulate else {}
     primary = next(iter(s.hw))
     result = {
-        "format": RESULT_FORMAT, "task": task.kind, "network": task.network, "checkpoint": str(ec.checkpoint),
-        "checkpoint_sha256": sem["checkpoint_sha256"], "data_source": sem["data_source"], "split": ec.split, "utterances": task.items,
-        "mode": ec.mode, "decoder": ec.decoder if task.kind == "speech" else None, **m,
-        "score": {"metric": task.metric, "value": m[task.metric], "higher_is_better": task.higher_is_better,
-                  "baseline": base_m[task.metric] if base_m else None, "points": task.points * m[task.metric],
-                  "baseline_points": task.points * base_m[task.metric] if base_m else None},
+        "format": RESULT_FORMAT,
+        "task": task.kind,
+        "network": task.network,
+        "checkpoint": str(ec.checkpoint),
+        "checkpoint_sha256": sem["checkpoint_sha256"],
+        "data_source": sem["data_source"],
+        "split": ec.split,
+        "utterances": task.items,
+        "mode": ec.mode,
+        "decoder": ec.decoder if task.kind == "speech" else None,
+        **m,
+        "score": {
+            "metric": task.metric,
+            "value": m[task.metric],
+            "higher_is_better": task.higher_is_better,
+            "baseline": base_m[task.metric] if base_m else None,
+            "points": task.points * m[task.metric],
+            "baseline_points": task.points * base_m[task.metric] if base_m else None,
+        },
         "accuracy_loss_pts": _loss_pts(task, m, base_m) if base_m else None,
         "baseline": {"source": base_src, "metrics": base_m} if base_m else None,
-        "memo": None, "precision": None,
+        "memo": None,
+        "precision": None,
         "saturations": saturations(task.model, trace, task.stacks) if emulate else None,
         "trace_totals": trace.totals() if emulate else None,
-        "primary_hw": primary if emulate else None, "cost": costs.get(primary), "cost_by_hw": costs or None,
-        "datapath_source": task.datapath_source, "datapath": task.datapath,
+        "primary_hw": primary if emulate else None,
+        "cost": costs.get(primary),
+        "cost_by_hw": costs or None,
+        "datapath_source": task.datapath_source,
+        "datapath": task.datapath,
         "techniques": {"memo": s.memo.to_dict(), "precision": s.precision.to_dict()},
-        "config": plain, "overrides": _overrides(), "config_hash": h, "version": package_version(),
+        "config": plain,
+        "overrides": _overrides(),
+        "config_hash": h,
+        "version": package_version(),
         "wall_s": round(time.time() - t0, 2),
     }
     if emulate and s.memo.predictor != "off":

@@ -15,6 +15,7 @@ Any ``rnnaccel.emulator.LSTM`` (here a small random one on a piecewise-smooth in
 defaults to the element whose cell state varies most. ``--json`` writes the plotted series.
 ``scripts/precision_plot.py`` is the same command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,12 +26,12 @@ import numpy as np
 import torch
 
 from ..emulator import GRU, LSTM, DatapathConfig, Fmt, Trace, dequantize
-from ..emulator.precision import (PrecisionConfig, format_stats, load_precision, precision_factory,
-                                  precision_stats)
+from ..emulator.precision import PrecisionConfig, format_stats, load_precision, precision_factory, precision_stats
 
 
-def precision_series(rnn, x: torch.Tensor, pc, layer: int = 0, direction: int = 0, neuron: int | None = None,
-                     lengths=None) -> dict:
+def precision_series(
+    rnn, x: torch.Tensor, pc, layer: int = 0, direction: int = 0, neuron: int | None = None, lengths=None
+) -> dict:
     """Run ``rnn`` (an emulator LSTM/GRU) on ``x`` (1, T, D) with the unit of ``pc`` on.
 
     Returns plain lists over the T steps of the sequence (time order): ``state`` (real value of the
@@ -60,13 +61,18 @@ def precision_series(rnn, x: torch.Tensor, pc, layer: int = 0, direction: int = 
     if direction == 1:  # the unit counts processing steps: the reverse direction runs backwards
         bits, score = bits[::-1], score[::-1]
     H = ints.shape[1]
-    unit = {"fraction": 1.0 / H, "max": 2.0 ** -fmt.frac, "mean": 2.0 ** -fmt.frac / H}[pc.metric]
+    unit = {"fraction": 1.0 / H, "max": 2.0**-fmt.frac, "mean": 2.0**-fmt.frac / H}[pc.metric]
     _, thr = pc.layer_rule(layer)
     return {
         "state": dequantize(ints[:, neuron], fmt, torch.float64).tolist(),
-        "bits": [int(b) for b in bits], "score": [float(s) * unit if s >= 0 else None for s in score],
+        "bits": [int(b) for b in bits],
+        "score": [float(s) * unit if s >= 0 else None for s in score],
         "thresholds": [float(t) for t in thr] if pc.mode in ("dynamic", "reexec") else [],
-        "metric": pc.metric, "neuron": neuron, "layer": layer, "direction": direction, "cell": rnn.cell,
+        "metric": pc.metric,
+        "neuron": neuron,
+        "layer": layer,
+        "direction": direction,
+        "cell": rnn.cell,
         "widths": list(pc.widths),
         "stats": {k: {str(b): f for b, f in v.items()} for k, v in precision_stats(tr).items()},
         "stats_text": format_stats(precision_stats(tr)),
@@ -76,6 +82,7 @@ def precision_series(rnn, x: torch.Tensor, pc, layer: int = 0, direction: int = 
 def plot(series: dict, out: str | Path, title: str = "") -> Path:
     """Three panels over time: the state element, the metric with its thresholds, the chosen width."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -126,13 +133,14 @@ def speech_case(checkpoint: str, split: str, index: int):
     from ..models.checkpoint import load_model
     from ..models.speech import stack_frames
     from .data import checkpoint_split
+
     model, _, ck = load_model(checkpoint)
     ds = checkpoint_split(ck, split, index + 1)
     item = ds[index]
     f = item.features.unsqueeze(0)
     c = model.config
     x, _ = stack_frames(f, torch.tensor([f.shape[1]]), c.stack, c.stride)
-    return model.rnn, x, f"{Path(checkpoint).name} {split}[{index}] \"{item.transcript}\""
+    return model.rnn, x, f'{Path(checkpoint).name} {split}[{index}] "{item.transcript}"'
 
 
 def _override(pc, sets: list[str]):
@@ -152,9 +160,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=120, help="--random only")
     ap.add_argument("--split", default="test")
     ap.add_argument("--index", type=int, default=0)
-    ap.add_argument("--precision", default=None,
-                    help="packaged name or YAML path (default: 'dynamic' for a checkpoint; for --random "
-                         "the schema defaults, whose small thresholds suit small random models)")
+    ap.add_argument(
+        "--precision",
+        default=None,
+        help="packaged name or YAML path (default: 'dynamic' for a checkpoint; for --random "
+        "the schema defaults, whose small thresholds suit small random models)",
+    )
     ap.add_argument("--set", action="append", default=[], help="override a PrecisionConfig field: key=value")
     ap.add_argument("--layer", type=int, default=0)
     ap.add_argument("--direction", type=int, default=0)

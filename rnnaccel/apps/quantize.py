@@ -12,6 +12,7 @@ checkpoint is then the rounded model. The summary line is JSON.
 
     rnnaccel-quantize quantize.checkpoint=runs/digits/best.pt quantize.output=checkpoints/digits_blstm.pt
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ def validate(cfg: QuantizeApp) -> str:
     storage to write (``quantize.storage``, null: the checkpoint's own)."""
     qc, dc = cfg.quantize, cfg.datapath
     if not dc.calibrate:
-        raise RnnaccelError("datapath.calibrate=false: not applied, rnnaccel-quantize always calibrates "
-                            "(fixed formats need no quantization: evaluate with datapath=q16 eval.datapath_from=config)")
+        raise RnnaccelError(
+            "datapath.calibrate=false: not applied, rnnaccel-quantize always calibrates "
+            "(fixed formats need no quantization: evaluate with datapath=q16 eval.datapath_from=config)"
+        )
     check_datapath(dc)
     if qc.threads < 1:
         raise RnnaccelError(f"invalid configuration: quantize.threads={qc.threads} must be >= 1")
@@ -43,8 +46,10 @@ def validate(cfg: QuantizeApp) -> str:
     check_checkpoint_data(ck, cfg.data, qc.checkpoint)
     storage = qc.storage or ck.get("storage", "float32")
     if storage not in STORAGE:
-        raise RnnaccelError(f"invalid configuration: quantize.storage={storage!r} unknown; choose one of "
-                            f"{', '.join(STORAGE)} (null: the checkpoint's own)")
+        raise RnnaccelError(
+            f"invalid configuration: quantize.storage={storage!r} unknown; choose one of "
+            f"{', '.join(STORAGE)} (null: the checkpoint's own)"
+        )
     return storage
 
 
@@ -63,9 +68,20 @@ def run(cfg: QuantizeApp) -> dict:
     extra = dict(ck.get("extra", {}), quantize=OmegaConf.to_container(cfg.datapath))
     extra.pop("train_state", None)
     save_checkpoint(qc.output, model, vocab, metrics, cfgs, extra, storage=storage)
-    print(json.dumps({"output": qc.output, "storage": storage, "ranges": ranges,
-                      "formats": [{k: f"Q{v['bits']}.{v['frac']}" for k, v in d.to_dict().items()
-                                   if isinstance(v, dict)} for d in cfgs]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "output": qc.output,
+                "storage": storage,
+                "ranges": ranges,
+                "formats": [
+                    {k: f"Q{v['bits']}.{v['frac']}" for k, v in d.to_dict().items() if isinstance(v, dict)}
+                    for d in cfgs
+                ],
+            }
+        ),
+        flush=True,
+    )
     return {"datapath": cfgs, "ranges": ranges, "storage": storage}
 
 

@@ -9,6 +9,7 @@ accuracy loss, speedup, energy savings — then every run, Pareto-optimal runs m
 
     rnnaccel-report report.sweep_dir=runs/sweeps/evaluate report.budget=1.0
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,7 @@ from .results import RESULT_FORMAT, atomic_write_bytes, flatten, semantic_config
 
 register()
 
-__all__ = ["collect", "row", "rows_of", "pareto", "to_csv", "papers_table", "runs_table", "run", "labels",
-           "settings"]
+__all__ = ["collect", "row", "rows_of", "pareto", "to_csv", "papers_table", "runs_table", "run", "labels", "settings"]
 
 
 def collect(sweep_dir: str | Path) -> tuple[list[tuple[str, dict]], int]:
@@ -72,8 +72,10 @@ def technique(r: dict) -> tuple[str, str]:
         if p["mode"] == "static":
             sets.append(f"bits={p['bits'] or p['ladder'][0]}")
         else:
-            sets.append(f"{p['metric']} tau={_g(p['tau'])} phi=[{', '.join(str(_g(v)) for v in p['thresholds'])}]"
-                        + (f" layers={p['layers']}" if p.get("layers") else ""))
+            sets.append(
+                f"{p['metric']} tau={_g(p['tau'])} phi=[{', '.join(str(_g(v)) for v in p['thresholds'])}]"
+                + (f" layers={p['layers']}" if p.get("layers") else "")
+            )
     return (" + ".join(fam) or "baseline"), "; ".join(sets)
 
 
@@ -82,8 +84,10 @@ def settings(r: dict) -> dict:
     techniques in effect, the primary platform, split, mode, decoder, datapath source and, when the
     result carries its config, every semantic setting (not the checkpoint: that is the network)."""
     out = {}
-    for unit, on in (("memo", r["techniques"]["memo"]["predictor"] != "off"),
-                     ("precision", r["techniques"]["precision"]["mode"] != "off")):
+    for unit, on in (
+        ("memo", r["techniques"]["memo"]["predictor"] != "off"),
+        ("precision", r["techniques"]["precision"]["mode"] != "off"),
+    ):
         if on:
             out |= flatten(r["techniques"][unit], unit)
     out |= {k: r.get(k) for k in ("split", "mode", "decoder", "datapath_source")}
@@ -105,8 +109,12 @@ def labels(results: list[tuple[str, dict]]) -> list[str]:
     out = []
     for (_, r), net, own in zip(results, nets, sets):
         peers = [p for p, n in zip(sets, nets) if n == net]
-        varying = [k for k in sorted(own) if k not in ("memo.predictor", "precision.mode")
-                   and len({json.dumps(p[k], sort_keys=True) for p in peers if k in p}) > 1]
+        varying = [
+            k
+            for k in sorted(own)
+            if k not in ("memo.predictor", "precision.mode")
+            and len({json.dumps(p[k], sort_keys=True) for p in peers if k in p}) > 1
+        ]
         out.append(", ".join([technique(r)[0]] + [f"{k}={_g(own[k])}" for k in varying]))
     return out
 
@@ -128,12 +136,20 @@ def row(name: str, r: dict, widths: list[str], platforms: list[str], hw: str | N
     cost = (r.get("cost_by_hw") or {}).get(hw) if hw else r.get("cost")
     memo = (r.get("memo") or {}).get("total", {})
     prec = (r.get("precision") or {}).get("all", {})
-    out = {"run": name, "network": net["name"], "task": r["task"], "technique": fam, "setting": setting,
-           "label": label or fam,
-           "metric": r["score"]["metric"], "score_pts": r["score"]["points"], "baseline_pts": r["score"]["baseline_points"],
-           "accuracy_loss_pts": r.get("accuracy_loss_pts"),
-           "reuse_pct": 100 * memo["reuse_fraction"] if memo else None,
-           "macs_skipped_pct": 100 * memo["mac_fraction_skipped"] if memo else None}
+    out = {
+        "run": name,
+        "network": net["name"],
+        "task": r["task"],
+        "technique": fam,
+        "setting": setting,
+        "label": label or fam,
+        "metric": r["score"]["metric"],
+        "score_pts": r["score"]["points"],
+        "baseline_pts": r["score"]["baseline_points"],
+        "accuracy_loss_pts": r.get("accuracy_loss_pts"),
+        "reuse_pct": 100 * memo["reuse_fraction"] if memo else None,
+        "macs_skipped_pct": 100 * memo["mac_fraction_skipped"] if memo else None,
+    }
     for w in widths:
         out[f"time_at_{w}b_pct"] = 100 * prec[w] if w in prec else None
     out["time_at_lowest_pct"] = 100 * prec[min(prec, key=int)] if prec else None
@@ -157,13 +173,21 @@ def row(name: str, r: dict, widths: list[str], platforms: list[str], hw: str | N
 
 def pareto(rows: list[dict], y: str = "energy_saving_pct") -> list[bool]:
     """Per row: no run of the same network has loss <= and ``y`` >= with one strictly better."""
+
     def ok(a):
         return a["accuracy_loss_pts"] is not None and a[y] is not None
+
     flags = []
     for a in rows:
-        dom = ok(a) and any(ok(b) and b is not a and b["network"] == a["network"]
-                            and b["accuracy_loss_pts"] <= a["accuracy_loss_pts"] and b[y] >= a[y]
-                            and (b["accuracy_loss_pts"] < a["accuracy_loss_pts"] or b[y] > a[y]) for b in rows)
+        dom = ok(a) and any(
+            ok(b)
+            and b is not a
+            and b["network"] == a["network"]
+            and b["accuracy_loss_pts"] <= a["accuracy_loss_pts"]
+            and b[y] >= a[y]
+            and (b["accuracy_loss_pts"] < a["accuracy_loss_pts"] or b[y] > a[y])
+            for b in rows
+        )
         flags.append(ok(a) and not dom)
     return flags
 
@@ -197,7 +221,11 @@ def _shares(r: dict) -> str:
 
 
 def _widths_label(rows: list[dict]) -> str:
-    ws = [k[len("time_at_"):-len("b_pct")] for k in (rows[0] if rows else {}) if k.startswith("time_at_") and k.endswith("b_pct")]
+    ws = [
+        k[len("time_at_") : -len("b_pct")]
+        for k in (rows[0] if rows else {})
+        if k.startswith("time_at_") and k.endswith("b_pct")
+    ]
     return "/".join(ws) or "–"
 
 
@@ -208,8 +236,11 @@ def _by_network(rows: list[dict]) -> list[dict]:
 def papers_table(rows: list[dict], budget: float) -> str:
     """Per network and technique: the run with the largest energy saving whose accuracy loss is
     within ``budget`` points (the layout of the papers' results tables)."""
-    lines = [f"| network | technique | setting | reuse % | time at {_widths_label(rows)} bit % | accuracy loss (pts) "
-             f"| speedup | energy savings % |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| network | technique | setting | reuse % | time at {_widths_label(rows)} bit % | accuracy loss (pts) "
+        f"| speedup | energy savings % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     groups: dict[tuple, list] = {}
     for r in _by_network(rows):
         if r["technique"] != "baseline" and r["accuracy_loss_pts"] is not None and r["energy_saving_pct"] is not None:
@@ -220,22 +251,28 @@ def papers_table(rows: list[dict], budget: float) -> str:
             lines.append(f"| {net} | {fam} | none within {budget:g} pts | – | – | – | – | – |")
             continue
         b = max(ok, key=lambda r: (r["energy_saving_pct"], -r["accuracy_loss_pts"]))
-        lines.append(f"| {net} | {fam} | {b['setting']} | {_cell(b['reuse_pct'], '.1f')} | "
-                     f"{_shares(b)} | {b['accuracy_loss_pts']:+.2f} | "
-                     f"{b['speedup']:.2f} | {b['energy_saving_pct']:.1f} |")
+        lines.append(
+            f"| {net} | {fam} | {b['setting']} | {_cell(b['reuse_pct'], '.1f')} | "
+            f"{_shares(b)} | {b['accuracy_loss_pts']:+.2f} | "
+            f"{b['speedup']:.2f} | {b['energy_saving_pct']:.1f} |"
+        )
     return "\n".join(lines)
 
 
 def runs_table(rows: list[dict]) -> str:
-    lines = ["| network | technique | setting | run (what differs) | metric | score (pts) | loss (pts) | reuse % "
-             f"| time at {_widths_label(rows)} bit % | speedup | energy savings % | Pareto |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| network | technique | setting | run (what differs) | metric | score (pts) | loss (pts) | reuse % "
+        f"| time at {_widths_label(rows)} bit % | speedup | energy savings % | Pareto |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in _by_network(rows):
         loss = "–" if r["accuracy_loss_pts"] is None else f"{r['accuracy_loss_pts']:+.2f}"
-        lines.append(f"| {r['network']} | {r['technique']} | {r['setting']} | {r['label']} | {r['metric']} | "
-                     f"{r['score_pts']:.2f} | {loss} | {_cell(r['reuse_pct'], '.1f')} | "
-                     f"{_shares(r)} | {_cell(r['speedup'], '.2f')} | "
-                     f"{_cell(r['energy_saving_pct'], '.1f')} | {'*' if r['pareto'] else ''} |")
+        lines.append(
+            f"| {r['network']} | {r['technique']} | {r['setting']} | {r['label']} | {r['metric']} | "
+            f"{r['score_pts']:.2f} | {loss} | {_cell(r['reuse_pct'], '.1f')} | "
+            f"{_shares(r)} | {_cell(r['speedup'], '.2f')} | "
+            f"{_cell(r['energy_saving_pct'], '.1f')} | {'*' if r['pareto'] else ''} |"
+        )
     return "\n".join(lines)
 
 
@@ -245,22 +282,37 @@ def run(cfg: ReportApp) -> dict:
         raise RnnaccelError(f"invalid configuration: report.budget={rc.budget!r} must be >= 0")
     results, skipped = collect(rc.sweep_dir)
     if not results:
-        raise RnnaccelError(f"report.sweep_dir={rc.sweep_dir!r}: no complete evaluate results found"
-                         + (f" ({skipped} incomplete or unreadable)" if skipped else ""))
+        raise RnnaccelError(
+            f"report.sweep_dir={rc.sweep_dir!r}: no complete evaluate results found"
+            + (f" ({skipped} incomplete or unreadable)" if skipped else "")
+        )
     out = Path(rc.out_dir) if rc.out_dir else Path(rc.sweep_dir) / "report"
     rows = rows_of(results, rc.hw)
     atomic_write_bytes(out / "results.csv", to_csv(rows).encode())
-    md = (f"# Sweep report: {rc.sweep_dir}\n\n{len(rows)} runs ({skipped} incomplete skipped); speedup and "
-          f"energy on {rc.hw or 'each run’s primary platform'}; budget {rc.budget:g} accuracy-loss points.\n\n"
-          f"## Best setting within the budget\n\n{papers_table(rows, rc.budget)}\n\n## All runs\n\n{runs_table(rows)}\n")
+    md = (
+        f"# Sweep report: {rc.sweep_dir}\n\n{len(rows)} runs ({skipped} incomplete skipped); speedup and "
+        f"energy on {rc.hw or 'each run’s primary platform'}; budget {rc.budget:g} accuracy-loss points.\n\n"
+        f"## Best setting within the budget\n\n{papers_table(rows, rc.budget)}\n\n## All runs\n\n{runs_table(rows)}\n"
+    )
     atomic_write_bytes(out / "results.md", md.encode())
     plots = []
     if rc.plots:
         from .report_plots import plot_all
+
         plots = [str(p) for p in plot_all(rows, results, out)]
     print(md, flush=True)
-    print(json.dumps({"runs": len(rows), "skipped": skipped, "csv": str(out / "results.csv"),
-                      "markdown": str(out / "results.md"), "plots": plots}), flush=True)
+    print(
+        json.dumps(
+            {
+                "runs": len(rows),
+                "skipped": skipped,
+                "csv": str(out / "results.csv"),
+                "markdown": str(out / "results.md"),
+                "plots": plots,
+            }
+        ),
+        flush=True,
+    )
     return {"rows": rows, "skipped": skipped, "out_dir": str(out), "plots": plots}
 
 

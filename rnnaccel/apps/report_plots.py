@@ -5,6 +5,7 @@
 - ``time_at_precision.png``: share of work at each width (precision runs);
 - ``energy_breakdown.png``: energy by component per run, with the techniques-off baseline bar.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = ["plot_all", "front"]
 def _fig(w: float = 6.0, h: float = 4.0, ncols: int = 1):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(w * ncols, h))
     FigureCanvasAgg(fig)
     return fig, fig.subplots(1, ncols)
@@ -63,11 +65,16 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
                 pts = sorted((r["reuse_pct"], r["score_pts"]) for r in sub if _label(r) == key)
                 ax.plot(*zip(*pts), marker="o", label=key)
             for net in dict.fromkeys(r["network"] for r in sub):
-                base = next((r["baseline_pts"] for r in sub if r["network"] == net and r["baseline_pts"] is not None), None)
+                base = next(
+                    (r["baseline_pts"] for r in sub if r["network"] == net and r["baseline_pts"] is not None), None
+                )
                 if base is not None:
                     ax.axhline(base, ls=":", color="gray")
-            ax.set(xlabel="computations avoided (gate neurons reused, %)", ylabel=f"{metric.upper()} (points)",
-                   title=f"{metric.upper()} vs computations avoided (dotted: no memoization)")
+            ax.set(
+                xlabel="computations avoided (gate neurons reused, %)",
+                ylabel=f"{metric.upper()} (points)",
+                title=f"{metric.upper()} vs computations avoided (dotted: no memoization)",
+            )
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
         paths.append(_save(fig, out / "accuracy_vs_avoided.png"))
@@ -81,12 +88,19 @@ def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | P
             for net in dict.fromkeys(r["network"] for r in tech):
                 f = front([(r["accuracy_loss_pts"], r[col]) for r in tech if r["network"] == net])
                 ax.step(*zip(*f), where="post", color="k", lw=1, alpha=0.7)
-            ax.set(xlabel="accuracy loss (points)", ylabel=name,
-                   title=f"{name} vs accuracy loss on {_platforms(tech)} (line: Pareto front)")
+            ax.set(
+                xlabel="accuracy loss (points)",
+                ylabel=name,
+                title=f"{name} vs accuracy loss on {_platforms(tech)} (line: Pareto front)",
+            )
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize="x-small")
         paths.append(_save(fig, out / "savings_vs_loss.png"))
-    widths = [k[len("time_at_"):-len("b_pct")] for k in (rows[0] if rows else {}) if k.startswith("time_at_") and k.endswith("b_pct")]
+    widths = [
+        k[len("time_at_") : -len("b_pct")]
+        for k in (rows[0] if rows else {})
+        if k.startswith("time_at_") and k.endswith("b_pct")
+    ]
     prec = [r for r in rows if r["time_at_lowest_pct"] is not None]
     if prec and widths:
         fig, ax = _fig(7.0, 0.35 * len(prec) + 1.5)

@@ -6,6 +6,7 @@ run leaves either the previous file or none, never half of one. Every result car
 ``complete: true`` and the ``config_hash`` of the settings that determine it; :func:`load_complete`
 accepts a file only when both match, which is what makes a rerun of a sweep skip finished runs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +17,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULT_FORMAT", "VOLATILE", "atomic_write_json", "atomic_write_bytes", "config_hash",
-           "file_sha256", "load_complete", "package_version", "semantic_config", "output_path", "flatten",
-           "differences", "refuse_other_run"]
+__all__ = [
+    "RESULT_FORMAT",
+    "VOLATILE",
+    "atomic_write_json",
+    "atomic_write_bytes",
+    "config_hash",
+    "file_sha256",
+    "load_complete",
+    "package_version",
+    "semantic_config",
+    "output_path",
+    "flatten",
+    "differences",
+    "refuse_other_run",
+]
 
 RESULT_FORMAT = "rnnaccel.eval/2"
 
@@ -30,11 +43,13 @@ def output_path(explicit: str | None, name: str, fallback: str) -> Path:
         return Path(explicit)
     try:
         from hydra.core.hydra_config import HydraConfig
+
         if HydraConfig.initialized():
             return Path(HydraConfig.get().runtime.output_dir) / name
     except Exception:
         pass
     return Path(fallback)
+
 
 #: settings that do not change a result (where it is written, how it is shown, how fast it runs)
 VOLATILE = {
@@ -46,9 +61,11 @@ VOLATILE = {
 def package_version() -> str:
     try:
         from importlib.metadata import version
+
         return version("rnnaccel")
     except Exception:  # not installed (source tree on sys.path)
         from .. import __version__
+
         return __version__
 
 
@@ -174,5 +191,7 @@ def refuse_other_run(last: Path, ck: dict, model_config: dict, extra: dict) -> N
     before = run_of(ck.get("config") or {}, ck.get("extra") or {})
     now = run_of(model_config, extra)
     if before != now:
-        raise RnnaccelError(f"{last} is a run of another config ({differences(before, now)}); pass "
-                            f"train.resume=false to start over there, or another train.out_dir")
+        raise RnnaccelError(
+            f"{last} is a run of another config ({differences(before, now)}); pass "
+            f"train.resume=false to start over there, or another train.out_dir"
+        )

@@ -11,6 +11,7 @@ simulator (E-BATCH energy per sequence against cellular batching on the same wor
 writes ``tornado.md``, ``tornado.json`` and ``tornado.{pdf,svg,png}`` under ``--out``; prints the
 table. Exit 2 with one line on a bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ def _ebatch_headline(batching: str):
 
     def energy_efficiency(hw) -> float:
         coster = ChunkCoster(hw, cfg.network)  # the varied table, not the config's packaged one
-        per_seq = {p: simulate(cfg, coster=coster, policy={"name": p}).summary()["energy_per_seq_j"]
-                   for p in ("ebatch", "cellular")}
+        per_seq = {
+            p: simulate(cfg, coster=coster, policy={"name": p}).summary()["energy_per_seq_j"]
+            for p in ("ebatch", "cellular")
+        }
         return per_seq["cellular"] / per_seq["ebatch"]
 
     return energy_efficiency
@@ -95,9 +98,14 @@ def main(argv=None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "tornado.md").write_text(f"# Sensitivity on {hw.name}\n\n{text}\n")
-        (out / "tornado.json").write_text(json.dumps({"hw": hw.name, "rows": rows_to_dicts(rows),
-                                                      "flipped": [r.param for r in flipped(rows)]}, indent=1))
-        plot_tornado(rows, out / "tornado", args.top, f"Sensitivity of headline figures to uncertain prices ({hw.name})")
+        (out / "tornado.json").write_text(
+            json.dumps(
+                {"hw": hw.name, "rows": rows_to_dicts(rows), "flipped": [r.param for r in flipped(rows)]}, indent=1
+            )
+        )
+        plot_tornado(
+            rows, out / "tornado", args.top, f"Sensitivity of headline figures to uncertain prices ({hw.name})"
+        )
     return 0
 
 

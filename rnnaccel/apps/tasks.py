@@ -13,6 +13,7 @@ split in a mode:
   so memoization and the precision history act within the encoder's sequences; on the decoder
   every step is a first step (computed, widest width).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,20 +28,30 @@ from ..models.metrics import error_rates
 from .config import to_datapath_config
 from .data import batches, check_checkpoint_data, load_split, num_batches
 
-__all__ = ["Task", "load_task", "score", "speech_log_probs", "decode_all", "saturations", "translation_scores",
-           "checkpoint_format"]
+__all__ = [
+    "Task",
+    "load_task",
+    "score",
+    "speech_log_probs",
+    "decode_all",
+    "saturations",
+    "translation_scores",
+    "checkpoint_format",
+]
 
 
 def _bar(it, total: int, desc: str, progress: bool):
     if not progress:
         return it
     from tqdm import tqdm
+
     return tqdm(it, total=total, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0)
 
 
 @torch.no_grad()
-def speech_log_probs(model, ds, mode: str, batch_size: int = 50, trace: Trace | None = None,
-                     progress: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def speech_log_probs(
+    model, ds, mode: str, batch_size: int = 50, trace: Trace | None = None, progress: bool = False
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``(log_probs (B, T', V), out_lengths (B,))`` per batch of a speech FeatureSet (in order) with
     ``model`` in ``mode``. In emulate mode ``trace`` (if given) collects the action counts."""
     model.eval().set_mode(mode)
@@ -58,8 +69,17 @@ def decode_all(outputs, vocab, decoder: str = "greedy", beam_size: int = 8, scor
     return [vocab.decode(h) for lp, ol in outputs for h in decode(lp, ol, decoder, beam_size, scorer)]
 
 
-def score(model, ds, vocab, mode: str, batch_size: int = 50, decoder: str = "greedy", beam_size: int = 8,
-          trace: Trace | None = None, progress: bool = False) -> dict:
+def score(
+    model,
+    ds,
+    vocab,
+    mode: str,
+    batch_size: int = 50,
+    decoder: str = "greedy",
+    beam_size: int = 8,
+    trace: Trace | None = None,
+    progress: bool = False,
+) -> dict:
     """Decode every item of a speech FeatureSet with ``model`` in ``mode``; error rates + hypotheses.
     In emulate mode ``trace`` (if given) collects the action counts of the whole run."""
     hyps = decode_all(speech_log_probs(model, ds, mode, batch_size, trace, progress), vocab, decoder, beam_size)
@@ -81,6 +101,7 @@ def saturations(model, trace: Trace | None, stacks: list | None = None) -> dict:
 def translation_scores(refs: list[str], hyps: list[str]) -> dict:
     """Corpus BLEU and chrF (sacrebleu defaults) of detokenized hypotheses against one reference each."""
     import sacrebleu
+
     if len(refs) != len(hyps) or not refs:
         raise ValueError(f"translation_scores: {len(refs)} references, {len(hyps)} hypotheses")
     return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
@@ -113,14 +134,18 @@ class Task:
 
 
 #: the checkpoint formats ``rnnaccel-evaluate`` knows, by task
-TASK_FORMATS = {"rnnaccel.checkpoint/1": "speech", "rnnaccel.sentiment/1": "sentiment",
-                "rnnaccel.translation/1": "translation"}
+TASK_FORMATS = {
+    "rnnaccel.checkpoint/1": "speech",
+    "rnnaccel.sentiment/1": "sentiment",
+    "rnnaccel.translation/1": "translation",
+}
 
 
 def checkpoint_format(path: str) -> str:
     """The ``format`` of the checkpoint at ``path`` (read, digest verified: one line when it is
     missing, unreadable, foreign or corrupt)."""
     from ..models.checkpoint import read_checkpoint
+
     return read_checkpoint(path, tuple(TASK_FORMATS))["format"]
 
 
@@ -136,14 +161,20 @@ def load_task(cfg) -> Task:
 
 
 def _network(c, name: str) -> dict:
-    return {"name": name, "cell": c.cell if hasattr(c, "cell") else "lstm", "layers": c.num_layers,
-            "hidden": c.hidden_size, "bidirectional": bool(c.bidirectional)}
+    return {
+        "name": name,
+        "cell": c.cell if hasattr(c, "cell") else "lstm",
+        "layers": c.num_layers,
+        "hidden": c.hidden_size,
+        "bidirectional": bool(c.bidirectional),
+    }
 
 
 def _speech(cfg) -> Task:
     from pathlib import Path
 
     from ..models.checkpoint import load_model
+
     ec = cfg.eval
     model, vocab, ck = load_model(ec.checkpoint)
     check_checkpoint_data(ck, cfg.data, ec.checkpoint)
@@ -157,8 +188,9 @@ def _speech(cfg) -> Task:
         m.pop("hypotheses")
         return m
 
-    return Task("speech", "wer", False, model, [model.rnn], len(ds), _network(model.config, Path(ec.checkpoint).stem),
-                src, run)
+    return Task(
+        "speech", "wer", False, model, [model.rnn], len(ds), _network(model.config, Path(ec.checkpoint).stem), src, run
+    )
 
 
 def _speech_datapath(model, ck: dict, cfg) -> str:
@@ -169,8 +201,9 @@ def _speech_datapath(model, ck: dict, cfg) -> str:
     if cfg.datapath.calibrate:
         train = load_split(cfg.data, "train").subset(cfg.datapath.calib_batches * cfg.datapath.calib_batch_size)
         cal = [(b.features, b.feature_lengths) for b in batches(train, cfg.datapath.calib_batch_size)]
-        model.set_datapath(calibrate(model, cal, cfg.datapath.bits, cfg.datapath.margin,
-                                     to_datapath_config(cfg.datapath))[0])
+        model.set_datapath(
+            calibrate(model, cal, cfg.datapath.bits, cfg.datapath.margin, to_datapath_config(cfg.datapath))[0]
+        )
         return "calibrated"
     model.set_datapath(to_datapath_config(cfg.datapath))
     return "config"
@@ -181,13 +214,16 @@ def _sentiment(cfg) -> Task:
 
     from ..datasets.sentiment import collate_sentiment, load_sentiment
     from ..models.sentiment import load_checkpoint
+
     ec = cfg.eval
     model, vocab, ck = load_checkpoint(ec.checkpoint)
     src = "checkpoint" if ck.get("datapath") is not None else "checkpoint (default formats)"
     if ec.datapath_from == "config":
         if cfg.datapath.calibrate:
-            raise ValueError("eval.datapath_from=config on a sentiment checkpoint needs datapath.calibrate=false "
-                             "(PTQ from the evaluate app is implemented for speech models)")
+            raise ValueError(
+                "eval.datapath_from=config on a sentiment checkpoint needs datapath.calibrate=false "
+                "(PTQ from the evaluate app is implemented for speech models)"
+            )
         model.set_datapath(to_datapath_config(cfg.datapath))
         src = "config"
     seed = int(ck.get("extra", {}).get("args", {}).get("seed", cfg.data.corpus_seed))
@@ -202,15 +238,24 @@ def _sentiment(cfg) -> Task:
         correct = 0
         starts = range(0, len(order), ec.batch_size)
         for s in _bar(starts, len(starts), f"evaluate ({mode})", progress):
-            b = collate_sentiment([items[i] for i in order[s: s + ec.batch_size]])
+            b = collate_sentiment([items[i] for i in order[s : s + ec.batch_size]])
             t = Trace() if (trace is not None and mode == "emulate") else None
             correct += int((model(b.tokens, b.lengths, trace=t).argmax(dim=1) == b.labels).sum())
             if t is not None:
                 trace.extend(t)
         return {"accuracy": correct / len(items), "correct": correct, "items": len(items)}
 
-    return Task("sentiment", "accuracy", True, model, [model.rnn], len(items),
-                _network(model.config, Path(ec.checkpoint).stem), src, run)
+    return Task(
+        "sentiment",
+        "accuracy",
+        True,
+        model,
+        [model.rnn],
+        len(items),
+        _network(model.config, Path(ec.checkpoint).stem),
+        src,
+        run,
+    )
 
 
 TRANSLATION_SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
@@ -222,10 +267,13 @@ def _translation(cfg) -> Task:
     from ..datasets.multi30k import Multi30k
     from ..models.beam_seq2seq import translate
     from ..models.translation_ckpt import load_translator
+
     ec = cfg.eval
     if ec.datapath_from == "config":
-        raise ValueError("eval.datapath_from=config: a translation checkpoint brings its own datapath "
-                         "(scripts/train_translation.py eval calibrates it)")
+        raise ValueError(
+            "eval.datapath_from=config: a translation checkpoint brings its own datapath "
+            "(scripts/train_translation.py eval calibrates it)"
+        )
     model, sv, tv, ck = load_translator(ec.checkpoint)
     pairs = Multi30k(TRANSLATION_SPLITS[ec.split], root=cfg.data.root).pairs
     pairs = pairs[: ec.limit] if ec.limit is not None else pairs
@@ -235,16 +283,29 @@ def _translation(cfg) -> Task:
     def run(mode, trace, progress):
         model.eval().set_mode(mode)
         bar = _bar(None, len(srcs), f"translate ({mode})", progress) if progress else None
-        hyps = translate(model, sv, tv, srcs, beam=beam, batch_size=ec.batch_size,
-                         trace=trace if mode == "emulate" else None,
-                         progress=(lambda n: bar.update(n)) if bar is not None else None)
+        hyps = translate(
+            model,
+            sv,
+            tv,
+            srcs,
+            beam=beam,
+            batch_size=ec.batch_size,
+            trace=trace if mode == "emulate" else None,
+            progress=(lambda n: bar.update(n)) if bar is not None else None,
+        )
         if bar is not None:
             bar.close()
         return {**translation_scores(refs, hyps), "sentences": len(srcs)}
 
     c = model.config
-    net = {"name": Path(ec.checkpoint).stem, "cell": "lstm", "layers": c.enc_layers + c.dec_layers,
-           "hidden": c.enc_hidden, "bidirectional": True}
+    net = {
+        "name": Path(ec.checkpoint).stem,
+        "cell": "lstm",
+        "layers": c.enc_layers + c.dec_layers,
+        "hidden": c.enc_hidden,
+        "bidirectional": True,
+    }
     src = "checkpoint" if ck.get("datapath") else "checkpoint (default formats)"
-    return Task("translation", "bleu", True, model, [model.encoder, model.decoder], len(srcs), net, src, run,
-                points=1.0)
+    return Task(
+        "translation", "bleu", True, model, [model.encoder, model.decoder], len(srcs), net, src, run, points=1.0
+    )

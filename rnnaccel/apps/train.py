@@ -17,6 +17,7 @@ and dropout are functions of (seed, epoch, step)).
 
     rnnaccel-train model=digits_blstm data=digits train.epochs=30 train.out_dir=runs/digits
 """
+
 from __future__ import annotations
 
 import json
@@ -127,8 +128,13 @@ def run(cfg: TrainApp) -> dict:
         raise ValueError(f"train.mode={tc.mode!r}: choose float or fakequant")
     if tc.mode == "fakequant" and datapath is None:
         if cfg.datapath.calibrate:
-            datapath, _ = calibrate(model, calib_batches(mcfg, cfg.data, cfg.datapath, train_ds),
-                                    cfg.datapath.bits, cfg.datapath.margin, to_datapath_config(cfg.datapath))
+            datapath, _ = calibrate(
+                model,
+                calib_batches(mcfg, cfg.data, cfg.datapath, train_ds),
+                cfg.datapath.bits,
+                cfg.datapath.margin,
+                to_datapath_config(cfg.datapath),
+            )
         else:
             datapath = [to_datapath_config(cfg.datapath)] * mcfg.num_layers
     if datapath is not None:
@@ -142,8 +148,9 @@ def run(cfg: TrainApp) -> dict:
     last = out / "last.pt"
     if tc.resume and last.is_file():
         ck = load_checkpoint(last)
-        refuse_other_run(last, ck, mcfg.to_dict(), {"data": OmegaConf.to_container(cfg.data),
-                                                    "train": OmegaConf.to_container(tc)})
+        refuse_other_run(
+            last, ck, mcfg.to_dict(), {"data": OmegaConf.to_container(cfg.data), "train": OmegaConf.to_container(tc)}
+        )
         model.load_state_dict(ck["state_dict"])
         st = ck["extra"]["train_state"]
         opt.load_state_dict(st["optimizer"])
@@ -154,13 +161,19 @@ def run(cfg: TrainApp) -> dict:
     def save(path, metrics, with_state=True):
         extra = dict(extra_base)
         if with_state:
-            extra["train_state"] = {"optimizer": opt.state_dict(), "step": step, "best": best,
-                                    "history": json.dumps(history), "elapsed_s": elapsed}
+            extra["train_state"] = {
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "best": best,
+                "history": json.dumps(history),
+                "elapsed_s": elapsed,
+            }
         save_checkpoint(path, model, vocab, metrics, datapath, extra)
 
     bar = None
     if tc.progress:
         from tqdm import tqdm
+
         bar = tqdm(total=total, initial=step, desc=f"train ({tc.mode})", dynamic_ncols=True)
     model.train()
     t0 = time.time() - elapsed
@@ -186,13 +199,24 @@ def run(cfg: TrainApp) -> dict:
                 break
         if step % per_epoch == 0 or step >= total:  # epoch end: validate
             m = evaluate_wer(model, val_ds, vocab)
-            history.append({"epoch": epoch, "step": step, "val_wer": m["wer"], "val_cer": m["cer"],
-                            "loss": float(loss.item()), "elapsed_s": round(elapsed, 1)})
+            history.append(
+                {
+                    "epoch": epoch,
+                    "step": step,
+                    "val_wer": m["wer"],
+                    "val_cer": m["cer"],
+                    "loss": float(loss.item()),
+                    "elapsed_s": round(elapsed, 1),
+                }
+            )
             print(json.dumps(history[-1]), flush=True)
             if m["wer"] < best:
                 best = m["wer"]
-                save(out / "best.pt", {"val_wer": m["wer"], "val_cer": m["cer"], "step": step, "epoch": epoch},
-                     with_state=False)
+                save(
+                    out / "best.pt",
+                    {"val_wer": m["wer"], "val_cer": m["cer"], "step": step, "epoch": epoch},
+                    with_state=False,
+                )
             save(last, {"step": step})
     if bar is not None:
         bar.close()
@@ -219,17 +243,22 @@ def run_task(cfg: TrainTasksApp, overrides: list[str] = ()) -> Any:
     groups for another task (they would be dropped)."""
     name = cfg.task.name
     if TASKS.get(name) is not OmegaConf.get_type(cfg.task):
-        raise ValueError(f"task.name={name!r} does not name its task: choose task={'|'.join(TASKS)} "
-                         "and leave task.name as it is")
+        raise ValueError(
+            f"task.name={name!r} does not name its task: choose task={'|'.join(TASKS)} and leave task.name as it is"
+        )
     stray = speech_only_overrides(name, list(overrides))
     if stray:
-        raise ValueError(f"{', '.join(stray)}: only for task=speech; task={name} is set by task.* alone "
-                         f"(its fields: rnnaccel-train task={name} --cfg job)")
+        raise ValueError(
+            f"{', '.join(stray)}: only for task=speech; task={name} is set by task.* alone "
+            f"(its fields: rnnaccel-train task={name} --cfg job)"
+        )
     if name == "sentiment":
         from .train_sentiment import run as run_sentiment
+
         return run_sentiment(cfg.task)
     if name == "translation":
         from .train_translation import run as run_translation
+
         return run_translation(cfg.task)
     return run(cfg)
 

@@ -16,6 +16,7 @@ default 16-bit :class:`DatapathConfig` (or ``task.datapath``: a JSON file of Dat
 plus the emulator's saturation counts. The metrics go into the checkpoint and ``<out dir>/metrics.json``.
 Settings: :class:`SentimentTask`.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def accuracy(model: SentimentLSTM, ds) -> float:
 def train(args, data) -> tuple[SentimentLSTM, dict]:
     """Float training; returns the best-validation model and a summary dict."""
     torch.manual_seed(args.seed)
-    cfg = SentimentConfig(len(data.vocab), args.embed_dim, args.hidden_size, args.layers,
-                          args.bidirectional, args.pool, args.dropout)
+    cfg = SentimentConfig(
+        len(data.vocab), args.embed_dim, args.hidden_size, args.layers, args.bidirectional, args.pool, args.dropout
+    )
     model = SentimentLSTM(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     state_path = Path(args.out).with_name(Path(args.out).name + ".train.pt")
@@ -79,15 +81,21 @@ def train(args, data) -> tuple[SentimentLSTM, dict]:
         st = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
-        start, best, best_state, history, elapsed = (st["epoch"], st["best_val"], st["best_state"],
-                                                     st["history"], st["elapsed_s"])
+        start, best, best_state, history, elapsed = (
+            st["epoch"],
+            st["best_val"],
+            st["best_state"],
+            st["history"],
+            st["elapsed_s"],
+        )
         torch.set_rng_state(st["rng"])
         print(f"resumed from {state_path} at epoch {start}")
     for epoch in range(start, args.epochs):
         t0 = time.time()
         model.train()
-        loader = torch.utils.data.DataLoader(data.train, batch_size=args.batch_size, shuffle=True,
-                                             collate_fn=collate_sentiment)
+        loader = torch.utils.data.DataLoader(
+            data.train, batch_size=args.batch_size, shuffle=True, collate_fn=collate_sentiment
+        )
         total, n = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not args.progress, leave=False)
         for b in bar:
@@ -106,9 +114,19 @@ def train(args, data) -> tuple[SentimentLSTM, dict]:
         if val > best:
             best, best_state = val, {k: v.detach().clone() for k, v in model.state_dict().items()}
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                    "best_val": best, "best_state": best_state, "history": history,
-                    "elapsed_s": elapsed, "rng": torch.get_rng_state()}, state_path)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "best_val": best,
+                "best_state": best_state,
+                "history": history,
+                "elapsed_s": elapsed,
+                "rng": torch.get_rng_state(),
+            },
+            state_path,
+        )
     model.load_state_dict(best_state)
     return model.eval(), {"history": history, "train_s": round(elapsed, 1), "best_val_float": best}
 
@@ -158,8 +176,11 @@ def run(args: SentimentTask) -> dict:
         dp = [c for c in model.datapath] if datapath is not None else None
         save_checkpoint(args.out, model, data.vocab.tokens, metrics, dp, summary)
         Path(args.out).with_name(Path(args.out).name + ".train.pt").unlink(missing_ok=True)  # done
-        (Path(args.out).parent / "metrics.json").write_text(json.dumps(
-            {"metrics": metrics, **{k: summary[k] for k in ("train_s", "total_s", "command", "history")}},
-            indent=1) + "\n")
+        (Path(args.out).parent / "metrics.json").write_text(
+            json.dumps(
+                {"metrics": metrics, **{k: summary[k] for k in ("train_s", "total_s", "command", "history")}}, indent=1
+            )
+            + "\n"
+        )
     print(json.dumps(metrics, indent=1))
     return metrics

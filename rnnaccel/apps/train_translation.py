@@ -13,6 +13,7 @@ scores BLEU/chrF per mode on ``task.split`` and rewrites ``task.out`` with the d
 
 Settings: :class:`TranslationTask`.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,11 @@ def log(*a):
 
 def scores(hyps, refs) -> dict:
     import sacrebleu
-    return {"bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2),
-            "chrf": round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2)}
+
+    return {
+        "bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2),
+        "chrf": round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2),
+    }
 
 
 def vocabs(args, train):
@@ -115,9 +119,15 @@ def train(args):
     src_ids = [sv.encode(p.src)[:100] for p in data.pairs]
     tgt_ids = [tv.encode(p.tgt)[:100] for p in data.pairs]
     val = Multi30k("val").pairs[: args.val_n]
-    cfg = TranslatorConfig(src_vocab=len(sv), tgt_vocab=len(tv), emb_size=args.emb, enc_hidden=args.hidden,
-                           enc_layers=args.enc_layers, dec_hidden=args.dec_hidden or args.hidden,
-                           dropout=args.dropout)
+    cfg = TranslatorConfig(
+        src_vocab=len(sv),
+        tgt_vocab=len(tv),
+        emb_size=args.emb,
+        enc_hidden=args.hidden,
+        enc_layers=args.enc_layers,
+        dec_hidden=args.dec_hidden or args.hidden,
+        dropout=args.dropout,
+    )
     model = Translator(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     st = {"step": 0, "epoch": 0, "pos": 0, "elapsed": 0.0, "best": -1.0, "history": []}
@@ -140,23 +150,46 @@ def train(args):
         s = scores(hyps, [p.tgt for p in val])
         model.train()
         st["elapsed"] = time.time() - t0
-        st["history"].append({"step": st["step"], "epoch": st["epoch"], "min": round(st["elapsed"] / 60, 2),
-                              "val_bleu": s["bleu"], "val_chrf": s["chrf"]})
+        st["history"].append(
+            {
+                "step": st["step"],
+                "epoch": st["epoch"],
+                "min": round(st["elapsed"] / 60, 2),
+                "val_bleu": s["bleu"],
+                "val_chrf": s["chrf"],
+            }
+        )
         log(f"val[:{len(val)}] greedy {s} step {st['step']} epoch {st['epoch']}")
         if s["bleu"] > st["best"]:
             st["best"] = s["bleu"]
-            save_translator(args.out, model, sv, tv, metrics={f"val{len(val)}_greedy_" + k: v for k, v in s.items()},
-                            extra={"command": cmd, "train_minutes": round(st["elapsed"] / 60, 2),
-                                   "step": st["step"], "epoch": st["epoch"], "args": OmegaConf.to_container(args),
-                                   "history": list(st["history"])})
+            save_translator(
+                args.out,
+                model,
+                sv,
+                tv,
+                metrics={f"val{len(val)}_greedy_" + k: v for k, v in s.items()},
+                extra={
+                    "command": cmd,
+                    "train_minutes": round(st["elapsed"] / 60, 2),
+                    "step": st["step"],
+                    "epoch": st["epoch"],
+                    "args": OmegaConf.to_container(args),
+                    "history": list(st["history"]),
+                },
+            )
             log(f"saved best -> {args.out}")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "st": st}, str(state_path) + ".tmp")
         Path(str(state_path) + ".tmp").replace(state_path)
 
     model.train()
     while True:
-        batches = token_batches([len(s) + 1 for s in src_ids], [len(t) + 1 for t in tgt_ids], args.max_tokens,
-                                shuffle=True, seed=args.seed + st["epoch"])
+        batches = token_batches(
+            [len(s) + 1 for s in src_ids],
+            [len(t) + 1 for t in tgt_ids],
+            args.max_tokens,
+            shuffle=True,
+            seed=args.seed + st["epoch"],
+        )
         tot, ntok, tl = 0.0, 0, time.time()
         while st["pos"] < len(batches):
             idx = batches[st["pos"]]
@@ -177,8 +210,10 @@ def train(args):
             st["step"] += 1
             st["pos"] += 1
             if st["step"] % 50 == 0:
-                log(f"step {st['step']} ep {st['epoch']} {st['pos']}/{len(batches)} loss {tot / ntok:.3f} "
-                    f"lr {lr:.2e} {ntok / (time.time() - tl):.0f} tok/s")
+                log(
+                    f"step {st['step']} ep {st['epoch']} {st['pos']}/{len(batches)} loss {tot / ntok:.3f} "
+                    f"lr {lr:.2e} {ntok / (time.time() - tl):.0f} tok/s"
+                )
                 tot, ntok, tl = 0.0, 0, time.time()
             if time.time() - t0 >= budget:
                 checkpoint(final=True)
@@ -199,7 +234,7 @@ def evaluate(args):
     train_pairs = Multi30k("train").pairs[: args.calib_n]
     batches = []
     for i in range(0, len(train_pairs), 64):
-        chunk = train_pairs[i:i + 64]
+        chunk = train_pairs[i : i + 64]
         src, sl = pad_batch([sv.encode(p.src) for p in chunk], eos=True)
         ti, tl = pad_batch([tv.encode(p.tgt) for p in chunk], bos=True)
         batches.append((src, sl, ti, tl))
@@ -225,9 +260,16 @@ def evaluate(args):
                 for i in range(3):
                     log(f"  src: {srcs[i]}\n  ref: {refs[i]}\n  hyp: {hyps[i]}")
     model.set_mode("float")
-    save_translator(args.out, model, sv, tv, metrics={**ck["metrics"], **metrics},
-                    datapath=dp, extra={**ck["extra"], "eval_command": " ".join(sys.argv)},
-                    storage=args.storage)
+    save_translator(
+        args.out,
+        model,
+        sv,
+        tv,
+        metrics={**ck["metrics"], **metrics},
+        datapath=dp,
+        extra={**ck["extra"], "eval_command": " ".join(sys.argv)},
+        storage=args.storage,
+    )
     Path(args.out).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     log(json.dumps(metrics, indent=1))
 

@@ -3,6 +3,7 @@
 torchaudio >= 2.9 routes ``torchaudio.load`` through torchcodec, which this project does not
 install; soundfile (libsndfile) reads WAV and FLAC directly and gives clearer errors.
 """
+
 from __future__ import annotations
 
 import os

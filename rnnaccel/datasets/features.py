@@ -4,6 +4,7 @@ Default settings (16 kHz, 25 ms Hann window, 10 ms hop, 40 mel bands, per-uttera
 normalization) are the usual small-vocabulary ASR front end. Everything here is deterministic:
 SpecAugment draws its masks from a seed given per call and leaves torch's global RNG untouched.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,13 @@ class FeatureExtractor(torch.nn.Module):
         self.hop = int(round(config.sample_rate * config.hop_ms / 1000))
         n_fft = 1 << (self.win - 1).bit_length()
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=config.sample_rate, n_fft=n_fft, win_length=self.win,
-            hop_length=self.hop, n_mels=config.n_mels, power=2.0, center=True,
+            sample_rate=config.sample_rate,
+            n_fft=n_fft,
+            win_length=self.win,
+            hop_length=self.hop,
+            n_mels=config.n_mels,
+            power=2.0,
+            center=True,
         )
         self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
 
@@ -89,8 +95,12 @@ class FeatureExtractor(torch.nn.Module):
             if wave.numel() < self.win:
                 wave = torch.nn.functional.pad(wave, (0, self.win - wave.numel()))
             feats = torchaudio.compliance.kaldi.fbank(
-                wave.unsqueeze(0) * 32768.0, num_mel_bins=cfg.n_mels, frame_length=cfg.win_ms,
-                frame_shift=cfg.hop_ms, dither=0.0, sample_frequency=float(cfg.sample_rate),
+                wave.unsqueeze(0) * 32768.0,
+                num_mel_bins=cfg.n_mels,
+                frame_length=cfg.win_ms,
+                frame_shift=cfg.hop_ms,
+                dither=0.0,
+                sample_frequency=float(cfg.sample_rate),
             )  # (frames, n_mels)
         if cfg.normalize:
             feats = normalize_utterance(feats)
@@ -115,8 +125,15 @@ class SpecAugment:
         mask_value: value written into masked cells (0 = the mean after normalization).
     """
 
-    def __init__(self, freq_mask_param: int = 8, time_mask_param: int = 20, n_freq_masks: int = 2,
-                 n_time_masks: int = 2, max_time_fraction: float = 0.2, mask_value: float = 0.0) -> None:
+    def __init__(
+        self,
+        freq_mask_param: int = 8,
+        time_mask_param: int = 20,
+        n_freq_masks: int = 2,
+        n_time_masks: int = 2,
+        max_time_fraction: float = 0.2,
+        mask_value: float = 0.0,
+    ) -> None:
         self.freq = torchaudio.transforms.FrequencyMasking(freq_mask_param)
         self.time = torchaudio.transforms.TimeMasking(time_mask_param, p=max_time_fraction)
         self.n_freq_masks, self.n_time_masks = n_freq_masks, n_time_masks
@@ -150,8 +167,14 @@ class SpeechFeatures(Dataset[FeatureItem]):
     are reproducible whatever the worker count; call :meth:`set_epoch` to vary masks per epoch.
     """
 
-    def __init__(self, dataset: Dataset[SpeechItem], extractor: FeatureExtractor, vocab: Vocab,
-                 spec_augment: SpecAugment | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        dataset: Dataset[SpeechItem],
+        extractor: FeatureExtractor,
+        vocab: Vocab,
+        spec_augment: SpecAugment | None = None,
+        seed: int = 0,
+    ) -> None:
         self.dataset, self.extractor, self.vocab = dataset, extractor, vocab
         self.spec_augment, self.seed, self.epoch = spec_augment, seed, 0
 

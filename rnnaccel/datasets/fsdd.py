@@ -15,6 +15,7 @@ Splits (``scheme``):
 Utterance ``i`` of a split is drawn from its own generator seeded by ``(seed, split, i)``, so it does
 not depend on how many utterances are requested, nor on which were read before.
 """
+
 from __future__ import annotations
 
 import os

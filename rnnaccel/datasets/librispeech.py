@@ -11,6 +11,7 @@ The layout is read here rather than through ``torchaudio.datasets.LIBRISPEECH``:
 audio with ``torchaudio.load``, which in torchaudio >= 2.9 needs torchcodec (not installed), and it
 accepts only the seven official split names. Audio is read with soundfile instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,13 @@ from .paths import DataError, corpus_dir
 
 SAMPLE_RATE = 16000
 LIBRISPEECH_SPLITS = (
-    "dev-clean", "dev-other", "test-clean", "test-other",
-    "train-clean-100", "train-clean-360", "train-other-500",
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
 )
 
 
@@ -46,8 +52,9 @@ class LibriSpeech(Dataset[SpeechItem]):
         DataError: a transcript line is malformed (names the file and line).
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "test-clean",
-                 folder: str = "LibriSpeech", lowercase: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike, split: str = "test-clean", folder: str = "LibriSpeech", lowercase: bool = True
+    ) -> None:
         self.directory = corpus_dir(root, folder, split)
         self.split = split
         self.entries: list[tuple[str, str, Path]] = []  # (utt_id, transcript, audio path)

@@ -4,6 +4,7 @@ Raw, untokenized sentences from ``<root>/multi30k/<split>.<lang>.gz``, one per l
 across languages. Sizes: train 29,000, val 1,014, test_2016_flickr 1,000, test_2017_flickr 1,000,
 test_2017_mscoco 461, test_2018_flickr 1,071. The standard test set is ``test_2016_flickr``.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,17 @@ from .parallel_text import SentencePair, find_text_file, read_parallel
 from .paths import corpus_dir
 
 MULTI30K_SPLITS = (
-    "train", "val", "test_2016_flickr", "test_2017_flickr", "test_2017_mscoco", "test_2018_flickr",
+    "train",
+    "val",
+    "test_2016_flickr",
+    "test_2017_flickr",
+    "test_2017_mscoco",
+    "test_2018_flickr",
 )
 MULTI30K_LANGS = ("en", "de", "fr")
 
 
-def available_splits(root: str | os.PathLike | None = None, src: str = "en",
-                     tgt: str = "de") -> list[str]:
+def available_splits(root: str | os.PathLike | None = None, src: str = "en", tgt: str = "de") -> list[str]:
     """The splits of :data:`MULTI30K_SPLITS` whose ``src`` and ``tgt`` files are both present."""
     directory = corpus_dir(root, "multi30k")
     found = []
@@ -48,8 +53,14 @@ class Multi30k(Dataset[SentencePair]):
         DataError: line counts differ or a line is empty (names the file and line).
     """
 
-    def __init__(self, split: str = "train", src: str = "en", tgt: str = "de",
-                 root: str | os.PathLike | None = None, max_pairs: int | None = None) -> None:
+    def __init__(
+        self,
+        split: str = "train",
+        src: str = "en",
+        tgt: str = "de",
+        root: str | os.PathLike | None = None,
+        max_pairs: int | None = None,
+    ) -> None:
         if split not in MULTI30K_SPLITS:
             raise ValueError(f"split must be one of {MULTI30K_SPLITS}, got {split!r}")
         for lang in (src, tgt):

@@ -5,6 +5,7 @@ the translation of line ``k`` of the target. Lines are stripped of surrounding w
 count mismatch, or an empty line where ``allow_empty`` is off, raises :class:`DataError` naming the
 file (and the 1-based line number).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -61,8 +62,9 @@ def find_text_file(prefix: str | os.PathLike, lang: str) -> Path:
     raise FileNotFoundError(f"neither {plain} nor {gz} exists")
 
 
-def read_parallel(src_path: str | os.PathLike, tgt_path: str | os.PathLike,
-                  allow_empty: bool = False) -> list[SentencePair]:
+def read_parallel(
+    src_path: str | os.PathLike, tgt_path: str | os.PathLike, allow_empty: bool = False
+) -> list[SentencePair]:
     """Zip two aligned files into pairs.
 
     Raises:
@@ -71,8 +73,7 @@ def read_parallel(src_path: str | os.PathLike, tgt_path: str | os.PathLike,
     src = read_lines(src_path, allow_empty)
     tgt = read_lines(tgt_path, allow_empty)
     if len(src) != len(tgt):
-        raise DataError(f"line count mismatch: {src_path} has {len(src)} lines, "
-                        f"{tgt_path} has {len(tgt)}")
+        raise DataError(f"line count mismatch: {src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}")
     return [SentencePair(s, t) for s, t in zip(src, tgt)]
 
 
@@ -86,8 +87,9 @@ class ParallelText(Dataset[SentencePair]):
         max_pairs: keep only the first ``max_pairs`` pairs (``None`` = all).
     """
 
-    def __init__(self, prefix: str | os.PathLike, src: str, tgt: str, allow_empty: bool = False,
-                 max_pairs: int | None = None) -> None:
+    def __init__(
+        self, prefix: str | os.PathLike, src: str, tgt: str, allow_empty: bool = False, max_pairs: int | None = None
+    ) -> None:
         self.src_path = find_text_file(prefix, src)
         self.tgt_path = find_text_file(prefix, tgt)
         self.src_lang, self.tgt_lang = src, tgt

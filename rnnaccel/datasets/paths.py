@@ -7,6 +7,7 @@ directory is found, in order, from
 2. a ``shared/data`` directory beside the repository, found by walking up from this package
    (``<repo>/../shared/data`` in a checkout, as on CI) and then from the working directory.
 """
+
 from __future__ import annotations
 
 import os

@@ -16,6 +16,7 @@ Tokens: lowercase words (letters/digits with inner apostrophes, e.g. ``doesn't``
 ``?``. Vocabulary: ``<pad>`` = 0, ``<unk>`` = 1, then the training-split words seen at least
 ``min_count`` times, most frequent first (ties alphabetical), at most ``max_size`` in all.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,22 @@ from torch import Tensor
 from .paths import DataError
 
 __all__ = [
-    "SNIPPETS_FILE", "SNIPPETS_SHA256", "PAD", "UNK", "PAD_ID", "UNK_ID", "Snippet", "read_snippets",
-    "tokenize", "SentimentVocab", "split_snippets", "SentimentDataset", "SentimentBatch",
-    "collate_sentiment", "SentimentData", "load_sentiment",
+    "SNIPPETS_FILE",
+    "SNIPPETS_SHA256",
+    "PAD",
+    "UNK",
+    "PAD_ID",
+    "UNK_ID",
+    "Snippet",
+    "read_snippets",
+    "tokenize",
+    "SentimentVocab",
+    "split_snippets",
+    "SentimentDataset",
+    "SentimentBatch",
+    "collate_sentiment",
+    "SentimentData",
+    "load_sentiment",
 ]
 
 SNIPPETS_FILE = Path(__file__).resolve().parent / "data" / "vader" / "movieReviewSnippets_GroundTruth.txt"
@@ -148,8 +162,9 @@ class SentimentVocab:
         return " ".join(self.tokens[int(i)] for i in ids if int(i) != PAD_ID)
 
 
-def split_snippets(snippets: Sequence[Snippet], seed: int = 0,
-                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, list[Snippet]]:
+def split_snippets(
+    snippets: Sequence[Snippet], seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> dict[str, list[Snippet]]:
     """Deterministic stratified split into ``{"train", "val", "test"}``.
 
     Per label, snippets are sorted by ID, shuffled with ``random.Random(seed)``, and cut at
@@ -221,9 +236,14 @@ class SentimentData:
     vocab: SentimentVocab
 
 
-def load_sentiment(path: str | Path | None = None, seed: int = 0, min_count: int = 2,
-                   max_vocab: int | None = None, vocab: SentimentVocab | Sequence[str] | None = None,
-                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> SentimentData:
+def load_sentiment(
+    path: str | Path | None = None,
+    seed: int = 0,
+    min_count: int = 2,
+    max_vocab: int | None = None,
+    vocab: SentimentVocab | Sequence[str] | None = None,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> SentimentData:
     """Read, split (:func:`split_snippets`) and encode the snippets.
 
     The vocab is built from the training split (``min_count``, ``max_vocab``) unless ``vocab``

@@ -4,6 +4,7 @@ A :class:`SubwordVocab` is built from the serialized SentencePiece model (a few 
 checkpoint can carry it as a ``uint8`` tensor and stay loadable with ``torch.load(weights_only=True)``.
 Special ids are fixed for every model trained here: ``pad 0, unk 1, bos 2, eos 3``.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,13 @@ def _spm():
     return sentencepiece
 
 
-def train_sentencepiece(sentences: Iterable[str], vocab_size: int = 8000, model_type: str = "bpe",
-                        character_coverage: float = 1.0, seed_sentences: int = 1_000_000) -> bytes:
+def train_sentencepiece(
+    sentences: Iterable[str],
+    vocab_size: int = 8000,
+    model_type: str = "bpe",
+    character_coverage: float = 1.0,
+    seed_sentences: int = 1_000_000,
+) -> bytes:
     """Train a SentencePiece model on ``sentences`` in memory; returns the serialized model bytes.
 
     Ids: pad 0, unk 1, bos 2, eos 3 (:data:`PAD` ...). Deterministic for the same input.
@@ -34,10 +40,21 @@ def train_sentencepiece(sentences: Iterable[str], vocab_size: int = 8000, model_
     spm = _spm()
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(list(sentences)), model_writer=buf, vocab_size=vocab_size,
-        model_type=model_type, character_coverage=character_coverage, pad_id=PAD, unk_id=UNK,
-        bos_id=BOS, eos_id=EOS, input_sentence_size=seed_sentences, shuffle_input_sentence=False,
-        num_threads=1, minloglevel=2, hard_vocab_limit=False)
+        sentence_iterator=iter(list(sentences)),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        pad_id=PAD,
+        unk_id=UNK,
+        bos_id=BOS,
+        eos_id=EOS,
+        input_sentence_size=seed_sentences,
+        shuffle_input_sentence=False,
+        num_threads=1,
+        minloglevel=2,
+        hard_vocab_limit=False,
+    )
     return buf.getvalue()
 
 
@@ -86,8 +103,14 @@ class SubwordVocab:
         return cls(bytes(t.to(torch.uint8).contiguous().numpy().tobytes()))
 
 
-def token_batches(src_lens: Sequence[int], tgt_lens: Sequence[int], max_tokens: int,
-                  shuffle: bool = True, seed: int = 0, max_sentences: int = 512) -> list[list[int]]:
+def token_batches(
+    src_lens: Sequence[int],
+    tgt_lens: Sequence[int],
+    max_tokens: int,
+    shuffle: bool = True,
+    seed: int = 0,
+    max_sentences: int = 512,
+) -> list[list[int]]:
     """Group example indices into batches of about ``max_tokens`` padded tokens.
 
     Examples are sorted by (source, target) length (randomly tie-broken when ``shuffle``), cut into
@@ -114,8 +137,9 @@ def token_batches(src_lens: Sequence[int], tgt_lens: Sequence[int], max_tokens: 
     return batches
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], bos: bool = False, eos: bool = False,
-              pad: int = PAD) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    seqs: Sequence[Sequence[int]], bos: bool = False, eos: bool = False, pad: int = PAD
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists to a (B, T) int64 tensor; optionally add bos/eos. Returns (ids, lengths (B,))."""
     seqs = [([BOS] if bos else []) + list(s) + ([EOS] if eos else []) for s in seqs]
     lengths = torch.tensor([len(s) for s in seqs], dtype=torch.int64)

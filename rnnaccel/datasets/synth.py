@@ -10,6 +10,7 @@ then read a split with :class:`SynthSpeech`. The default corpus directory is
 Voices, held-out voices and parameters: :mod:`rnnaccel.datasets.synth_voices`,
 :class:`~rnnaccel.datasets.synth_generate.SynthConfig` and ``docs/data.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,14 @@ def read_manifest(root: str | os.PathLike | None = None) -> list[dict]:
     if not path.is_file():
         how = COMMAND.format(out=root)
         if (root / "manifest.partial.jsonl").is_file():
-            raise FileNotFoundError(f"synthesized corpus at {root} is incomplete (generation was "
-                                    f"stopped): re-run `{how}` with the same arguments to finish it")
-        raise FileNotFoundError(f"no synthesized corpus at {root} ({path.name} missing): generate it "
-                                f"with `{how}` (or `python -m rnnaccel.datasets.synth --out {root}`)")
+            raise FileNotFoundError(
+                f"synthesized corpus at {root} is incomplete (generation was "
+                f"stopped): re-run `{how}` with the same arguments to finish it"
+            )
+        raise FileNotFoundError(
+            f"no synthesized corpus at {root} ({path.name} missing): generate it "
+            f"with `{how}` (or `python -m rnnaccel.datasets.synth --out {root}`)"
+        )
     records = []
     needed = {"utt_id", "path", "split", "transcript", "voice", "sample_rate"}
     with open(path, encoding="utf-8") as f:
@@ -87,8 +92,14 @@ class SynthSpeech(Dataset[SpeechItem]):
         DataError: corrupt audio or a sample rate other than the manifest's (names the file).
     """
 
-    def __init__(self, split: str = "train", root: str | os.PathLike | None = None, *,
-                 noisy: bool | None = None, max_items: int | None = None) -> None:
+    def __init__(
+        self,
+        split: str = "train",
+        root: str | os.PathLike | None = None,
+        *,
+        noisy: bool | None = None,
+        max_items: int | None = None,
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.root = default_cache_dir() if root is None else Path(root).expanduser()
@@ -110,8 +121,7 @@ class SynthSpeech(Dataset[SpeechItem]):
         path = self.root / rec["path"]
         wave, rate = load_audio(path)
         if rate != rec["sample_rate"]:
-            raise DataError(f"audio file {path}: sample rate {rate} Hz, "
-                            f"manifest says {rec['sample_rate']} Hz")
+            raise DataError(f"audio file {path}: sample rate {rate} Hz, manifest says {rec['sample_rate']} Hz")
         return SpeechItem(wave, rate, rec["transcript"], rec["voice"], rec["utt_id"])
 
 
@@ -123,14 +133,14 @@ def _pair(text: str, kind=float) -> tuple:
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SynthConfig]:
     d = SynthConfig()
     p = argparse.ArgumentParser(prog="make_synth_corpus", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=None,
-                   help=f"corpus directory (default: {default_cache_dir()})")
+    p.add_argument("--out", type=Path, default=None, help=f"corpus directory (default: {default_cache_dir()})")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--hours", type=float, default=d.hours, help="train audio, hours (default %(default)s)")
     p.add_argument("--train-utts", type=int, default=None, help="exact train utterances (overrides --hours)")
     p.add_argument("--val-utts", type=int, default=d.val_utterances)
-    p.add_argument("--test-utts", type=int, default=d.test_utterances,
-                   help="default: every test_2016_flickr sentence once")
+    p.add_argument(
+        "--test-utts", type=int, default=d.test_utterances, help="default: every test_2016_flickr sentence once"
+    )
     p.add_argument("--engines", default="auto", help=f"'auto' or a comma list of {','.join(ENGINES)}")
     p.add_argument("--voices", default=None, help="comma list of voice ids to keep (e.g. espeak:en-US+m1)")
     p.add_argument("--rate", default="%d,%d" % d.rate_wpm, help="words/min range (default %(default)s)")
@@ -142,12 +152,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Synth
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     config = SynthConfig(
-        seed=a.seed, hours=a.hours, train_utterances=a.train_utts, val_utterances=a.val_utts,
+        seed=a.seed,
+        hours=a.hours,
+        train_utterances=a.train_utts,
+        val_utterances=a.val_utts,
         test_utterances=a.test_utts,
         engines=None if a.engines == "auto" else tuple(e.strip() for e in a.engines.split(",")),
         voices=None if a.voices is None else tuple(v.strip() for v in a.voices.split(",")),
-        rate_wpm=_pair(a.rate, int), pitch=_pair(a.pitch, int), noise_prob=a.noise_prob,
-        snr_db=_pair(a.snr), audio_format=a.format)
+        rate_wpm=_pair(a.rate, int),
+        pitch=_pair(a.pitch, int),
+        noise_prob=a.noise_prob,
+        snr_db=_pair(a.snr),
+        audio_format=a.format,
+    )
     return a, config
 
 

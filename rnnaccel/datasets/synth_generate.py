@@ -7,6 +7,7 @@ NumPy ``default_rng([seed, code(s), 1, i])`` and speaks sentence ``perm[i % n]``
 pool, ``perm`` drawn from ``default_rng([seed, code(s), 0])``: every file depends only on its own
 plan, so a run that was stopped resumes where it stopped and the bytes come out the same.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,7 @@ class SynthConfig:
     val_utterances: int = 500
     test_utterances: int | None = None
     engines: tuple[str, ...] | None = None
-    engine_weights: dict[str, float] = field(
-        default_factory=lambda: {"espeak": 0.7, "flite": 0.15, "festival": 0.15})
+    engine_weights: dict[str, float] = field(default_factory=lambda: {"espeak": 0.7, "flite": 0.15, "festival": 0.15})
     voices: tuple[str, ...] | None = None
     rate_wpm: tuple[int, int] = (130, 210)
     pitch: tuple[int, int] = (30, 70)
@@ -86,8 +86,7 @@ class SynthConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"{name}: need min <= max, got {lo} > {hi}")
-        if not (80 <= self.rate_wpm[0] and self.rate_wpm[1] <= 450 and 0 <= self.pitch[0]
-                and self.pitch[1] <= 99):
+        if not (80 <= self.rate_wpm[0] and self.rate_wpm[1] <= 450 and 0 <= self.pitch[0] and self.pitch[1] <= 99):
             raise ValueError("rate_wpm must lie in [80, 450] and pitch in [0, 99]")
         if self.peak_dbfs[1] > 0 or not 0 <= self.noise_prob <= 1:
             raise ValueError("peak_dbfs must be <= 0 and noise_prob in [0, 1]")
@@ -99,8 +98,10 @@ def resolve_engines(config: SynthConfig) -> tuple[tuple[str, ...], dict[str, lis
     wanted = config.engines or ("espeak", *[e for e in ("flite", "festival") if installed[e]])
     for engine in wanted:
         if engine != "espeak" and not installed[engine]:
-            raise RuntimeError(f"engine {engine!r} requested but not installed (apt-get install "
-                               f"flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k)")
+            raise RuntimeError(
+                f"engine {engine!r} requested but not installed (apt-get install "
+                f"flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k)"
+            )
     versions = {e: tts_debian.version(e) for e in wanted if e != "espeak"}
     return tuple(wanted), installed, versions
 
@@ -126,8 +127,9 @@ class Plan:
         return f"synth-{self.split}-{self.index:06d}"
 
 
-def plan(config: SynthConfig, split: str, index: int, pool: list[str], perm: np.ndarray,
-         voices: dict[str, list[Voice]]) -> Plan:
+def plan(
+    config: SynthConfig, split: str, index: int, pool: list[str], perm: np.ndarray, voices: dict[str, list[Voice]]
+) -> Plan:
     """Plan of utterance ``index``: ``voices`` maps engine -> the split's voices (non-empty)."""
     rng = np.random.default_rng([config.seed, SPLIT_CODE[split], 1, index])
     engines = sorted(voices)
@@ -144,9 +146,19 @@ def plan(config: SynthConfig, split: str, index: int, pool: list[str], perm: np.
     snr = round(float(rng.uniform(*config.snr_db)), 2)
     noise_seed = int(rng.integers(2**31))
     peak = round(float(rng.uniform(*config.peak_dbfs)), 2)
-    return Plan(split, index, pool[int(perm[index % len(pool)])], voice, rate,
-                pitch if voice.engine == "espeak" else 50, tts_seed, noise if noisy else None,
-                snr if noisy else None, noise_seed, peak)
+    return Plan(
+        split,
+        index,
+        pool[int(perm[index % len(pool)])],
+        voice,
+        rate,
+        pitch if voice.engine == "espeak" else 50,
+        tts_seed,
+        noise if noisy else None,
+        snr if noisy else None,
+        noise_seed,
+        peak,
+    )
 
 
 def _synthesize(plans: list[Plan], espeak: Espeak | None) -> list[tuple[np.ndarray, int]]:
@@ -176,22 +188,28 @@ def cache_key(config: SynthConfig, engines, installed, versions, espeak_version,
     """The dict whose SHA-256 names a corpus (arguments, versions, voices, source sentences)."""
     voices = {s: [v.id for v in voices_for(s, engines, installed, config.voices)] for s in SPLITS}
     text = hashlib.sha256(json.dumps(pools, sort_keys=True).encode()).hexdigest()
-    return {"generator": GENERATOR, "rnnaccel": __version__, "config": asdict(config),
-            "engines": list(engines), "versions": {"espeak-ng": espeak_version, **versions},
-            "voices": voices, "sentences_sha256": text}
+    return {
+        "generator": GENERATOR,
+        "rnnaccel": __version__,
+        "config": asdict(config),
+        "engines": list(engines),
+        "versions": {"espeak-ng": espeak_version, **versions},
+        "voices": voices,
+        "sentences_sha256": text,
+    }
 
 
 def _prepare_dir(out: Path, key: str) -> dict[str, dict]:
     """Make ``out`` ready for corpus ``key``; return records of a stopped run to resume."""
     cfg_path = out / "config.json"
     if out.exists() and any(out.iterdir()) and not cfg_path.is_file():
-        raise FileExistsError(f"{out} is not empty and holds no config.json: not a synthesized "
-                              f"corpus, refusing to write there")
+        raise FileExistsError(
+            f"{out} is not empty and holds no config.json: not a synthesized corpus, refusing to write there"
+        )
     old = json.loads(cfg_path.read_text()) if cfg_path.is_file() else None
     partial = out / "manifest.partial.jsonl"
     if old is not None and old.get("key") != key:
-        print(f"[synth] {out}: arguments changed, replacing corpus {old.get('key', '?')[:12]}",
-              file=sys.stderr)
+        print(f"[synth] {out}: arguments changed, replacing corpus {old.get('key', '?')[:12]}", file=sys.stderr)
         shutil.rmtree(out / "audio", ignore_errors=True)
         for name in ("manifest.jsonl", "manifest.partial.jsonl", "stats.json", "config.json"):
             (out / name).unlink(missing_ok=True)
@@ -209,8 +227,13 @@ def _prepare_dir(out: Path, key: str) -> dict[str, dict]:
     return done
 
 
-def generate_corpus(out: str | os.PathLike, config: SynthConfig = SynthConfig(), *,
-                    data_root: str | os.PathLike | None = None, log: bool = True) -> Path:
+def generate_corpus(
+    out: str | os.PathLike,
+    config: SynthConfig = SynthConfig(),
+    *,
+    data_root: str | os.PathLike | None = None,
+    log: bool = True,
+) -> Path:
     """Generate (or resume, or find up to date) the corpus of ``config`` in ``out``.
 
     Returns the manifest path. Re-running with the same arguments (and versions, voices and
@@ -233,13 +256,13 @@ def generate_corpus(out: str | os.PathLike, config: SynthConfig = SynthConfig(),
         t0, stats = time.perf_counter(), {}
         with open(out / "manifest.partial.jsonl", "a", encoding="utf-8") as partial:
             for split in ("test", "val", "train"):
-                stats[split] = _generate_split(out, config, split, pools[split], engines, installed,
-                                               espeak, done, partial, log)
+                stats[split] = _generate_split(
+                    out, config, split, pools[split], engines, installed, espeak, done, partial, log
+                )
         wall = time.perf_counter() - t0
     records = [json.loads(line) for line in (out / "manifest.partial.jsonl").read_text().splitlines()]
     order = {s: k for k, s in enumerate(("train", "val", "test"))}
-    records = sorted({r["utt_id"]: r for r in records}.values(),
-                     key=lambda r: (order[r["split"]], r["utt_id"]))
+    records = sorted({r["utt_id"]: r for r in records}.values(), key=lambda r: (order[r["split"]], r["utt_id"]))
     tmp = out / "manifest.jsonl.tmp"
     tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
     os.replace(tmp, manifest)
@@ -257,15 +280,13 @@ def _generate_split(out, config, split, pool, engines, installed, espeak, done, 
     by_engine: dict[str, list[Voice]] = {}
     for v in all_voices:
         by_engine.setdefault(v.engine, []).append(v)
-    target = {"train": config.train_utterances, "val": config.val_utterances,
-              "test": config.test_utterances}[split]
+    target = {"train": config.train_utterances, "val": config.val_utterances, "test": config.test_utterances}[split]
     if split != "train" and target is None:
         target = len(pool)
     if not by_engine or target == 0:
         return {"utterances": 0, "hours": 0.0, "wall_s": 0.0}
     if not pool:
-        raise ValueError(f"no speakable Multi30k sentence for the {split} split "
-                         f"({sig.SENTENCE_SOURCE[split]}.en)")
+        raise ValueError(f"no speakable Multi30k sentence for the {split} split ({sig.SENTENCE_SOURCE[split]}.en)")
     perm = np.random.default_rng([config.seed, SPLIT_CODE[split], 0]).permutation(len(pool))
     (out / "audio" / split).mkdir(parents=True, exist_ok=True)
     seconds, n, t0, last = 0.0, 0, time.perf_counter(), time.perf_counter()
@@ -283,8 +304,7 @@ def _generate_split(out, config, split, pool, engines, installed, espeak, done, 
             n += 1
         if log and time.perf_counter() - last > 30:
             last = time.perf_counter()
-            print(f"[synth] {split}: {n} utterances, {seconds / 3600:.2f} h, {last - t0:.0f} s",
-                  file=sys.stderr)
+            print(f"[synth] {split}: {n} utterances, {seconds / 3600:.2f} h, {last - t0:.0f} s", file=sys.stderr)
     return {"utterances": n, "hours": round(seconds / 3600, 4), "wall_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -294,13 +314,24 @@ def _write(out: Path, config: SynthConfig, p: Plan, pcm: np.ndarray, rate: int, 
     tmp = out / rel.with_name(rel.name + ".part")
     sf.write(str(tmp), samples, config.sample_rate, format=config.audio_format.upper(), subtype="PCM_16")
     os.replace(tmp, out / rel)
-    rec = {"utt_id": p.utt_id, "path": rel.as_posix(), "split": p.split,
-           "transcript": sig.normalize_transcript(p.sentence), "text": p.sentence,
-           "voice": p.voice.id, "speaker": p.voice.speaker, "engine": p.voice.engine,
-           "rate": p.rate, "pitch": p.pitch if p.voice.engine == "espeak" else None,
-           "noise": p.noise, "snr_db": p.snr_db, "peak_dbfs": p.peak_dbfs,
-           "sample_rate": config.sample_rate, "num_samples": int(samples.size),
-           "duration_s": round(samples.size / config.sample_rate, 4)}
+    rec = {
+        "utt_id": p.utt_id,
+        "path": rel.as_posix(),
+        "split": p.split,
+        "transcript": sig.normalize_transcript(p.sentence),
+        "text": p.sentence,
+        "voice": p.voice.id,
+        "speaker": p.voice.speaker,
+        "engine": p.voice.engine,
+        "rate": p.rate,
+        "pitch": p.pitch if p.voice.engine == "espeak" else None,
+        "noise": p.noise,
+        "snr_db": p.snr_db,
+        "peak_dbfs": p.peak_dbfs,
+        "sample_rate": config.sample_rate,
+        "num_samples": int(samples.size),
+        "duration_s": round(samples.size / config.sample_rate, 4),
+    }
     partial.write(json.dumps(rec, sort_keys=True) + "\n")
     partial.flush()
     return rec

@@ -6,6 +6,7 @@
 - :func:`resample`: Hann-windowed sinc resampling (the kernel torchaudio's default uses);
 - :func:`white_noise`, :func:`pink_noise`, :func:`mix_at_snr`, :func:`to_int16`.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,7 @@ def speakable(sentence: str) -> bool:
     """True when the spoken words match :func:`normalize_transcript` (no digits, symbols or
     acronyms) and at least one letter remains."""
     sentence = unicodedata.normalize("NFKD", sentence)
-    return bool(_ALLOWED.match(sentence)) and not _ACRONYM.search(sentence) and bool(
-        normalize_transcript(sentence))
+    return bool(_ALLOWED.match(sentence)) and not _ACRONYM.search(sentence) and bool(normalize_transcript(sentence))
 
 
 def normalize_transcript(sentence: str) -> str:
@@ -65,20 +65,18 @@ def sentence_pools(root: str | os.PathLike | None) -> dict[str, list[str]]:
     return pools
 
 
-def _kernel(up: int, down: int, orig_rate: int, new_rate: int, width: int,
-            rolloff: float) -> tuple[np.ndarray, int]:
+def _kernel(up: int, down: int, orig_rate: int, new_rate: int, width: int, rolloff: float) -> tuple[np.ndarray, int]:
     cutoff = rolloff * min(orig_rate, new_rate) / 2.0  # Hz
-    half = width * orig_rate / (2.0 * cutoff)          # window half-width, input samples
+    half = width * orig_rate / (2.0 * cutoff)  # window half-width, input samples
     reach = math.ceil(half)
-    taps = np.arange(-reach, reach + 2)                # offsets from floor(t)
+    taps = np.arange(-reach, reach + 2)  # offsets from floor(t)
     delta = np.arange(up)[:, None] / up - taps[None, :]  # t - k for each output phase
     window = np.where(np.abs(delta) <= half, np.cos(np.pi * delta / (2.0 * half)) ** 2, 0.0)
     gain = 2.0 * cutoff / orig_rate
     return gain * np.sinc(gain * delta) * window, reach
 
 
-def resample(x: np.ndarray, orig_rate: int, new_rate: int, width: int = 6,
-             rolloff: float = 0.99) -> np.ndarray:
+def resample(x: np.ndarray, orig_rate: int, new_rate: int, width: int = 6, rolloff: float = 0.99) -> np.ndarray:
     """Band-limited resampling of ``(samples,)`` float64 by a Hann-windowed sinc of ``width``
     zero crossings, cut off at ``rolloff`` x the lower Nyquist frequency.
 

@@ -12,6 +12,7 @@ and its variant are never heard in training (nor in validation). Debian voices a
 person recorded (flite kal/kal16 and festival kal_diphone are one speaker, as are flite slt and
 festival's slt HTS), and whole speakers are held out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,20 +31,80 @@ ESPEAK_ACCENTS = {
 # Tweaky, Mr serious, fast, caleb, kaukovalta, Storm) and a few with uncommented templates.
 ESPEAK_VARIANTS = {
     "train": (
-        "", "m1", "m2", "m4", "m5", "m8", "f1", "f3", "Alex", "Alicia", "Andrea", "Annie", "Denis",
-        "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Jacky", "Lee", "Mario", "Mike", "Nguyen",
-        "Reed", "adam", "anika", "antonio", "aunty", "benjamin", "boris", "david", "ed", "edward",
-        "edward2", "grandma", "grandpa", "gustave", "iven", "iven2", "iven4", "klatt", "klatt3",
-        "klatt5", "klatt6", "linda", "marcelo", "max", "michel", "miguel", "mike2", "pedro",
-        "quincy", "rob", "robert", "sandro", "steph", "steph3", "travis", "victor", "whisper", "zac",
+        "",
+        "m1",
+        "m2",
+        "m4",
+        "m5",
+        "m8",
+        "f1",
+        "f3",
+        "Alex",
+        "Alicia",
+        "Andrea",
+        "Annie",
+        "Denis",
+        "Diogo",
+        "Gene",
+        "Gene2",
+        "Henrique",
+        "Hugo",
+        "Jacky",
+        "Lee",
+        "Mario",
+        "Mike",
+        "Nguyen",
+        "Reed",
+        "adam",
+        "anika",
+        "antonio",
+        "aunty",
+        "benjamin",
+        "boris",
+        "david",
+        "ed",
+        "edward",
+        "edward2",
+        "grandma",
+        "grandpa",
+        "gustave",
+        "iven",
+        "iven2",
+        "iven4",
+        "klatt",
+        "klatt3",
+        "klatt5",
+        "klatt6",
+        "linda",
+        "marcelo",
+        "max",
+        "michel",
+        "miguel",
+        "mike2",
+        "pedro",
+        "quincy",
+        "rob",
+        "robert",
+        "sandro",
+        "steph",
+        "steph3",
+        "travis",
+        "victor",
+        "whisper",
+        "zac",
     ),
     "val": ("m6", "f4", "Andy", "steph2", "iven3", "klatt4"),
     "test": ("m3", "m7", "f2", "f5", "croak", "whisperf", "Michael", "belinda", "klatt2", "paul"),
 }
 # Debian voices: split -> {voice: speaker}.
 DEBIAN_VOICES = {
-    "train": {"flite:kal": "kal", "flite:kal16": "kal", "festival:kal_diphone": "kal",
-              "flite:slt": "slt", "festival:cmu_us_slt_arctic_hts": "slt"},
+    "train": {
+        "flite:kal": "kal",
+        "flite:kal16": "kal",
+        "festival:kal_diphone": "kal",
+        "flite:slt": "slt",
+        "festival:cmu_us_slt_arctic_hts": "slt",
+    },
     "val": {"flite:awb": "awb"},
     "test": {"flite:rms": "rms", "festival:ked_diphone": "ked"},
 }
@@ -74,8 +135,9 @@ def espeak_voices(split: str) -> list[Voice]:
     return out
 
 
-def voices_for(split: str, engines: tuple[str, ...], installed: dict[str, list[str]],
-               only: tuple[str, ...] | None = None) -> list[Voice]:
+def voices_for(
+    split: str, engines: tuple[str, ...], installed: dict[str, list[str]], only: tuple[str, ...] | None = None
+) -> list[Voice]:
     """The split's voices for ``engines``, in a fixed order.
 
     Args:
@@ -104,8 +166,7 @@ def split_of_voice(voice_id: str) -> str:
     for split in SPLITS:
         if voice_id in DEBIAN_VOICES[split] or voice_id in {v.id for v in espeak_voices(split)}:
             return split
-    raise ValueError(f"voice {voice_id!r} is not one of the corpus voices "
-                     f"(see rnnaccel.datasets.synth_voices)")
+    raise ValueError(f"voice {voice_id!r} is not one of the corpus voices (see rnnaccel.datasets.synth_voices)")
 
 
 def check_disjoint() -> None:

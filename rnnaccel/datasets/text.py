@@ -4,6 +4,7 @@ Index 0 is always the CTC blank (``"<blank>"``); real tokens start at 1. ``encod
 transcript to token ids, ``decode`` maps ids back (blanks dropped), and ``ctc_collapse`` turns a
 frame-level greedy path into a label sequence (merge repeats, then drop blanks).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

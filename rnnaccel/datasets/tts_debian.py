@@ -8,6 +8,7 @@ spoken before. Speaking rate is set by a duration stretch (> 1 is slower); pitch
 
 Each function returns a list of ``(samples int16 (samples,), sample_rate)``, one per request.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -74,8 +75,7 @@ def flite_synth(requests: Sequence[tuple[str, str, float]]) -> list[tuple[np.nda
         for k, (text, voice, stretch) in enumerate(requests):
             what = f"flite voice {voice!r} on {text!r}"
             wav = Path(tmp) / f"{k}.wav"
-            cmd = ["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.4f}", "-t", text,
-                   "-o", str(wav)]
+            cmd = ["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.4f}", "-t", text, "-o", str(wav)]
             try:
                 subprocess.run(cmd, check=True, capture_output=True, timeout=300)
             except (OSError, subprocess.SubprocessError) as err:
@@ -98,16 +98,18 @@ def festival_synth(requests: Sequence[tuple[str, str, float]]) -> list[tuple[np.
             for k in todo:
                 text, _, stretch = requests[k]
                 lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
-                lines.append(f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(text)})) "
-                             f"{_scheme_string(str(Path(tmp) / f'{k}.wav'))} 'riff)")
+                lines.append(
+                    f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(text)})) "
+                    f"{_scheme_string(str(Path(tmp) / f'{k}.wav'))} 'riff)"
+                )
             script = Path(tmp) / f"{voice}.scm"
             script.write_text("\n".join(lines) + "\n", encoding="utf-8")
             try:
-                subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True,
-                               timeout=60 + 30 * len(todo))
+                subprocess.run(
+                    ["festival", "-b", str(script)], check=True, capture_output=True, timeout=60 + 30 * len(todo)
+                )
             except (OSError, subprocess.SubprocessError) as err:
                 raise TTSError(f"festival voice {voice!r} failed: {err}") from None
             for k in todo:
-                results[k] = _read(Path(tmp) / f"{k}.wav",
-                                   f"festival voice {voice!r} on {requests[k][0]!r}")
+                results[k] = _read(Path(tmp) / f"{k}.wav", f"festival voice {voice!r} on {requests[k][0]!r}")
     return results  # type: ignore[return-value]

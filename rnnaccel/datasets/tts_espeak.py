@@ -12,6 +12,7 @@ script: no torch, cheap to fork) that initializes the library once and then fork
 utterance: each child starts from the same pristine state, seeds the noise generator with
 ``espeak_ng_SetRandSeed`` and exits after speaking.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -37,8 +38,9 @@ def _paths() -> tuple[str, str]:
     try:
         import espeakng_loader
     except ImportError as err:
-        raise TTSError("espeak-ng needs the PyPI package espeakng-loader==0.2.4 "
-                       "(pip install espeakng-loader==0.2.4)") from err
+        raise TTSError(
+            "espeak-ng needs the PyPI package espeakng-loader==0.2.4 (pip install espeakng-loader==0.2.4)"
+        ) from err
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
 
 
@@ -62,8 +64,16 @@ def _load() -> tuple[ctypes.CDLL, int, str]:
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
     lib.espeak_Info.restype = ctypes.c_char_p
     lib.espeak_Info.argtypes = [ctypes.c_void_p]
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0)
@@ -89,8 +99,7 @@ def _speak(lib: ctypes.CDLL, req: dict) -> bytes:
     lib.espeak_SetParameter(ESPEAK_PITCH, int(req["pitch"]), 0)
     lib.espeak_ng_SetRandSeed(int(req["seed"]))
     data = req["text"].encode("utf-8") + b"\0"
-    err = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8 | ESPEAK_ENDPAUSE,
-                           None, None)
+    err = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8 | ESPEAK_ENDPAUSE, None, None)
     if err != 0 or not chunks:
         raise TTSError(f"espeak-ng failed (error {err}) on voice {req['voice']!r}, text {req['text']!r}")
     return b"".join(chunks)
@@ -99,7 +108,7 @@ def _speak(lib: ctypes.CDLL, req: dict) -> bytes:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _complete(reply: bytes) -> bool:
@@ -140,8 +149,9 @@ def _serve() -> None:
             reply = f.read()
         _, status = os.waitpid(pid, 0)
         if status != 0 or not _complete(reply):
-            reply = (f"ERR espeak-ng died (wait status {status}) on voice {req.get('voice')!r}, "
-                     f"text {req.get('text')!r}\n").encode()
+            reply = (
+                f"ERR espeak-ng died (wait status {status}) on voice {req.get('voice')!r}, text {req.get('text')!r}\n"
+            ).encode()
         _write_all(out, reply)
 
 
@@ -160,8 +170,9 @@ class Espeak:
         if not hasattr(os, "fork"):
             raise TTSError("reproducible espeak-ng synthesis needs os.fork (Linux or macOS)")
         _paths()
-        self._proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-P", os.path.abspath(__file__)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         words = self._read_line().split(" ", 2)
         if words[0] != "READY":
             self.close()
@@ -174,8 +185,7 @@ class Espeak:
             raise TTSError(f"espeak-ng helper exited (code {self._proc.poll()})")
         return line.decode().rstrip("\n")
 
-    def synth(self, text: str, voice: str, rate: int = 175, pitch: int = 50,
-              seed: int = 0) -> tuple[np.ndarray, int]:
+    def synth(self, text: str, voice: str, rate: int = 175, pitch: int = 50, seed: int = 0) -> tuple[np.ndarray, int]:
         """Speak ``text`` with ``voice`` (``"en-US"``, ``"en-US+m3"``).
 
         Args:

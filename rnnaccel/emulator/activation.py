@@ -6,6 +6,7 @@ integer: the input's top ``k`` bits (offset to unsigned) select a segment, the l
 interpolate linearly between the segment's two end points (or, with ``interp=False``, the
 segment's midpoint value is returned). See ``docs/datapath.md`` section "Activation unit".
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,8 @@ def activation_table(func: str, fin: Fmt, fout: Fmt, index_bits: int, interp: bo
     half = 0 if interp else (1 << s) // 2
     out = []
     for i in range(n):
-        x = (fin.qmin + i * (1 << s) + half) * 2.0 ** -fin.frac
-        q = round(f(x) * 2.0 ** fout.frac)  # Python round(): half to even
+        x = (fin.qmin + i * (1 << s) + half) * 2.0**-fin.frac
+        q = round(f(x) * 2.0**fout.frac)  # Python round(): half to even
         out.append(min(max(q, fout.qmin), fout.qmax))
     return tuple(out)
 
@@ -56,8 +57,17 @@ class ActivationUnit:
     :meth:`pwl`.
     """
 
-    def __init__(self, func: str, fin: Fmt, fout: Fmt, index_bits: int, interp: bool = True,
-                 rounding: Rounding = Rounding.NEAREST_EVEN, seed: int = 0, site: int = 0):
+    def __init__(
+        self,
+        func: str,
+        fin: Fmt,
+        fout: Fmt,
+        index_bits: int,
+        interp: bool = True,
+        rounding: Rounding = Rounding.NEAREST_EVEN,
+        seed: int = 0,
+        site: int = 0,
+    ):
         if func not in FUNCTIONS:
             raise ValueError(f"activation {func!r} unknown; choose one of {sorted(FUNCTIONS)}")
         if not 1 <= index_bits <= fin.bits:
@@ -131,6 +141,6 @@ class GateActivations:
             return torch.take(table, z.to(torch.int64) + offset)
         outs, c0 = [], 0
         for u, width in self.parts:
-            outs.append(u(z[:, c0:c0 + width], step))
+            outs.append(u(z[:, c0 : c0 + width], step))
             c0 += width
         return torch.cat(outs, dim=1)

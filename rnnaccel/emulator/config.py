@@ -4,6 +4,7 @@ The defaults are a 16-bit datapath (see ``docs/datapath.md``). ``DatapathConfig.
 from the formats and the layer sizes, that every float64-carried integer stays exact (< 2**53)
 and refuses the configuration otherwise.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -74,7 +75,7 @@ class DatapathConfig:
         a, c, h = self.act, self.cell, self.hidden
         fm = max(2 * a.frac, a.frac + c.frac)
         check_exact(
-            a.max_abs * c.max_abs * 2 ** (fm - a.frac - c.frac) + a.max_abs ** 2 * 2 ** (fm - 2 * a.frac),
+            a.max_abs * c.max_abs * 2 ** (fm - a.frac - c.frac) + a.max_abs**2 * 2 ** (fm - 2 * a.frac),
             "datapath: LSTM cell update f*c + i*g",
         )
         fg = max(a.frac, h.frac)

@@ -19,6 +19,7 @@ and narrowing helpers, the GEMMs, the technique units' hook points) and runs :fu
 :func:`gru_step` per time step, counting saturations in a :class:`StepSaturations`. The counts of
 the trace come from the step facts (:mod:`rnnaccel.emulator.facts`) in :func:`make_layer_trace`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,20 @@ from .hooks import DirectionContext, StepUnit
 from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
 
-__all__ = ["IntWeights", "quantize_weights", "DirectionResult", "run_direction", "lstm_step", "gru_step",
-           "STEPS", "Direction", "StepSaturations", "GATES", "SAT_CLASSES", "lstm_row_order"]
+__all__ = [
+    "IntWeights",
+    "quantize_weights",
+    "DirectionResult",
+    "run_direction",
+    "lstm_step",
+    "gru_step",
+    "STEPS",
+    "Direction",
+    "StepSaturations",
+    "GATES",
+    "SAT_CLASSES",
+    "lstm_row_order",
+]
 
 SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
@@ -77,8 +90,9 @@ class IntWeights:
         return self._gemms[key]
 
 
-def quantize_weights(cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0
-                     ) -> tuple[IntWeights, int]:
+def quantize_weights(
+    cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0
+) -> tuple[IntWeights, int]:
     """Float PyTorch-layout parameters -> :class:`IntWeights` and the number of saturations."""
     H = w_hh.shape[1]
     f64 = lambda t: t.detach().to(torch.float64)
@@ -87,8 +101,8 @@ def quantize_weights(cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, sit
     if cell == "lstm":
         bx, bh = b_ih + b_hh, torch.zeros_like(b_ih)
     else:
-        bx = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]])
-        bh = torch.cat([torch.zeros_like(b_hh[: 2 * H]), b_hh[2 * H:]])
+        bx = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H :]])
+        bh = torch.cat([torch.zeros_like(b_hh[: 2 * H]), b_hh[2 * H :]])
     kw = dict(seed=cfg.seed, site=site_base + SITE_WEIGHT)
     qi, s1 = quantize(f64(w_ih), cfg.weight, cfg.rounding, **kw)
     qh, s2 = quantize(f64(w_hh), cfg.weight, cfg.rounding, **kw)
@@ -155,13 +169,22 @@ class Direction:
     units, the recurrent GEMM, the input part of all steps (made on first use) and the technique
     units with their hook points (:mod:`rnnaccel.emulator.hooks`)."""
 
-    def __init__(self, cell: str, w: IntWeights, x: torch.Tensor, cfg: DatapathConfig, site_base: int,
-                 gemm: str, units, ctx: DirectionContext):
+    def __init__(
+        self,
+        cell: str,
+        w: IntWeights,
+        x: torch.Tensor,
+        cfg: DatapathConfig,
+        site_base: int,
+        gemm: str,
+        units,
+        ctx: DirectionContext,
+    ):
         self.cell, self.w, self.x, self.cfg, self.site_base, self.backend = cell, w, x, cfg, site_base, gemm
         self.GH, self.H = w.w_hh.shape
         self.act = _act_units(cell, cfg, site_base, self.H)
         self.gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, self._scale(cfg.hidden.frac), gemm)
-        self.b_hn = self._bias(w.b_h[2 * self.H:]) if cell == "gru" else None  # GRU: b_hn, gated by r
+        self.b_hn = self._bias(w.b_h[2 * self.H :]) if cell == "gru" else None  # GRU: b_hn, gated by r
         self._gx: torch.Tensor | None = None
         for u in units:
             u.begin(ctx)
@@ -255,20 +278,20 @@ def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: Step
     ext = d.unit_dot_products(t, n, hp)
     if ext is None:
         ax, ah = d.input_part()[t, :n], d.gemm_h(hp)
-        ah[:, 2 * H:] += d.b_hn
+        ah[:, 2 * H :] += d.b_hn
     else:
         ax, ah = ext
     acc_rz = sat.take("acc", saturate(ah[:, : 2 * H] + ax[:, : 2 * H], cfg.acc))
     z_rz = sat.take("preact", d.narrow(acc_rz, to_preact, cfg.preact, SITE_PREACT, t))
     r, zg = d.activate(t, n, slice(0, 2 * H), z_rz, d.act.gates).split(H, dim=1)
-    acc_xn = sat.take("acc", saturate(ax[:, 2 * H:], cfg.acc))
-    acc_hn = sat.take("acc", saturate(ah[:, 2 * H:], cfg.acc))
+    acc_xn = sat.take("acc", saturate(ax[:, 2 * H :], cfg.acc))
+    acc_hn = sat.take("acc", saturate(ah[:, 2 * H :], cfg.acc))
     qxn = sat.take("preact", d.narrow(acc_xn, to_preact, cfg.preact, SITE_XN, t))
     qhn = sat.take("preact", d.narrow(acc_hn, to_preact, cfg.preact, SITE_HN, t))
     pre_n = sat.take("preact", saturate(qxn + d.round_at(r * qhn, fa, SITE_RHN, t), cfg.preact))
     n_ = d.activate(t, n, slice(2 * H, 3 * H), pre_n, d.act.tanh)
     fg = max(fa, fh)  # the state update's common fraction
-    hm = torch.addcmul(_scaled((float(2 ** fa) - zg) * n_, fg - fa), zg, hp, value=float(2 ** (fg - fh)))
+    hm = torch.addcmul(_scaled((float(2**fa) - zg) * n_, fg - fa), zg, hp, value=float(2 ** (fg - fh)))
     h = sat.take("hidden", d.narrow(hm, fa + fg - fh, cfg.hidden, SITE_HIDDEN, t))
     return h, None, (r, zg, n_)
 
@@ -302,14 +325,33 @@ class _Recorder:
 
     def result(self, counters: dict, facts: DirectionFacts) -> DirectionResult:
         sat_steps = torch.tensor(self.sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
-        return DirectionResult(self.out, self.h_fin, self.c_fin, sat_steps, self.gates, self.cells,
-                               extra={"counters": counters}, facts=facts)
+        return DirectionResult(
+            self.out,
+            self.h_fin,
+            self.c_fin,
+            sat_steps,
+            self.gates,
+            self.cells,
+            extra={"counters": counters},
+            facts=facts,
+        )
 
 
-def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[int], cfg: DatapathConfig,
-                  h0: torch.Tensor, c0: torch.Tensor | None, site_base: int = 0,
-                  record_internals: bool = False, gemm: str = "auto", units: list[StepUnit] = (),
-                  layer: int = 0, direction: int = 0) -> DirectionResult:
+def run_direction(
+    cell: str,
+    w: IntWeights,
+    x: torch.Tensor,
+    batch_sizes: list[int],
+    cfg: DatapathConfig,
+    h0: torch.Tensor,
+    c0: torch.Tensor | None,
+    site_base: int = 0,
+    record_internals: bool = False,
+    gemm: str = "auto",
+    units: list[StepUnit] = (),
+    layer: int = 0,
+    direction: int = 0,
+) -> DirectionResult:
     """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
 
     ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
@@ -337,17 +379,24 @@ def run_direction(cell: str, w: IntWeights, x: torch.Tensor, batch_sizes: list[i
 
 def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
     """``v * 2**e`` (exact), skipping the multiplication when ``e == 0``."""
-    return v if e == 0 else v * float(2 ** e)
+    return v if e == 0 else v * float(2**e)
 
 
-def step_counters(cell: str, cfg: DatapathConfig, input_size: int, hidden: int,
-                  batch_sizes: list[int]) -> dict[str, np.ndarray]:
+def step_counters(
+    cell: str, cfg: DatapathConfig, input_size: int, hidden: int, batch_sizes: list[int]
+) -> dict[str, np.ndarray]:
     """Counts per step of one direction without techniques (see :mod:`rnnaccel.emulator.trace`)."""
     return layer_counters(DirectionFacts(cell, cfg, input_size, hidden, batch_sizes))
 
 
-def make_layer_trace(layer: int, direction: int, cfg: DatapathConfig, facts: DirectionFacts,
-                     sat_steps: torch.Tensor, unit_counters: dict[str, np.ndarray] | None = None) -> LayerTrace:
+def make_layer_trace(
+    layer: int,
+    direction: int,
+    cfg: DatapathConfig,
+    facts: DirectionFacts,
+    sat_steps: torch.Tensor,
+    unit_counters: dict[str, np.ndarray] | None = None,
+) -> LayerTrace:
     """The LayerTrace of one direction: base counters from ``facts``, the technique units' own
     counters, saturations per class. Refuses a negative count or a unit counter that shadows a base one."""
     f = facts

@@ -4,6 +4,7 @@
 batch with lengths, and returns integer outputs, final states, saturation totals and (when a
 :class:`Trace` is given) the per-step action counts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -63,10 +64,21 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 0, idx)
 
 
-def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[DatapathConfig], x: torch.Tensor,
-                  lengths=None, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
-                  x_is_int: bool = False, trace: Trace | None = None, record_internals: bool = False,
-                  gemm: str = "auto", unit_factories=(), state_is_int: bool = True) -> EmulationResult:
+def emulate_stack(
+    cell: str,
+    weights: list[list[IntWeights]],
+    cfgs: list[DatapathConfig],
+    x: torch.Tensor,
+    lengths=None,
+    h0: torch.Tensor | None = None,
+    c0: torch.Tensor | None = None,
+    x_is_int: bool = False,
+    trace: Trace | None = None,
+    record_internals: bool = False,
+    gemm: str = "auto",
+    unit_factories=(),
+    state_is_int: bool = True,
+) -> EmulationResult:
     """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
     into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
 
@@ -115,8 +127,9 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
         cfg.check_gemm(cur.shape[-1], H)
         if layer > 0:  # requantize the previous layer's outputs into this layer's input format
             prev = cfgs[layer - 1].hidden
-            raw = round_shift(cur, prev.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed,
-                              site=(layer * 2) * 32 + SITE_INPUT)
+            raw = round_shift(
+                cur, prev.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed, site=(layer * 2) * 32 + SITE_INPUT
+            )
             cur, _ = saturate(raw, cfg.input)
             in_sat_steps = ((raw != cur).sum(dim=(1, 2))).to(torch.int64).cpu()
             sat_tot["input"] += int(in_sat_steps.sum())
@@ -127,13 +140,29 @@ def emulate_stack(cell: str, weights: list[list[IntWeights]], cfgs: list[Datapat
             k = layer * dirs + d
             real = not state_is_int
             h_init, s_h0 = _init_state(h0, k, order, B, H, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
-            c_init, s_c0 = (_init_state(c0, k, order, B, H, x.device, cfg.cell if real else None, cfg, site + SITE_C0)
-                            if cell == "lstm" else (None, 0))
+            c_init, s_c0 = (
+                _init_state(c0, k, order, B, H, x.device, cfg.cell if real else None, cfg, site + SITE_C0)
+                if cell == "lstm"
+                else (None, 0)
+            )
             sat_tot["hidden"] += s_h0
             sat_tot["cell"] += s_c0
             units = [u for u in (f(layer, d, cfg) for f in unit_factories) if u is not None]
-            r = run_direction(cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals,
-                              gemm, units, layer, d)
+            r = run_direction(
+                cell,
+                weights[layer][d],
+                xin,
+                batch_sizes,
+                cfg,
+                h_init,
+                c_init,
+                site,
+                record_internals,
+                gemm,
+                units,
+                layer,
+                d,
+            )
             o = r.output if d == 0 else reverse_within(r.output, Ls)
             outs.append(o)
             hn.append(r.h_n[inv])
@@ -173,8 +202,9 @@ def state_site(layer: int, direction: int, which: str) -> int:
     return (layer * 2 + direction) * 32 + (SITE_H0 if which == "h" else SITE_C0)
 
 
-def _init_state(s, k, order, B, H, device, fmt: Fmt | None = None, cfg: DatapathConfig | None = None,
-                site: int = 0) -> tuple[torch.Tensor, int]:
+def _init_state(
+    s, k, order, B, H, device, fmt: Fmt | None = None, cfg: DatapathConfig | None = None, site: int = 0
+) -> tuple[torch.Tensor, int]:
     """Row ``k`` of a (layers*dirs, B, H) state in length order: integers as given (``fmt`` None) or
     real values quantized into ``fmt``; with the number of clamps. Zeros when ``s`` is None."""
     if s is None:

@@ -20,6 +20,7 @@ construction: memoization says which neurons were not computed, precision says a
 sequence ran, and the counts multiply the two. A new technique states its facts and its own
 ``<prefix>.*`` counters (predictor work) and touches nothing else. No count is ever negative.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,17 @@ __all__ = ["DirectionFacts", "layer_counters", "BASE_COUNTERS", "PASSES"]
 
 PASSES = ("compute", "reexec")  # pass 0: the step's computation; pass 1: a re-execution of it
 #: counter names (or ``mac.`` prefix) derived from facts; a unit may not publish them itself
-BASE_COUNTERS = ("active", "weight_bytes", "seq_weight_bytes", "memo.weight_bytes_skipped", "act_bytes",
-                 "act.sigmoid", "act.tanh", "eltwise.mul", "eltwise.add")
+BASE_COUNTERS = (
+    "active",
+    "weight_bytes",
+    "seq_weight_bytes",
+    "memo.weight_bytes_skipped",
+    "act_bytes",
+    "act.sigmoid",
+    "act.tanh",
+    "eltwise.mul",
+    "eltwise.add",
+)
 #: element-wise operations per hidden unit and sequence (docs/datapath.md §5/§6)
 ELTWISE = {"lstm": {"eltwise.mul": 3, "eltwise.add": 5}, "gru": {"eltwise.mul": 3, "eltwise.add": 6}}
 

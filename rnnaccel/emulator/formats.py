@@ -8,6 +8,7 @@ multiplications by ``2**-s`` (exact in binary floating point), followed by the r
 The semantics are written down in ``docs/datapath.md``; ``tests/emulator/reference.py`` restates
 them with plain Python integers.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,18 @@ from enum import Enum
 
 import torch
 
-__all__ = ["Fmt", "Rounding", "round_shift", "saturate", "quantize", "round_to_grid", "round_real",
-           "dequantize", "dither", "check_exact"]
+__all__ = [
+    "Fmt",
+    "Rounding",
+    "round_shift",
+    "saturate",
+    "quantize",
+    "round_to_grid",
+    "round_real",
+    "dequantize",
+    "dither",
+    "check_exact",
+]
 
 
 class Rounding(str, Enum):
@@ -47,9 +58,7 @@ class Fmt:
         if not 2 <= self.bits <= 32:
             raise ValueError(f"format bits={self.bits} out of range: need 2 <= bits <= 32")
         if not 0 <= self.frac <= self.bits:
-            raise ValueError(
-                f"format frac={self.frac} out of range for bits={self.bits}: need 0 <= frac <= bits"
-            )
+            raise ValueError(f"format frac={self.frac} out of range for bits={self.bits}: need 0 <= frac <= bits")
 
     @property
     def qmin(self) -> int:
@@ -62,7 +71,7 @@ class Fmt:
     @property
     def scale(self) -> float:
         """Value of one LSB."""
-        return 2.0 ** -self.frac
+        return 2.0**-self.frac
 
     @property
     def max_abs(self) -> int:
@@ -135,7 +144,7 @@ def round_shift(
     """
     if s <= 0:
         return v * float(2 ** (-s)) if s < 0 else v
-    k = 2.0 ** -s
+    k = 2.0**-s
     if mode == Rounding.NEAREST_EVEN:
         return torch.round(v * k)
     if mode == Rounding.FLOOR:
@@ -185,7 +194,7 @@ def round_to_grid(
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"cannot quantize to {fmt}: input holds {bad} NaN/inf value(s)")
-    v = x.to(torch.float64) * float(2 ** fmt.frac)
+    v = x.to(torch.float64) * float(2**fmt.frac)
     # Pre-clamping keeps the arithmetic below exact in float64 without changing any result.
     v = v.clamp(float(fmt.qmin - 2), float(fmt.qmax + 2))
     if mode == Rounding.STOCHASTIC:

@@ -5,6 +5,7 @@ permutes the LSTM's rows once, when weights are loaded, to ``[i, f, o, g]`` so t
 come first (one contiguous activation-unit pass); the GRU keeps PyTorch's order. Everything that
 needs a gate count, a gate's columns or which gates are sigmoid gates reads it from here.
 """
+
 from __future__ import annotations
 
 __all__ = ["TORCH_ORDER", "DATAPATH_ORDER", "SIGMOID_GATES", "GATES"]

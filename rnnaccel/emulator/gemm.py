@@ -13,6 +13,7 @@ order, thread count or device):
 - ``"float64"``: one float64 GEMM (exact because ``DatapathConfig.check_gemm`` proved every partial
   sum < 2**53). Used on GPUs (torch has no general integer GEMM there) and for wider operands.
 """
+
 from __future__ import annotations
 
 import sys
@@ -127,7 +128,7 @@ class ExactGemm:
         blocks: dict[float, torch.Tensor] = {}  # weight -> sum of the int32 blocks with that weight
         for i, si in enumerate(x_weights):
             for j, tj in enumerate(self.w_weights):
-                blk = r[i * M:(i + 1) * M, j * N:(j + 1) * N]
+                blk = r[i * M : (i + 1) * M, j * N : (j + 1) * N]
                 # int32 sums of two blocks stay exact: K * 2**15 < 2**31 (K < 2**16 checked)
                 blocks[si * tj] = blocks[si * tj] + blk if si * tj in blocks else blk
         # offsets: x.w = X'.W' + o_w*sum(x) + o_x*sum(w) - K*o_x*o_w (the last two are constants)

@@ -7,6 +7,7 @@ whole (multi-layer, optionally bidirectional) LSTM or GRU stack.
 The NPZ layout is documented in ``docs/datapath.md`` ("Golden vectors"). Everything is derived
 from ``--seed`` (weights, inputs, lengths, initial states), so the same command writes the same bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,22 +35,35 @@ def exact_sum_bits(cfg: DatapathConfig, input_size: int, hidden_size: int) -> in
     products and two biases. An RTL accumulator this wide, clamped once to ``acc_bits`` at the end,
     gives the datapath's bits whatever the order of addition."""
     fa, w, b = cfg.acc_frac, cfg.weight, cfg.bias
-    bound = (input_size * w.max_abs * cfg.input.max_abs * 2 ** (fa - w.frac - cfg.input.frac)
-             + hidden_size * w.max_abs * cfg.hidden.max_abs * 2 ** (fa - w.frac - cfg.hidden.frac)
-             + 2 * b.max_abs * 2 ** (fa - b.frac))
+    bound = (
+        input_size * w.max_abs * cfg.input.max_abs * 2 ** (fa - w.frac - cfg.input.frac)
+        + hidden_size * w.max_abs * cfg.hidden.max_abs * 2 ** (fa - w.frac - cfg.hidden.frac)
+        + 2 * b.max_abs * 2 ** (fa - b.frac)
+    )
     return bound.bit_length() + 1
 
 
-def make_golden(cell: str = "lstm", input_size: int = 8, hidden_size: int = 16, steps: int = 20, batch: int = 2,
-                seed: int = 0, cfg: DatapathConfig | list[DatapathConfig] | None = None, weight_scale: float = 1.0,
-                layers: int = 1, bidirectional: bool = False, init_state: bool = False) -> dict[str, np.ndarray]:
+def make_golden(
+    cell: str = "lstm",
+    input_size: int = 8,
+    hidden_size: int = 16,
+    steps: int = 20,
+    batch: int = 2,
+    seed: int = 0,
+    cfg: DatapathConfig | list[DatapathConfig] | None = None,
+    weight_scale: float = 1.0,
+    layers: int = 1,
+    bidirectional: bool = False,
+    init_state: bool = False,
+) -> dict[str, np.ndarray]:
     """Build one golden case of a ``layers``-deep stack as a dict of integer arrays (keys in §9)."""
     if cell not in ("lstm", "gru"):
         raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
     cfgs = per_layer_configs(cfg if cfg is not None else DatapathConfig(), layers)
     g = torch.Generator().manual_seed(seed)
-    m = (LSTM if cell == "lstm" else GRU)(input_size, hidden_size, layers, bidirectional=bidirectional,
-                                          mode="emulate", datapath=cfgs)
+    m = (LSTM if cell == "lstm" else GRU)(
+        input_size, hidden_size, layers, bidirectional=bidirectional, mode="emulate", datapath=cfgs
+    )
     _random_parameters(m, g, weight_scale)
     x = torch.randn(batch, steps, input_size, generator=g, dtype=torch.float64).float()
     lengths = torch.randint(max(1, steps // 2), steps + 1, (batch,), generator=g)
@@ -64,7 +78,9 @@ def make_golden(cell: str = "lstm", input_size: int = 8, hidden_size: int = 16, 
     dirs = m.num_directions
     i64 = lambda t: t.to(torch.int64).cpu().numpy()
     out = {
-        "cell": np.array(cell), "layers": np.array(layers), "directions": np.array(dirs),
+        "cell": np.array(cell),
+        "layers": np.array(layers),
+        "directions": np.array(dirs),
         "lengths": i64(lengths),
         "saturations": np.array(json.dumps(_saturations(res.saturations, trace))),
         "weight_bias_saturations": np.array(int(weight_sats)),
@@ -77,20 +93,37 @@ def make_golden(cell: str = "lstm", input_size: int = 8, hidden_size: int = 16, 
         for d in range(dirs):
             k = layer * dirs + d
             rec, w, p = res.internals[(layer, d)], weights[layer][d], f"l{layer}d{d}_"
-            out.update({p + "w_ih": i64(w.w_ih), p + "w_hh": i64(w.w_hh), p + "b_x": i64(w.b_x), p + "b_h": i64(w.b_h),
-                        p + "h0": i64(_state_or_zeros(h0, k, batch, hidden_size)), p + "h": i64(rec["h"]),
-                        p + "gates": i64(rec["gates"]), p + "h_n": i64(res.h_n[k])})
+            out.update(
+                {
+                    p + "w_ih": i64(w.w_ih),
+                    p + "w_hh": i64(w.w_hh),
+                    p + "b_x": i64(w.b_x),
+                    p + "b_h": i64(w.b_h),
+                    p + "h0": i64(_state_or_zeros(h0, k, batch, hidden_size)),
+                    p + "h": i64(rec["h"]),
+                    p + "gates": i64(rec["gates"]),
+                    p + "h_n": i64(res.h_n[k]),
+                }
+            )
             if cell == "lstm":
-                out.update({p + "c0": i64(_state_or_zeros(c0, k, batch, hidden_size)), p + "c": i64(rec["cells"]),
-                            p + "c_n": i64(res.c_n[k])})
+                out.update(
+                    {
+                        p + "c0": i64(_state_or_zeros(c0, k, batch, hidden_size)),
+                        p + "c": i64(rec["cells"]),
+                        p + "c_n": i64(res.c_n[k]),
+                    }
+                )
     return out
 
 
 def _random_parameters(m, g: torch.Generator, weight_scale: float) -> None:
     with torch.no_grad():
         for p in m.parameters():
-            p.copy_((torch.rand(p.shape, generator=g, dtype=torch.float64) * 2 - 1).float() * weight_scale
-                    / m.hidden_size ** 0.5)
+            p.copy_(
+                (torch.rand(p.shape, generator=g, dtype=torch.float64) * 2 - 1).float()
+                * weight_scale
+                / m.hidden_size**0.5
+            )
 
 
 def _initial_states(m, batch: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,8 +140,9 @@ def _initial_states(m, batch: int, g: torch.Generator) -> tuple[torch.Tensor, to
 def _on_grid(q: torch.Tensor, cfgs: list[DatapathConfig], cls: str, m) -> torch.Tensor:
     """Integers as the float values ``q * 2**-frac`` they mean: grid points, which every rounding
     mode maps back to ``q`` unchanged (so the file's integer states are the ones the run used)."""
-    scale = torch.tensor([2.0 ** -getattr(cfgs[k // m.num_directions], cls).frac for k in range(q.shape[0])],
-                         dtype=torch.float64)
+    scale = torch.tensor(
+        [2.0 ** -getattr(cfgs[k // m.num_directions], cls).frac for k in range(q.shape[0])], dtype=torch.float64
+    )
     return q.to(torch.float64) * scale[:, None, None]
 
 
@@ -127,8 +161,9 @@ def _requantize(internals: dict, layer: int, dirs: int, prev: DatapathConfig, cf
     """Layer ``layer``'s integer input: the previous layer's ``[fwd | bwd]`` outputs requantized into
     this layer's input format with this layer's rounding and seed (site ``64 * layer + 10``, step 0)."""
     h = torch.cat([internals[(layer - 1, d)]["h"] for d in range(dirs)], dim=-1)
-    raw = round_shift(h, prev.hidden.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed,
-                      site=2 * layer * 32 + SITE_INPUT)
+    raw = round_shift(
+        h, prev.hidden.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed, site=2 * layer * 32 + SITE_INPUT
+    )
     return saturate(raw, cfg.input)[0]
 
 
@@ -193,16 +228,31 @@ def main(argv=None) -> None:
     ap.add_argument("--layers", type=_positive_int, default=1, help="number of stacked layers")
     ap.add_argument("--bidirectional", action="store_true", help="a reverse direction in every layer")
     ap.add_argument("--init-state", action="store_true", help="random full-range initial states h0 (and c0)")
-    ap.add_argument("--config", type=str, default=None,
-                    help="JSON file with DatapathConfig fields (formats as {bits, frac}), or a list of them, "
-                         "one per layer; default 16-bit")
+    ap.add_argument(
+        "--config",
+        type=str,
+        default=None,
+        help="JSON file with DatapathConfig fields (formats as {bits, frac}), or a list of them, "
+        "one per layer; default 16-bit",
+    )
     ap.add_argument("--weight-scale", type=float, default=1.0, help="scale weights up to exercise saturation")
     ap.add_argument("--out", type=str, required=True)
     a = ap.parse_args(argv)
     cfg = load_config(Path(a.config).read_text()) if a.config else DatapathConfig()
-    p = write_golden(a.out, cell=a.cell, input_size=a.input_size, hidden_size=a.hidden_size, steps=a.steps,
-                     batch=a.batch, seed=a.seed, cfg=cfg, weight_scale=a.weight_scale, layers=a.layers,
-                     bidirectional=a.bidirectional, init_state=a.init_state)
+    p = write_golden(
+        a.out,
+        cell=a.cell,
+        input_size=a.input_size,
+        hidden_size=a.hidden_size,
+        steps=a.steps,
+        batch=a.batch,
+        seed=a.seed,
+        cfg=cfg,
+        weight_scale=a.weight_scale,
+        layers=a.layers,
+        bidirectional=a.bidirectional,
+        init_state=a.init_state,
+    )
     print(f"wrote {p}")
 
 

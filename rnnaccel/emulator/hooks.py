@@ -27,6 +27,7 @@ The points, in step order (``n`` = rows still running, a prefix of the length-so
    derives ``mac.*``, ``weight_bytes`` and the other base counters from the facts of every unit
    at once. Units never read each other's state.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,12 +69,20 @@ class StepUnit:
     def gate_acc(self, t: int, n: int, hp: torch.Tensor):
         return None
 
-    def gate_out(self, t: int, n: int, cols: slice, z: torch.Tensor, a: torch.Tensor,
-                 act: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def gate_out(
+        self, t: int, n: int, cols: slice, z: torch.Tensor, a: torch.Tensor, act: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
         return a
 
-    def observe(self, t: int, n: int, h_prev: torch.Tensor, h_new: torch.Tensor,
-                c_prev: torch.Tensor | None, c_new: torch.Tensor | None) -> None:
+    def observe(
+        self,
+        t: int,
+        n: int,
+        h_prev: torch.Tensor,
+        h_new: torch.Tensor,
+        c_prev: torch.Tensor | None,
+        c_new: torch.Tensor | None,
+    ) -> None:
         pass
 
     def counters(self) -> dict[str, np.ndarray]:

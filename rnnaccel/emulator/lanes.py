@@ -17,6 +17,7 @@ directions before the next layer starts.
 Stochastic rounding is refused: its dither is keyed by the step index, which a packed lane does not
 share with the sequence run alone (it would need a per-lane step counter).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -147,8 +148,9 @@ def _segments(cell, w, cfg, x, places, h_state, c_state, h0, c0, site, gemm, fin
 
 
 @torch.no_grad()
-def run_packed(module, sequences, lanes: int = 4, steps: int = 8, hx=None, reset: bool = True,
-               whole: bool = False) -> PackedResult:
+def run_packed(
+    module, sequences, lanes: int = 4, steps: int = 8, hx=None, reset: bool = True, whole: bool = False
+) -> PackedResult:
     """Run float ``sequences`` [(n_i, input_size)] through ``module`` (an emulator ``LSTM``/``GRU``,
     any mode: its integer weights and datapath configs are used) with E-BATCH lane packing.
 
@@ -159,8 +161,10 @@ def run_packed(module, sequences, lanes: int = 4, steps: int = 8, hx=None, reset
     """
     cfgs, cell, dirs = module.datapath, module.cell, module.num_directions
     if any(c.rounding == Rounding.STOCHASTIC for c in cfgs):
-        raise ValueError("run_packed: datapath.rounding='stochastic' cannot be packed bit-exactly "
-                         "(the dither is keyed by the step index)")
+        raise ValueError(
+            "run_packed: datapath.rounding='stochastic' cannot be packed bit-exactly "
+            "(the dither is keyed by the step index)"
+        )
     weights, _ = module.int_weights()
     H, L = module.hidden_size, module.num_layers
     xs = []
@@ -182,7 +186,7 @@ def run_packed(module, sequences, lanes: int = 4, steps: int = 8, hx=None, reset
         cur = torch.zeros(Tc, B, module.input_size, dtype=torch.float64)
         places, starts = [], []
         for r, ln, off, n, new in placed:
-            cur[off:off + n, ln] = xs[r][pos[r]:pos[r] + n]
+            cur[off : off + n, ln] = xs[r][pos[r] : pos[r] + n]
             starts.append(pos[r])
             pos[r] += n
             places.append((r, ln, off, n, new and reset, pos[r] == lens[r]))
@@ -190,23 +194,52 @@ def run_packed(module, sequences, lanes: int = 4, steps: int = 8, hx=None, reset
             cfg = cfgs[layer]
             cfg.check_gemm(cur.shape[-1], H)
             if layer > 0:  # requantize the previous layer's outputs, as emulate_stack does
-                raw = round_shift(cur, cfgs[layer - 1].hidden.frac - cfg.input.frac, cfg.rounding,
-                                  seed=cfg.seed, site=(layer * 2) * 32 + SITE_INPUT)
+                raw = round_shift(
+                    cur,
+                    cfgs[layer - 1].hidden.frac - cfg.input.frac,
+                    cfg.rounding,
+                    seed=cfg.seed,
+                    site=(layer * 2) * 32 + SITE_INPUT,
+                )
                 cur = saturate(raw, cfg.input)[0]
             k = layer * dirs
             out, h_state[layer], c_state[layer] = _segments(
-                cell, weights[layer][0], cfg, cur, places, h_state[layer], c_state[layer], h0[k], c0[k],
-                (layer * 2) * 32, module.gemm, finals, k)
+                cell,
+                weights[layer][0],
+                cfg,
+                cur,
+                places,
+                h_state[layer],
+                c_state[layer],
+                h0[k],
+                c0[k],
+                (layer * 2) * 32,
+                module.gemm,
+                finals,
+                k,
+            )
             if dirs == 2:  # whole sequences: flip time, mirror the places, fresh state
                 mirrored = [(r, ln, Tc - off - n, n, True, True) for r, ln, off, n, _, _ in places]
                 zeros = torch.zeros(B, H, dtype=torch.float64)
-                rev, _, _ = _segments(cell, weights[layer][1], cfg, cur.flip(0), mirrored, zeros,
-                                      zeros.clone() if cell == "lstm" else None, h0[k + 1], c0[k + 1],
-                                      (layer * 2 + 1) * 32, module.gemm, finals, k + 1)
+                rev, _, _ = _segments(
+                    cell,
+                    weights[layer][1],
+                    cfg,
+                    cur.flip(0),
+                    mirrored,
+                    zeros,
+                    zeros.clone() if cell == "lstm" else None,
+                    h0[k + 1],
+                    c0[k + 1],
+                    (layer * 2 + 1) * 32,
+                    module.gemm,
+                    finals,
+                    k + 1,
+                )
                 out = torch.cat([out, rev.flip(0)], dim=-1)
             cur = out
         for (r, ln, off, n, _, _), s in zip(places, starts):
-            outputs[r][s:s + n] = cur[off:off + n, ln]
+            outputs[r][s : s + n] = cur[off : off + n, ln]
     h_n = [torch.stack([f[0] for f in fin]) for fin in finals]
     c_n = [torch.stack([f[1] for f in fin]) for fin in finals] if cell == "lstm" else None
     return PackedResult(outputs, h_n, c_n, plan)
@@ -223,6 +256,9 @@ def _initial_state(module, hx):
         raise ValueError(f"run_packed: hx must be (layers*dirs={K}, {H}), got {tuple(h.shape)}")
     cfg = [module.datapath[k // dirs] for k in range(K)]
     hq = [quantize_state(h[k], cfg[k].hidden, cfg[k], state_site(k // dirs, k % dirs, "h"))[0] for k in range(K)]
-    cq = ([quantize_state(c[k], cfg[k].cell, cfg[k], state_site(k // dirs, k % dirs, "c"))[0] for k in range(K)]
-          if c is not None else [torch.zeros(H, dtype=torch.float64) for _ in range(K)])
+    cq = (
+        [quantize_state(c[k], cfg[k].cell, cfg[k], state_site(k // dirs, k % dirs, "c"))[0] for k in range(K)]
+        if c is not None
+        else [torch.zeros(H, dtype=torch.float64) for _ in range(K)]
+    )
     return hq, cq

@@ -15,6 +15,7 @@ Modes (``module.mode``):
 - ``"emulate"``: the integer datapath (:mod:`rnnaccel.emulator.datapath`); outputs are the
   dequantized integers. No gradients.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ MODES = ("float", "fakequant", "emulate")
 class _FakeQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, bits, frac):
-        s = 2.0 ** frac
+        s = 2.0**frac
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
         return torch.round(x * s).clamp(lo, hi) / s
 
@@ -56,9 +57,17 @@ class RecurrentStack(nn.Module):
 
     cell = "lstm"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 bidirectional: bool = False, mode: str = "float",
-                 datapath: DatapathConfig | list[DatapathConfig] | None = None, batch_first: bool = True):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        mode: str = "float",
+        datapath: DatapathConfig | list[DatapathConfig] | None = None,
+        batch_first: bool = True,
+    ):
         super().__init__()
         self.batch_first = bool(batch_first)
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -72,8 +81,12 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             d_in = input_size if layer == 0 else hidden_size * self.num_directions
             for sfx in self._suffixes(layer):
-                self.register_parameter(f"weight_ih{sfx}", nn.Parameter(torch.empty(G * hidden_size, d_in).uniform_(-k, k)))
-                self.register_parameter(f"weight_hh{sfx}", nn.Parameter(torch.empty(G * hidden_size, hidden_size).uniform_(-k, k)))
+                self.register_parameter(
+                    f"weight_ih{sfx}", nn.Parameter(torch.empty(G * hidden_size, d_in).uniform_(-k, k))
+                )
+                self.register_parameter(
+                    f"weight_hh{sfx}", nn.Parameter(torch.empty(G * hidden_size, hidden_size).uniform_(-k, k))
+                )
                 if bias:
                     self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.empty(G * hidden_size).uniform_(-k, k)))
                     self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.empty(G * hidden_size).uniform_(-k, k)))
@@ -122,10 +135,19 @@ class RecurrentStack(nn.Module):
             raise ValueError("LSTM with proj_size is not supported by the datapath")
         for name, t in m.state_dict().items():
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise RnnaccelError(f"{cls.__name__}.from_torch: parameter {name} holds NaN or infinite values; "
-                                    f"fix or retrain the model before running it on the datapath")
-        out = cls(m.input_size, m.hidden_size, m.num_layers, m.bias, m.bidirectional,
-                  batch_first=kw.pop("batch_first", m.batch_first), **kw)
+                raise RnnaccelError(
+                    f"{cls.__name__}.from_torch: parameter {name} holds NaN or infinite values; "
+                    f"fix or retrain the model before running it on the datapath"
+                )
+        out = cls(
+            m.input_size,
+            m.hidden_size,
+            m.num_layers,
+            m.bias,
+            m.bidirectional,
+            batch_first=kw.pop("batch_first", m.batch_first),
+            **kw,
+        )
         out.load_state_dict(m.state_dict())
         return out
 
@@ -173,11 +195,13 @@ class RecurrentStack(nn.Module):
         if self.mode == "emulate":
             r = self.emulate(x, lengths, hx, trace=trace)
             out = self._deq(r.output, self.datapath[-1].hidden)
-            h_n = torch.stack([self._deq(r.h_n[k], self.datapath[k // self.num_directions].hidden)
-                               for k in range(r.h_n.shape[0])])
+            h_n = torch.stack(
+                [self._deq(r.h_n[k], self.datapath[k // self.num_directions].hidden) for k in range(r.h_n.shape[0])]
+            )
             if self.cell == "lstm":
-                c_n = torch.stack([self._deq(r.c_n[k], self.datapath[k // self.num_directions].cell)
-                                   for k in range(r.c_n.shape[0])])
+                c_n = torch.stack(
+                    [self._deq(r.c_n[k], self.datapath[k // self.num_directions].cell) for k in range(r.c_n.shape[0])]
+                )
                 return out, (h_n, c_n)
             return out, h_n
         return self._forward_float(x, lengths, hx, fq=self.mode == "fakequant")
@@ -186,14 +210,26 @@ class RecurrentStack(nn.Module):
         return dequantize(q, fmt)
 
     @torch.no_grad()
-    def emulate(self, x: torch.Tensor, lengths=None, hx=None, trace: Trace | None = None,
-                record_internals: bool = False) -> EmulationResult:
+    def emulate(
+        self, x: torch.Tensor, lengths=None, hx=None, trace: Trace | None = None, record_internals: bool = False
+    ) -> EmulationResult:
         """Run the integer datapath; ``hx`` is float (quantized to the hidden/cell formats)."""
         weights, _ = self.int_weights()
         h0, c0 = (hx if self.cell == "lstm" else (hx, None)) if hx is not None else (None, None)
-        return emulate_stack(self.cell, weights, self.datapath, x, lengths, h0, c0, trace=trace,
-                             record_internals=record_internals, gemm=self.gemm, unit_factories=self.units,
-                             state_is_int=False)  # real hx: quantized by each layer's rounding mode, clamps counted
+        return emulate_stack(
+            self.cell,
+            weights,
+            self.datapath,
+            x,
+            lengths,
+            h0,
+            c0,
+            trace=trace,
+            record_internals=record_internals,
+            gemm=self.gemm,
+            unit_factories=self.units,
+            state_is_int=False,
+        )  # real hx: quantized by each layer's rounding mode, clamps counted
 
     def _forward_float(self, x, lengths, hx, fq: bool):
         B, T, _ = x.shape

@@ -66,6 +66,7 @@ always kept on the layer result regardless, so no saturation is ever silent.
 Serialization: :meth:`Trace.to_json`/:meth:`Trace.from_json` and :meth:`Trace.save_npz`/
 :meth:`Trace.load_npz` round-trip exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -167,8 +168,7 @@ class Trace:
         return {
             "format": "rnnaccel.trace/1",
             "layers": [
-                {**lt.meta(), "counters": {k: v.tolist() for k, v in lt.counters.items()}}
-                for lt in self.layers
+                {**lt.meta(), "counters": {k: v.tolist() for k, v in lt.counters.items()}} for lt in self.layers
             ],
         }
 

@@ -9,6 +9,7 @@ traced to a count times a named price (``CostReport.provenance``). See docs/cost
 >>> rep.cycles, rep.seconds, rep.energy_j["dram"]         # doctest: +SKIP
 >>> compare(base_rep, tech_rep)["speedup"]                # doctest: +SKIP
 """
+
 from .estimate import dense_layer_trace, estimate, estimate_layer, layer_chunk_cost
 from .plot import plot_breakdown
 from .pricing import PriceBook, Rate
@@ -16,6 +17,21 @@ from .report import COMPONENTS, CostReport, LayerCost, compare
 from .schema import HwConfig, available_hw, load_hw
 from .tpu import tpu_passes, tpu_tiles
 
-__all__ = ["load_hw", "available_hw", "HwConfig", "estimate", "estimate_layer", "compare",
-           "plot_breakdown", "layer_chunk_cost", "dense_layer_trace", "CostReport", "LayerCost",
-           "COMPONENTS", "PriceBook", "Rate", "tpu_passes", "tpu_tiles"]
+__all__ = [
+    "load_hw",
+    "available_hw",
+    "HwConfig",
+    "estimate",
+    "estimate_layer",
+    "compare",
+    "plot_breakdown",
+    "layer_chunk_cost",
+    "dense_layer_trace",
+    "CostReport",
+    "LayerCost",
+    "COMPONENTS",
+    "PriceBook",
+    "Rate",
+    "tpu_passes",
+    "tpu_tiles",
+]

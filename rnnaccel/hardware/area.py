@@ -22,6 +22,7 @@ and the precision controller — as mm^2 and as a percentage of the base acceler
 part) and of its logic alone (papers that synthesise logic and take SRAM from CACTI may quote
 either). ``python -m rnnaccel.hardware.area --hw epur`` prints both tables.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,16 @@ from .pricing import PriceBook
 from .schema import HwConfig, available_hw, load_hw
 from .units import Price
 
-__all__ = ["AreaItem", "AreaReport", "area", "logic_area_mm2", "technique_overhead", "PAPER_OVERHEAD",
-           "BNN_ROW_BITS", "main"]
+__all__ = [
+    "AreaItem",
+    "AreaReport",
+    "area",
+    "logic_area_mm2",
+    "technique_overhead",
+    "PAPER_OVERHEAD",
+    "BNN_ROW_BITS",
+    "main",
+]
 
 #: width of one XNOR/popcount row (one reuse test per row); both tables' BNN sources assume 256-bit rows
 BNN_ROW_BITS = 256
@@ -63,8 +72,11 @@ class AreaReport:
         return sum(i.mm2 for i in self.items)
 
     def mm2(self, technique: str | None = None, kind: str | None = None) -> float:
-        return sum(i.mm2 for i in self.items
-                   if (technique is None or i.technique == technique) and (kind is None or i.kind == kind))
+        return sum(
+            i.mm2
+            for i in self.items
+            if (technique is None or i.technique == technique) and (kind is None or i.kind == kind)
+        )
 
 
 class _Cells:
@@ -106,31 +118,56 @@ def _logic_items(hw: HwConfig, book: PriceBook) -> list[AreaItem]:
     rows = max(1, round(xnor / BNN_ROW_BITS))
     cb, nb = ctl.compare_bits.value, ctl.counter_bits.value
     raw = [
-        ("mac_lanes", "base", lanes * (c.mul(w, w) + c.add(acc) + (2 * w + acc) * c.flop()),
-         f"{lanes} lanes x (A_mul({w},{w}) + A_add({acc}) + {2 * w + acc} flops)"),
-        ("activation_units", "base", hw.activation.ops_per_cycle.value * (c.mul(w, w) + c.add(w)),
-         f"{hw.activation.ops_per_cycle.value} units x (A_mul({w},{w}) + A_add({w}))"),
-        ("control", "base", hw.area.control_gates.value * c.gate(),
-         f"{hw.area.control_gates.value} NAND2-equivalent gates"),
+        (
+            "mac_lanes",
+            "base",
+            lanes * (c.mul(w, w) + c.add(acc) + (2 * w + acc) * c.flop()),
+            f"{lanes} lanes x (A_mul({w},{w}) + A_add({acc}) + {2 * w + acc} flops)",
+        ),
+        (
+            "activation_units",
+            "base",
+            hw.activation.ops_per_cycle.value * (c.mul(w, w) + c.add(w)),
+            f"{hw.activation.ops_per_cycle.value} units x (A_mul({w},{w}) + A_add({w}))",
+        ),
+        (
+            "control",
+            "base",
+            hw.area.control_gates.value * c.gate(),
+            f"{hw.area.control_gates.value} NAND2-equivalent gates",
+        ),
         ("bnn_xnor_popcount", "memoization", xnor * 2 * c.add(1), f"{xnor} bits x 2 A_add(1)"),
-        ("bnn_reuse_test", "memoization", rows * (c.mul(t, t) + 2 * c.add(t)),
-         f"{rows} rows x (A_mul({t},{t}) + 2 A_add({t}))"),
-        ("multiwidth_macs", "dynamic_precision", lanes * c.mul(w, w) * hw.area.multiwidth_overhead.value,
-         f"{lanes} x A_mul({w},{w}) x area.multiwidth_overhead {hw.area.multiwidth_overhead.value:g}"),
-        ("precision_controller", "dynamic_precision",
-         ctl.ops_per_cycle.value * (c.add(cb) + c.add(nb) + nb * c.flop()),
-         f"{ctl.ops_per_cycle.value} lanes x (A_add({cb}) + A_add({nb}) + {nb} flops)"),
+        (
+            "bnn_reuse_test",
+            "memoization",
+            rows * (c.mul(t, t) + 2 * c.add(t)),
+            f"{rows} rows x (A_mul({t},{t}) + 2 A_add({t}))",
+        ),
+        (
+            "multiwidth_macs",
+            "dynamic_precision",
+            lanes * c.mul(w, w) * hw.area.multiwidth_overhead.value,
+            f"{lanes} x A_mul({w},{w}) x area.multiwidth_overhead {hw.area.multiwidth_overhead.value:g}",
+        ),
+        (
+            "precision_controller",
+            "dynamic_precision",
+            ctl.ops_per_cycle.value * (c.add(cb) + c.add(nb) + nb * c.flop()),
+            f"{ctl.ops_per_cycle.value} lanes x (A_add({cb}) + A_add({nb}) + {nb} flops)",
+        ),
     ]
-    return [AreaItem(name, mm2 * layout, "logic", tech, f"{how} x layout {layout:g}")
-            for name, tech, mm2, how in raw]
+    return [AreaItem(name, mm2 * layout, "logic", tech, f"{how} x layout {layout:g}") for name, tech, mm2, how in raw]
 
 
 def _memory_items(hw: HwConfig) -> list[AreaItem]:
     items = []
     for path, mem, n in hw.memories():
         tech = "memoization" if path in ("bnn.sign_weights", "bnn.memo_buffer") else "base"
-        items.append(AreaItem(path, mem.area.si * n, "memory", tech,
-                              f"{mem.area.value:g} {mem.area.unit} x {n} [{mem.area.basis}]"))
+        items.append(
+            AreaItem(
+                path, mem.area.si * n, "memory", tech, f"{mem.area.value:g} {mem.area.unit} x {n} [{mem.area.basis}]"
+            )
+        )
     return items
 
 
@@ -155,9 +192,15 @@ def technique_overhead(hw: HwConfig | str) -> dict[str, dict]:
     for tech in ("memoization", "dynamic_precision"):
         parts = {i.name: i.mm2 for i in rep.items if i.technique == tech}
         mm2 = sum(parts.values())
-        out[tech] = {"mm2": mm2, "percent": 100 * mm2 / base, "base_mm2": base,
-                     "percent_of_logic": 100 * mm2 / base_logic, "base_logic_mm2": base_logic,
-                     "parts": parts, "paper": PAPER_OVERHEAD[tech]}
+        out[tech] = {
+            "mm2": mm2,
+            "percent": 100 * mm2 / base,
+            "base_mm2": base,
+            "percent_of_logic": 100 * mm2 / base_logic,
+            "base_logic_mm2": base_logic,
+            "parts": parts,
+            "paper": PAPER_OVERHEAD[tech],
+        }
     return out
 
 
@@ -166,18 +209,23 @@ def report_text(hw: HwConfig) -> str:
     lines = [f"# area of {hw.name}", "| component | kind | technique | mm^2 | how |", "|---|---|---|---|---|"]
     for i in rep.items:
         lines.append(f"| {i.name} | {i.kind} | {i.technique} | {i.mm2:.4g} | {i.how} |")
-    lines.append(f"| **total** | | | **{rep.total_mm2:.4g}** | memories {rep.mm2(kind='memory'):.4g}, "
-                 f"logic {rep.mm2(kind='logic'):.4g} |")
+    lines.append(
+        f"| **total** | | | **{rep.total_mm2:.4g}** | memories {rep.mm2(kind='memory'):.4g}, "
+        f"logic {rep.mm2(kind='logic'):.4g} |"
+    )
     lines += ["", "| technique | mm^2 | % of base chip | % of base logic | papers |", "|---|---|---|---|---|"]
     for tech, o in technique_overhead(hw).items():
-        lines.append(f"| {tech} | {o['mm2']:.4g} | {o['percent']:.2f} % of {o['base_mm2']:.4g} | "
-                     f"{o['percent_of_logic']:.1f} % of {o['base_logic_mm2']:.4g} | {o['paper']} |")
+        lines.append(
+            f"| {tech} | {o['mm2']:.4g} | {o['percent']:.2f} % of {o['base_mm2']:.4g} | "
+            f"{o['percent_of_logic']:.1f} % of {o['base_logic_mm2']:.4g} | {o['paper']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rnnaccel.hardware.area",
-                                 description="Area by component and each technique's area overhead.")
+    ap = argparse.ArgumentParser(
+        prog="python -m rnnaccel.hardware.area", description="Area by component and each technique's area overhead."
+    )
     ap.add_argument("--hw", action="append", default=[], help="packaged table name or YAML path (repeatable)")
     a = ap.parse_args(argv)
     names = a.hw or available_hw()

@@ -14,6 +14,7 @@ lines of the packaged YAML (read, write, leakage, area, access_time of each memo
 CACTI version and the config overrides as the source. When the binary is absent or fails, the
 command says so in one line and the cached values stay; tests and users never need CACTI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,19 @@ from pathlib import Path
 
 from .schema import HwConfig, Memory, available_hw, load_hw
 
-__all__ = ["MemorySpec", "CactiResult", "CactiError", "cacti_dir", "spec_of", "overrides",
-           "config_text", "run_cacti", "memory_lines", "update_yaml_text", "main"]
+__all__ = [
+    "MemorySpec",
+    "CactiResult",
+    "CactiError",
+    "cacti_dir",
+    "spec_of",
+    "overrides",
+    "config_text",
+    "run_cacti",
+    "memory_lines",
+    "update_yaml_text",
+    "main",
+]
 
 #: the CACTI outputs a price table caches, and the unit each is written in
 OUTPUTS = {"read": "pJ", "write": "pJ", "leakage": "mW", "area": "mm2", "access_time": "ns"}
@@ -51,8 +63,10 @@ class MemorySpec:
     periphery: str
 
     def describe(self) -> str:
-        return (f"ram {self.capacity_bytes} B, {self.width_bits}-bit port, {self.banks} bank(s), "
-                f"{self.node_nm:g} nm, cell {self.cell}, periphery {self.periphery}")
+        return (
+            f"ram {self.capacity_bytes} B, {self.width_bits}-bit port, {self.banks} bank(s), "
+            f"{self.node_nm:g} nm, cell {self.cell}, periphery {self.periphery}"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,13 +84,19 @@ class CactiResult:
     version: str
 
     def source(self) -> str:
-        return (f"CACTI {self.version}: {self.spec.describe()}; other keys as its cache.cfg_temp "
-                f"(docs/references.md#cacti)")
+        return (
+            f"CACTI {self.version}: {self.spec.describe()}; other keys as its cache.cfg_temp (docs/references.md#cacti)"
+        )
 
     def values(self) -> dict[str, float]:
         """The five cached outputs in the units of :data:`OUTPUTS`."""
-        return {"read": self.read_j * 1e12, "write": self.write_j * 1e12, "leakage": self.leakage_w * 1e3,
-                "area": self.area_mm2, "access_time": self.access_s * 1e9}
+        return {
+            "read": self.read_j * 1e12,
+            "write": self.write_j * 1e12,
+            "leakage": self.leakage_w * 1e3,
+            "area": self.area_mm2,
+            "access_time": self.access_s * 1e9,
+        }
 
 
 def cacti_dir() -> Path | None:
@@ -156,9 +176,16 @@ def parse_output(text: str, spec: MemorySpec) -> CactiResult:
     h, w = (float(x) for x in found["hxw"].groups())
     ver = re.search(r"CACTI \(version (\S+)", text)
     version = f"{ver.group(1).strip() if ver else '7 (version line not found)'}, {tool_version()}"
-    return CactiResult(spec, g["read_nj"] * 1e-9, g["write_nj"] * 1e-9,
-                       (g["leak_mw"] + g["gate_mw"]) * 1e-3 * spec.banks, h * w,
-                       g["access_ns"] * 1e-9, g["cycle_ns"] * 1e-9, version)
+    return CactiResult(
+        spec,
+        g["read_nj"] * 1e-9,
+        g["write_nj"] * 1e-9,
+        (g["leak_mw"] + g["gate_mw"]) * 1e-3 * spec.banks,
+        h * w,
+        g["access_ns"] * 1e-9,
+        g["cycle_ns"] * 1e-9,
+        version,
+    )
 
 
 def run_cacti(spec: MemorySpec, directory: Path | None = None, timeout: float = 300) -> CactiResult:
@@ -173,8 +200,9 @@ def run_cacti(spec: MemorySpec, directory: Path | None = None, timeout: float = 
             (t / name).symlink_to(d / name)
         (t / "in.cfg").write_text(cfg)
         try:
-            proc = subprocess.run([str(d / "cacti"), "-infile", "in.cfg"], cwd=t, capture_output=True,
-                                  text=True, timeout=timeout)
+            proc = subprocess.run(
+                [str(d / "cacti"), "-infile", "in.cfg"], cwd=t, capture_output=True, text=True, timeout=timeout
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise CactiError(f"CACTI could not run on {spec.describe()}: {e}") from None
     if proc.returncode < 0 and "Access time" not in proc.stdout:
@@ -234,6 +262,7 @@ def refresh_table(name: str, write: bool = True) -> list[tuple[str, CactiResult]
         f = Path(str(resources.files("rnnaccel.conf") / "hw" / f"{name}.yaml"))
         text = update_yaml_text(f.read_text(), new)
         import yaml
+
         load_hw(yaml.safe_load(text))  # never write a table that does not validate
         f.write_text(text)
     return results
@@ -241,15 +270,18 @@ def refresh_table(name: str, write: bool = True) -> list[tuple[str, CactiResult]
 
 def _row(path: str, inst: int, r: CactiResult) -> str:
     v = r.values()
-    return (f"{path:28s} x{inst:<3d} {r.spec.capacity_bytes / 1024:9.0f} KiB {r.spec.width_bits:5d} b "
-            f"{r.spec.banks:4d} bk  read {v['read']:8.2f} pJ  write {v['write']:8.2f} pJ  "
-            f"leak {v['leakage']:8.3f} mW  area {v['area']:7.3f} mm2  {v['access_time']:6.3f} ns")
+    return (
+        f"{path:28s} x{inst:<3d} {r.spec.capacity_bytes / 1024:9.0f} KiB {r.spec.width_bits:5d} b "
+        f"{r.spec.banks:4d} bk  read {v['read']:8.2f} pJ  write {v['write']:8.2f} pJ  "
+        f"leak {v['leakage']:8.3f} mW  area {v['area']:7.3f} mm2  {v['access_time']:6.3f} ns"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rnnaccel.hardware.cacti",
-                                 description="Run CACTI 7 for every on-chip memory of a price table and "
-                                             "cache the results in the packaged YAML.")
+    ap = argparse.ArgumentParser(
+        prog="python -m rnnaccel.hardware.cacti",
+        description="Run CACTI 7 for every on-chip memory of a price table and cache the results in the packaged YAML.",
+    )
     ap.add_argument("--hw", action="append", default=[], help="packaged table name (repeatable)")
     ap.add_argument("--all", action="store_true", help="every packaged table")
     ap.add_argument("--dry-run", action="store_true", help="print the results, leave the YAML as it is")
@@ -257,8 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     names = available_hw() if a.all else a.hw
     unknown = [n for n in names if n not in available_hw()]
     if not names or unknown:
-        print(f"cacti: give --hw NAME or --all (packaged tables: {', '.join(available_hw())})"
-              + (f"; unknown: {unknown[0]}" if unknown else ""), file=sys.stderr)
+        print(
+            f"cacti: give --hw NAME or --all (packaged tables: {', '.join(available_hw())})"
+            + (f"; unknown: {unknown[0]}" if unknown else ""),
+            file=sys.stderr,
+        )
         return 2
     for name in names:
         try:
@@ -282,8 +317,10 @@ def cycle_note(r: CactiResult, clock_hz: float) -> str:
     period = 1.0 / clock_hz
     if r.cycle_s / r.spec.banks <= period:
         return ""
-    return (f"CACTI cycle time {r.cycle_s * 1e9:.3g} ns over {r.spec.banks} bank(s) exceeds the "
-            f"{period * 1e9:.3g} ns clock; one access per cycle needs more interleaved banks")
+    return (
+        f"CACTI cycle time {r.cycle_s * 1e9:.3g} ns over {r.spec.banks} bank(s) exceeds the "
+        f"{period * 1e9:.3g} ns clock; one access per cycle needs more interleaved banks"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ unit), the BNN predictor with its memoization buffer, the precision controller a
 Each ``charge_*`` function books energy into a :class:`~.report.Ledger` and returns the per-step
 work its unit does, from which the accelerator model derives that unit's cycles.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,16 @@ from ..emulator.trace import LayerTrace
 from .pricing import PriceBook
 from .report import Ledger
 
-__all__ = ["GATES", "Reader", "gates", "charge_macs", "charge_vector_ops", "charge_bnn",
-           "charge_control", "INFO_COUNTERS"]
+__all__ = [
+    "GATES",
+    "Reader",
+    "gates",
+    "charge_macs",
+    "charge_vector_ops",
+    "charge_bnn",
+    "charge_control",
+    "INFO_COUNTERS",
+]
 
 MAC_RE = re.compile(r"^mac\.(\d+)x(\d+)$")
 
@@ -59,12 +68,16 @@ class Reader:
         return out
 
     def unpriced(self) -> list[str]:
-        return sorted(n for n in self.lt.counters if n not in self.used and n not in INFO_COUNTERS
-                      and not n.startswith(INFO_PREFIXES))
+        return sorted(
+            n
+            for n in self.lt.counters
+            if n not in self.used and n not in INFO_COUNTERS and not n.startswith(INFO_PREFIXES)
+        )
 
 
-def charge_macs(led: Ledger, rd: Reader, book: PriceBook, widths=None
-                ) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
+def charge_macs(
+    led: Ledger, rd: Reader, book: PriceBook, widths=None
+) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
     """Compute energy of every MAC counter plus ``precision.reexec_macs`` (priced as MACs at the
     layer's nominal widths ``weight_bits x act_bits``; the precision unit must not also add them
     to a ``mac.*`` counter). Returns the ``(wb, ab, per_step)`` groups of the ``mac.*`` counters
@@ -103,8 +116,9 @@ def charge_bnn(led: Ledger, rd: Reader, book: PriceBook) -> np.ndarray:
     lt = rd.lt
     xnor = rd.get("memo.bnn_xnor")
     led.charge("bnn", "memo.bnn_xnor", xnor.sum(), book.xnor_bit())
-    led.charge("bnn", "memo.bnn_popcount", rd.get("memo.bnn_popcount").sum(),
-               book.popcount(lt.input_size + lt.hidden_size))
+    led.charge(
+        "bnn", "memo.bnn_popcount", rd.get("memo.bnn_popcount").sum(), book.popcount(lt.input_size + lt.hidden_size)
+    )
     led.charge("bnn", "memo.bnn_bits_read", rd.get("memo.bnn_bits_read").sum(), book.sign_bit_read())
     led.charge("bnn", "memo.buffer_reads", rd.get("memo.buffer_reads").sum(), book.memo_entry("read"))
     led.charge("bnn", "memo.buffer_writes", rd.get("memo.buffer_writes").sum(), book.memo_entry("write"))

@@ -29,6 +29,7 @@ the MWL partial sums of ``mwl_steps`` steps; the part of that working set beyond
 spills: that fraction of the intermediate-memory traffic goes to DRAM (``spill_bytes`` in the
 stats, a warning in the report).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,9 @@ def _operating(a: EpurArch, name: str, default):
     return default if p is None else p.value
 
 
-def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False,
-               plan: WeightPlan | None = None) -> tuple[LayerCost, list[str]]:
+def epur_layer(
+    lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False, plan: WeightPlan | None = None
+) -> tuple[LayerCost, list[str]]:
     """Price one (layer, direction). Returns the cost and the counters no rule used."""
     a: EpurArch = hw.arch
     rd, led = Reader(lt), Ledger()
@@ -92,7 +94,13 @@ def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: 
         S, loads, mwl = int(active.max()) if lt.steps else 1, 1, 1
     else:
         seq = seq_weight_bytes(lt)
-        S, loads, mwl, footprint, mode = plan.sequences_at_once, plan.hw_batches, plan.mwl_steps, plan.footprint, plan.residency
+        S, loads, mwl, footprint, mode = (
+            plan.sequences_at_once,
+            plan.hw_batches,
+            plan.mwl_steps,
+            plan.footprint,
+            plan.residency,
+        )
         if S == 1:
             reads = seq
         else:
@@ -119,7 +127,8 @@ def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: 
     out = active * H * lt.act_bits / 8  # h_t of every running sequence
     im = a.intermediate_memory
     working = min(S, int(active.max()) if lt.steps else 0) * (
-        lt.steps * H * lt.act_bits / 8 + min(mwl, max(lt.steps, 1)) * G * H * a.partial_sum_bits.value / 8)
+        lt.steps * H * lt.act_bits / 8 + min(mwl, max(lt.steps, 1)) * G * H * a.partial_sum_bits.value / 8
+    )
     spill_frac = max(0.0, 1.0 - im.capacity.si / working) if working > 0 else 0.0
     keep = 1.0 - spill_frac
     im_traffic = act.sum() + 2 * psum.sum() + out.sum()
@@ -135,14 +144,28 @@ def epur_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: 
 
     seconds = cycles / hw.chip.frequency.si
     charge_static(led, seconds, book)
-    stats = {"compute_units_used": cus, "dpu_cycles": float(dpu.sum()), "mu_cycles": float(mu.sum()),
-             "bnn_cycles": float(bnn.sum()), "control_cycles": float(ctl.sum()),
-             "busy_cycles": float(busy.sum()), "dram_cycles": (dram + spill) / bpc, "dram_weight_bytes": dram,
-             "weight_buffer_reads": float(reads.sum()), "weight_footprint_bytes": footprint,
-             "weight_buffer_bytes": capacity, "weights_fit": bool(footprint <= capacity), "residency": mode,
-             "weights_resident": mode == "resident", "sequences_at_once": S, "weight_loads": loads,
-             "mwl_steps": mwl, "intermediate_working_set_bytes": float(working),
-             "intermediate_memory_bytes": im.capacity.si, "spill_bytes": spill,
-             "memo_skip_assumed_shared": bool(plan is not None and S > 1 and "memo.computed" in lt.counters)}
+    stats = {
+        "compute_units_used": cus,
+        "dpu_cycles": float(dpu.sum()),
+        "mu_cycles": float(mu.sum()),
+        "bnn_cycles": float(bnn.sum()),
+        "control_cycles": float(ctl.sum()),
+        "busy_cycles": float(busy.sum()),
+        "dram_cycles": (dram + spill) / bpc,
+        "dram_weight_bytes": dram,
+        "weight_buffer_reads": float(reads.sum()),
+        "weight_footprint_bytes": footprint,
+        "weight_buffer_bytes": capacity,
+        "weights_fit": bool(footprint <= capacity),
+        "residency": mode,
+        "weights_resident": mode == "resident",
+        "sequences_at_once": S,
+        "weight_loads": loads,
+        "mwl_steps": mwl,
+        "intermediate_working_set_bytes": float(working),
+        "intermediate_memory_bytes": im.capacity.si,
+        "spill_bytes": spill,
+        "memo_skip_assumed_shared": bool(plan is not None and S > 1 and "memo.computed" in lt.counters),
+    }
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, lt.steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()

@@ -8,6 +8,7 @@ emulator's datapath would emit for a dense chunk (every neuron computed) with
 :func:`rnnaccel.emulator.datapath.step_counters` and prices them through the very same per-layer
 function, so a batching simulator and a trace-based estimate agree by construction.
 """
+
 from __future__ import annotations
 
 from ..emulator.trace import LayerTrace, Trace
@@ -37,9 +38,11 @@ def operating_point(hw: HwConfig) -> dict:
     a = hw.arch
     get = lambda name, default: default if getattr(a, name, None) is None else getattr(a, name)
     val = lambda p: p.value if hasattr(p, "value") else p
-    return {"sequences_at_once": int(val(get("sequences_at_once", 1))),
-            "weight_residency": str(val(get("weight_residency", "auto"))),
-            "mwl_steps": int(val(get("mwl_steps", 1)))}
+    return {
+        "sequences_at_once": int(val(get("sequences_at_once", 1))),
+        "weight_residency": str(val(get("weight_residency", "auto"))),
+        "mwl_steps": int(val(get("mwl_steps", 1))),
+    }
 
 
 def estimate(trace: Trace, hw: HwLike) -> CostReport:
@@ -51,14 +54,23 @@ def estimate(trace: Trace, hw: HwLike) -> CostReport:
     layers = merge_runs(trace)
     op = operating_point(hw)
     if any("memo.computed" in lt.counters for lt in layers):
-        op.update(check_memo_buffer(layers, op["sequences_at_once"], hw.bnn.memo_buffer.capacity.si,
-                                    hw.bnn.memo_entry_bits.value))
+        op.update(
+            check_memo_buffer(
+                layers, op["sequences_at_once"], hw.bnn.memo_buffer.capacity.si, hw.bnn.memo_entry_bits.value
+            )
+        )
     plans = [None] * len(layers)
     if hw.kind == "epur" and layers:
         cap = min(weight_capacity(hw, lt.cell) for lt in layers)
         feet = weight_footprints(trace)
-        plans = plan_weights(layers, [feet[layer_key(lt)] for lt in layers], op["weight_residency"], cap,
-                             op["sequences_at_once"], op["mwl_steps"])
+        plans = plan_weights(
+            layers,
+            [feet[layer_key(lt)] for lt in layers],
+            op["weight_residency"],
+            cap,
+            op["sequences_at_once"],
+            op["mwl_steps"],
+        )
     costs, unpriced = [], set()
     for lt, plan in zip(layers, plans):
         cost, left = model(lt, hw, book, False, plan) if plan is not None else model(lt, hw, book, False)
@@ -67,16 +79,28 @@ def estimate(trace: Trace, hw: HwLike) -> CostReport:
     return CostReport(hw.name, hw.kind, costs, sorted(unpriced), op)
 
 
-def dense_layer_trace(cell: str, input_size: int, hidden_size: int, batch: int, steps: int,
-                      datapath=None, layer: int = 0, direction: int = 0) -> LayerTrace:
+def dense_layer_trace(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    batch: int,
+    steps: int,
+    datapath=None,
+    layer: int = 0,
+    direction: int = 0,
+) -> LayerTrace:
     """The LayerTrace the emulator's datapath would record for ``steps`` steps of ``batch`` running
     sequences with every neuron computed (no technique). ``datapath``: a
     :class:`~rnnaccel.emulator.config.DatapathConfig` (default: the 16-bit default)."""
     from ..emulator.config import DatapathConfig
     from ..emulator.datapath import step_counters
 
-    for name, v, lo in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
-                        ("batch", batch, 0), ("steps", steps, 0)):
+    for name, v, lo in (
+        ("input_size", input_size, 1),
+        ("hidden_size", hidden_size, 1),
+        ("batch", batch, 0),
+        ("steps", steps, 0),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise ValueError(f"layer_chunk_cost: {name} must be an int >= {lo}, got {v!r}")
     cfg = datapath if datapath is not None else DatapathConfig()
@@ -86,8 +110,16 @@ def dense_layer_trace(cell: str, input_size: int, hidden_size: int, batch: int, 
     return lt
 
 
-def layer_chunk_cost(hw: HwLike, cell: str, input_size: int, hidden_size: int, batch: int, steps: int,
-                     weights_resident: bool = False, datapath=None) -> LayerCost:
+def layer_chunk_cost(
+    hw: HwLike,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    batch: int,
+    steps: int,
+    weights_resident: bool = False,
+    datapath=None,
+) -> LayerCost:
     """Time and energy to run one layer (one direction) for ``steps`` steps on ``batch`` lanes.
 
     ``weights_resident``: the layer's weights are already in the on-chip weight buffers (E-PUR: no

@@ -19,6 +19,7 @@ that the low-precision steps run several narrow MACs per multiplier per cycle [r
 verified: the body of the paper was not available; the abstract says only that weights and inputs
 are linearly quantised to fewer bits]. docs/cost_model.md, "MAC time".
 """
+
 from __future__ import annotations
 
 import math

@@ -30,6 +30,7 @@ Forcing ``network`` or ``layer`` on weights that do not fit is refused with one 
 buffer and the numbers, and so is a memoization run whose entries exceed the memo buffer (it has no
 spill path).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,17 @@ import numpy as np
 from ..emulator.trace import LayerTrace, Trace
 from .common import gates
 
-__all__ = ["merge_runs", "layer_key", "weight_footprints", "seq_weight_bytes", "WeightPlan", "plan_weights", "check_memo_buffer",
-           "RESIDENCY", "CapacityError"]
+__all__ = [
+    "merge_runs",
+    "layer_key",
+    "weight_footprints",
+    "seq_weight_bytes",
+    "WeightPlan",
+    "plan_weights",
+    "check_memo_buffer",
+    "RESIDENCY",
+    "CapacityError",
+]
 
 RESIDENCY = ("auto", "network", "layer", "stream")
 
@@ -68,8 +78,16 @@ def merge_runs(trace: Trace) -> list[LayerTrace]:
     for lts in groups.values():
         first = lts[0]
         steps = max(lt.steps for lt in lts)
-        m = LayerTrace(first.layer, first.direction, first.cell, first.input_size, first.hidden_size, steps,
-                       first.weight_bits, first.act_bits)
+        m = LayerTrace(
+            first.layer,
+            first.direction,
+            first.cell,
+            first.input_size,
+            first.hidden_size,
+            steps,
+            first.weight_bits,
+            first.act_bits,
+        )
         for lt in lts:
             if "seq_weight_bytes" not in lt.counters:  # a trace recorded before the fact existed
                 m.add("seq_weight_bytes", np.pad(lt.get("active") * lt.get("weight_bytes"), (0, steps - lt.steps)))
@@ -121,8 +139,9 @@ class WeightPlan:
         return np.ceil(active / self.sequences_at_once)
 
 
-def plan_weights(layers: list[LayerTrace], feet: list[float], residency: str, capacity: float,
-                 sequences_at_once: int, mwl_steps: int) -> list[WeightPlan]:
+def plan_weights(
+    layers: list[LayerTrace], feet: list[float], residency: str, capacity: float, sequences_at_once: int, mwl_steps: int
+) -> list[WeightPlan]:
     """A :class:`WeightPlan` per merged LayerTrace; refuses a forced residency that does not fit."""
     if residency not in RESIDENCY:
         raise ValueError(f"weight_residency={residency!r} unknown; choose one of {', '.join(RESIDENCY)}")
@@ -131,11 +150,15 @@ def plan_weights(layers: list[LayerTrace], feet: list[float], residency: str, ca
         raise ValueError(f"sequences_at_once must be >= 1, got {sequences_at_once!r}")
     total = float(sum(feet))
     if residency == "network" and total > capacity:
-        raise CapacityError(f"weight_residency=network: the network's weights ({_b(total)}) do not fit the "
-                            f"weight buffers ({_b(capacity)}); use weight_residency=auto or a larger weight_buffer")
+        raise CapacityError(
+            f"weight_residency=network: the network's weights ({_b(total)}) do not fit the "
+            f"weight buffers ({_b(capacity)}); use weight_residency=auto or a larger weight_buffer"
+        )
     if residency == "layer" and max(feet, default=0) > capacity:
-        raise CapacityError(f"weight_residency=layer: a layer's weights ({_b(max(feet))}) do not fit the weight "
-                            f"buffers ({_b(capacity)}); use weight_residency=auto or stream")
+        raise CapacityError(
+            f"weight_residency=layer: a layer's weights ({_b(max(feet))}) do not fit the weight "
+            f"buffers ({_b(capacity)}); use weight_residency=auto or stream"
+        )
     plans = []
     for lt, foot in zip(layers, feet):
         n_seq = int(lt.get("active")[0]) if lt.steps else 0
@@ -147,20 +170,21 @@ def plan_weights(layers: list[LayerTrace], feet: list[float], residency: str, ca
     return plans
 
 
-def check_memo_buffer(layers: list[LayerTrace], sequences_at_once: int, capacity_bytes: float,
-                      entry_bits: int) -> dict:
+def check_memo_buffer(layers: list[LayerTrace], sequences_at_once: int, capacity_bytes: float, entry_bits: int) -> dict:
     """Entries the memoization unit keeps (one per gate neuron of every layer and direction, per
     sequence in flight) against the memo buffer; refuses a run that needs more (no spill path)."""
     memo = [lt for lt in layers if "memo.computed" in lt.counters]
     entries = sequences_at_once * sum(gates(lt.cell) * lt.hidden_size for lt in memo)
     fit = int(capacity_bytes * 8 // entry_bits)
     if entries > fit:
-        raise CapacityError(f"memo buffer too small: {entries} entries of {entry_bits} bit needed "
-                            f"({sequences_at_once} sequence(s) x {entries // max(1, sequences_at_once)} gate neurons) "
-                            f"but bnn.memo_buffer holds {fit} ({_b(capacity_bytes)}) and has no spill path; "
-                            "raise hw.bnn.memo_buffer.capacity or lower sequences_at_once")
+        raise CapacityError(
+            f"memo buffer too small: {entries} entries of {entry_bits} bit needed "
+            f"({sequences_at_once} sequence(s) x {entries // max(1, sequences_at_once)} gate neurons) "
+            f"but bnn.memo_buffer holds {fit} ({_b(capacity_bytes)}) and has no spill path; "
+            "raise hw.bnn.memo_buffer.capacity or lower sequences_at_once"
+        )
     return {"memo_entries": entries, "memo_buffer_entries": fit}
 
 
 def _b(n: float) -> str:
-    return f"{n / 2 ** 20:.3g} MiB" if n >= 2 ** 20 else f"{n / 2 ** 10:.3g} KiB"
+    return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 2**10:.3g} KiB"

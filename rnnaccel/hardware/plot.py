@@ -1,4 +1,5 @@
 """Stacked-bar energy breakdown of several cost reports (matplotlib, Agg canvas, no global state)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ __all__ = ["plot_breakdown"]
 _SCALES = ((1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ"), (1e-9, "nJ"))
 
 
-def plot_breakdown(reports: dict[str, CostReport], path: str | Path, title: str | None = None,
-                   normalize_to: str | None = None) -> Path:
+def plot_breakdown(
+    reports: dict[str, CostReport], path: str | Path, title: str | None = None, normalize_to: str | None = None
+) -> Path:
     """Write a stacked bar per report (one segment per energy component) to ``path``.
 
     ``normalize_to``: a key of ``reports``; bars are then divided by that report's total energy.

@@ -24,6 +24,7 @@ Rules (docs/cost_model.md gives the reasoning and checks):
 A :class:`Rate` has a unique ``name``: two rates with the same name always have the same value, so
 provenance entries can be merged by name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,10 +38,18 @@ __all__ = ["Rate", "PriceBook", "SB2017_NODES", "sb2017_energy", "sb2017_area"]
 #: energy-per-operation polynomial a*Vdd^2 + b*Vdd + c at each node (relative units), and each
 #: node's area relative to 45 nm. Values as reproduced from the paper's tables, not re-verified.
 SB2017_NODES = (130, 90, 65, 45, 32, 20, 16, 14, 10, 7)
-SB2017_ENERGY_FIT = ((7.171, -6.709, 2.904), (4.762, -4.781, 2.092), (3.755, -4.398, 1.975),
-                     (1.103, -0.362, 0.2767), (0.9559, -0.7823, 0.471), (0.373, -0.1582, 0.04104),
-                     (0.2958, -0.1241, 0.03024), (0.2363, -0.09675, 0.02239), (0.2068, -0.09311, 0.02375),
-                     (0.1776, -0.09097, 0.02447))
+SB2017_ENERGY_FIT = (
+    (7.171, -6.709, 2.904),
+    (4.762, -4.781, 2.092),
+    (3.755, -4.398, 1.975),
+    (1.103, -0.362, 0.2767),
+    (0.9559, -0.7823, 0.471),
+    (0.373, -0.1582, 0.04104),
+    (0.2958, -0.1241, 0.03024),
+    (0.2363, -0.09675, 0.02239),
+    (0.2068, -0.09311, 0.02375),
+    (0.1776, -0.09097, 0.02447),
+)
 SB2017_AREA_VS_45 = (6.4, 2.8, 1.5, 1.0, 0.46, 0.21, 0.19, 0.17, 0.1, 0.059)
 #: supply of the Horowitz ISSCC 2014 45 nm tables every 45 nm price here comes from
 REF_VDD = 0.9
@@ -49,8 +58,10 @@ REF_VDD = 0.9
 def _between(node: float) -> tuple[int, int, float]:
     """Neighbouring table indices ``(i, j)`` and the weight of ``j`` for a node inside the table."""
     if not SB2017_NODES[-1] <= node <= SB2017_NODES[0]:
-        raise ValueError(f"node {node:g} nm is outside the Stillmaker-Baas table ({SB2017_NODES[-1]}-"
-                         f"{SB2017_NODES[0]} nm); use chip.node_scaling: exponent")
+        raise ValueError(
+            f"node {node:g} nm is outside the Stillmaker-Baas table ({SB2017_NODES[-1]}-"
+            f"{SB2017_NODES[0]} nm); use chip.node_scaling: exponent"
+        )
     for i in range(len(SB2017_NODES) - 1):
         hi, lo = SB2017_NODES[i], SB2017_NODES[i + 1]
         if lo <= node <= hi:
@@ -61,7 +72,7 @@ def _between(node: float) -> tuple[int, int, float]:
 def sb2017_energy(node: float, vdd: float) -> float:
     """Fitted energy per operation at ``node`` and ``vdd`` (relative units), linear between nodes."""
     i, j, w = _between(node)
-    fit = [a * vdd ** 2 + b * vdd + c for a, b, c in (SB2017_ENERGY_FIT[i], SB2017_ENERGY_FIT[j])]
+    fit = [a * vdd**2 + b * vdd + c for a, b, c in (SB2017_ENERGY_FIT[i], SB2017_ENERGY_FIT[j])]
     return fit[0] * (1 - w) + fit[1] * w
 
 
@@ -120,8 +131,10 @@ class PriceBook:
             return f"at the chip's {self.node:g} nm"
         if self.rule == "exponent":
             return f"x({self.node:g}/{p.node_nm:g} nm)^{self.k:g}"
-        return (f"x{self.energy_factor(p.node_nm):.4g} (Stillmaker-Baas 2017: {p.node_nm:g} nm at {REF_VDD:g} V "
-                f"-> {self.node:g} nm at {self.vdd:g} V)")
+        return (
+            f"x{self.energy_factor(p.node_nm):.4g} (Stillmaker-Baas 2017: {p.node_nm:g} nm at {REF_VDD:g} V "
+            f"-> {self.node:g} nm at {self.vdd:g} V)"
+        )
 
     def mul_j(self, a: int, b: int) -> float:
         m = self.hw.arith.int_mult
@@ -133,8 +146,10 @@ class PriceBook:
 
     def _arith_src(self) -> str:
         m, a = self.hw.arith.int_mult, self.hw.arith.int_add
-        return (f"arith.int_mult {m.value:g} {m.unit}@{m.bits}x{m.bits}b [{m.source}]; "
-                f"arith.int_add {a.value:g} {a.unit}@{a.bits}b [{a.source}]; {self._node_note(m)}")
+        return (
+            f"arith.int_mult {m.value:g} {m.unit}@{m.bits}x{m.bits}b [{m.source}]; "
+            f"arith.int_add {a.value:g} {a.unit}@{a.bits}b [{a.source}]; {self._node_note(m)}"
+        )
 
     # ------------------------------------------------------------------ arithmetic rates
     def mac(self, wb: int, ab: int) -> Rate:
@@ -146,20 +161,25 @@ class PriceBook:
 
     def elt_mul(self, bits: int) -> Rate:
         m = self.hw.arith.int_mult
-        return Rate(f"eltwise.mul@{bits}b", self.mul_j(bits, bits), "op",
-                    f"int_mult*{bits}*{bits}/{m.bits}^2; {self._arith_src()}")
+        return Rate(
+            f"eltwise.mul@{bits}b",
+            self.mul_j(bits, bits),
+            "op",
+            f"int_mult*{bits}*{bits}/{m.bits}^2; {self._arith_src()}",
+        )
 
     def elt_add(self, bits: int) -> Rate:
         a = self.hw.arith.int_add
-        return Rate(f"eltwise.add@{bits}b", self.add_j(bits), "op",
-                    f"int_add*{bits}/{a.bits}; {self._arith_src()}")
+        return Rate(f"eltwise.add@{bits}b", self.add_j(bits), "op", f"int_add*{bits}/{a.bits}; {self._arith_src()}")
 
     def act(self, bits: int) -> Rate:
         seg = self.hw.activation.segment_table.read
         table = self.scaled(seg) * (2 * bits) / seg.bits
         j = table + self.mul_j(bits, bits) + self.add_j(bits)
-        src = (f"activation.segment_table.read {seg.value:g} {seg.unit}/{seg.bits}b x 2*{bits}b "
-               f"[{seg.source}] + E_mul({bits},{bits}) + E_add({bits}); {self._arith_src()}")
+        src = (
+            f"activation.segment_table.read {seg.value:g} {seg.unit}/{seg.bits}b x 2*{bits}b "
+            f"[{seg.source}] + E_mul({bits},{bits}) + E_add({bits}); {self._arith_src()}"
+        )
         return Rate(f"act@{bits}b", j, "op", src)
 
     # ------------------------------------------------------------------ memories (per byte)
@@ -171,29 +191,44 @@ class PriceBook:
 
     def dram(self) -> Rate:
         p = self.hw.dram.energy
-        return Rate("dram.energy", self.scaled(p) / (p.bits / 8), "byte",
-                    f"dram.energy {p.value:g} {p.unit}/{p.bits}b access; {self._node_note(p)} [{p.source}]")
+        return Rate(
+            "dram.energy",
+            self.scaled(p) / (p.bits / 8),
+            "byte",
+            f"dram.energy {p.value:g} {p.unit}/{p.bits}b access; {self._node_note(p)} [{p.source}]",
+        )
 
     # ------------------------------------------------------------------ BNN predictor, memo buffer
     def xnor_bit(self) -> Rate:
-        return Rate("bnn.xnor", self.add_j(1), "bit-op", f"E_add(1): one full-adder cell (assumption); {self._arith_src()}")
+        return Rate(
+            "bnn.xnor", self.add_j(1), "bit-op", f"E_add(1): one full-adder cell (assumption); {self._arith_src()}"
+        )
 
     def popcount(self, n: int) -> Rate:
         t = self.hw.bnn.test_bits.value
         j = n * self.add_j(1) + self.mul_j(t, t) + 2 * self.add_j(t)
-        return Rate(f"bnn.popcount@N={n}", j, "op",
-                    f"{n}*E_add(1) (adder tree) + reuse test E_mul({t},{t}) + 2*E_add({t}); {self._arith_src()}")
+        return Rate(
+            f"bnn.popcount@N={n}",
+            j,
+            "op",
+            f"{n}*E_add(1) (adder tree) + reuse test E_mul({t},{t}) + 2*E_add({t}); {self._arith_src()}",
+        )
 
     def sign_bit_read(self) -> Rate:
         p = self.hw.bnn.sign_weights.read
-        return Rate("bnn.sign_weights.read@bit", self.scaled(p) / p.bits, "bit",
-                    f"bnn.sign_weights.read {p.value:g} {p.unit}/{p.bits}b; {self._node_note(p)} [{p.source}]")
+        return Rate(
+            "bnn.sign_weights.read@bit",
+            self.scaled(p) / p.bits,
+            "bit",
+            f"bnn.sign_weights.read {p.value:g} {p.unit}/{p.bits}b; {self._node_note(p)} [{p.source}]",
+        )
 
     def memo_entry(self, op: str) -> Rate:
         eb = self.hw.bnn.memo_entry_bits.value
         per_byte = self.mem("bnn.memo_buffer", self.hw.bnn.memo_buffer, op)
-        return Rate(f"bnn.memo_buffer.{op}@{eb}b", per_byte.joules * eb / 8, "entry",
-                    f"{eb}-bit entry x {per_byte.source}")
+        return Rate(
+            f"bnn.memo_buffer.{op}@{eb}b", per_byte.joules * eb / 8, "entry", f"{eb}-bit entry x {per_byte.source}"
+        )
 
     # ------------------------------------------------------------------ precision controller
     def compare(self) -> Rate:
@@ -209,13 +244,19 @@ class PriceBook:
         """``(name, watts, how)`` of every part of the chip's static power: each memory's CACTI
         leakage times its instances, and the logic area times ``chip.logic_leakage``."""
         from .area import logic_area_mm2  # area prices its logic with this book's node scaling
+
         parts = []
         for path, mem, n in self.hw.memories():
             lk = mem.leakage
             parts.append((f"{path}.leakage", lk.si * n, f"{lk.value:g} {lk.unit} x {n} [{lk.basis}]"))
         mm2, dens = logic_area_mm2(self.hw, self), self.hw.chip.logic_leakage
-        parts.append(("logic", mm2 * dens.si, f"{mm2:.4g} mm2 of logic (area.py) x chip.logic_leakage "
-                                               f"{dens.value:g} {dens.unit}"))
+        parts.append(
+            (
+                "logic",
+                mm2 * dens.si,
+                f"{mm2:.4g} mm2 of logic (area.py) x chip.logic_leakage {dens.value:g} {dens.unit}",
+            )
+        )
         return parts
 
     def static(self) -> Rate:

@@ -6,6 +6,7 @@ keeps a provenance list of entries ``{count, count_value, price, price_value, pe
 its energy. Counts named like trace counters (``mac.16x16``, ``weight_bytes``) are trace totals;
 other count names are derived counts whose formulas docs/cost_model.md lists.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,17 @@ class Ledger:
         for (comp, cname, _), (count, rate) in self._e.items():
             if count == 0:
                 continue
-            out[comp].append({"count": cname, "count_value": _num(count), "price": rate.name,
-                              "price_value": rate.joules, "per": rate.per,
-                              "joules": count * rate.joules, "source": rate.source})
+            out[comp].append(
+                {
+                    "count": cname,
+                    "count_value": _num(count),
+                    "price": rate.name,
+                    "price_value": rate.joules,
+                    "per": rate.per,
+                    "joules": count * rate.joules,
+                    "source": rate.source,
+                }
+            )
         return out
 
 
@@ -96,10 +105,19 @@ class LayerCost:
         return sum(self.energy_j.values())
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "layer": self.layer, "direction": self.direction, "cell": self.cell,
-                "steps": self.steps, "cycles": self.cycles, "seconds": self.seconds,
-                "energy_j": self.energy_j, "total_j": self.total_j, "stats": self.stats,
-                "provenance": self.provenance}
+        return {
+            "key": self.key,
+            "layer": self.layer,
+            "direction": self.direction,
+            "cell": self.cell,
+            "steps": self.steps,
+            "cycles": self.cycles,
+            "seconds": self.seconds,
+            "energy_j": self.energy_j,
+            "total_j": self.total_j,
+            "stats": self.stats,
+            "provenance": self.provenance,
+        }
 
 
 @dataclass
@@ -118,15 +136,21 @@ class CostReport:
         out = []
         for lc in self.per_layer:
             if lc.stats.get("spill_bytes"):
-                out.append(f"{lc.key}: intermediate working set {lc.stats['intermediate_working_set_bytes']:.4g} B "
-                           f"exceeds the intermediate memory ({lc.stats['intermediate_memory_bytes']:.4g} B); "
-                           f"{lc.stats['spill_bytes']:.4g} B spilled to DRAM")
+                out.append(
+                    f"{lc.key}: intermediate working set {lc.stats['intermediate_working_set_bytes']:.4g} B "
+                    f"exceeds the intermediate memory ({lc.stats['intermediate_memory_bytes']:.4g} B); "
+                    f"{lc.stats['spill_bytes']:.4g} B spilled to DRAM"
+                )
             if lc.stats.get("residency") == "stream":
-                out.append(f"{lc.key}: weights ({lc.stats['weight_footprint_bytes']:.4g} B) do not fit the weight "
-                           f"buffers ({lc.stats['weight_buffer_bytes']:.4g} B): streamed from DRAM every step")
+                out.append(
+                    f"{lc.key}: weights ({lc.stats['weight_footprint_bytes']:.4g} B) do not fit the weight "
+                    f"buffers ({lc.stats['weight_buffer_bytes']:.4g} B): streamed from DRAM every step"
+                )
             if lc.stats.get("memo_skip_assumed_shared"):
-                out.append(f"{lc.key}: sequences_at_once > 1 with memoization: a hardware batch is assumed to skip "
-                           "the rows its sequences skip on average (an upper bound on the weight saving)")
+                out.append(
+                    f"{lc.key}: sequences_at_once > 1 with memoization: a hardware batch is assumed to skip "
+                    "the rows its sequences skip on average (an upper bound on the weight saving)"
+                )
         return out
 
     @property
@@ -150,12 +174,20 @@ class CostReport:
         return sum(self.energy_j.values())
 
     def to_dict(self) -> dict:
-        return {"format": "rnnaccel.cost/1", "hw": self.hw_name, "kind": self.kind,
-                "cycles": self.cycles, "seconds": self.seconds, "energy_j": self.energy_j,
-                "total_j": self.total_j, "unpriced": list(self.unpriced),
-                "operating": dict(self.operating), "warnings": self.warnings,
-                "per_layer": [lc.to_dict() for lc in self.per_layer],
-                "provenance": self.provenance}
+        return {
+            "format": "rnnaccel.cost/1",
+            "hw": self.hw_name,
+            "kind": self.kind,
+            "cycles": self.cycles,
+            "seconds": self.seconds,
+            "energy_j": self.energy_j,
+            "total_j": self.total_j,
+            "unpriced": list(self.unpriced),
+            "operating": dict(self.operating),
+            "warnings": self.warnings,
+            "per_layer": [lc.to_dict() for lc in self.per_layer],
+            "provenance": self.provenance,
+        }
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1)
@@ -165,8 +197,7 @@ class CostReport:
 
     def summary(self) -> str:
         """A short human-readable table: time, then energy per component."""
-        lines = [f"{self.hw_name}: {self.cycles:.6g} cycles, {self.seconds * 1e3:.6g} ms, "
-                 f"{self.total_j * 1e6:.6g} uJ"]
+        lines = [f"{self.hw_name}: {self.cycles:.6g} cycles, {self.seconds * 1e3:.6g} ms, {self.total_j * 1e6:.6g} uJ"]
         tot = self.total_j or 1.0
         for c, j in self.energy_j.items():
             lines.append(f"  {c:<10} {j * 1e6:14.6g} uJ  {100 * j / tot:5.1f} %")
@@ -185,7 +216,9 @@ def compare(base: CostReport, tech: CostReport) -> dict:
     if tech.seconds <= 0 or base.total_j <= 0 or tech.total_j <= 0:
         raise ValueError("compare: both reports need positive time and energy")
     eb, et = base.energy_j, tech.energy_j
-    return {"speedup": base.seconds / tech.seconds,
-            "energy_saving": 1.0 - tech.total_j / base.total_j,
-            "energy_ratio": base.total_j / tech.total_j,
-            "saved_j": {c: eb[c] - et[c] for c in COMPONENTS}}
+    return {
+        "speedup": base.seconds / tech.seconds,
+        "energy_saving": 1.0 - tech.total_j / base.total_j,
+        "energy_ratio": base.total_j / tech.total_j,
+        "saved_j": {c: eb[c] - et[c] for c in COMPONENTS},
+    }

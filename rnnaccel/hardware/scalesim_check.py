@@ -13,6 +13,7 @@ SCALE-Sim 3.0.0 breaks on numpy >= 2.4 (``int(max(arr))``); this module relies o
 ``python -m rnnaccel.hardware.scalesim_check [--hw tpu] [--batch 1] [--chunk S]`` prints the
 table for the GEMMs of the networks in :data:`NETWORKS`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,7 @@ def scalesim_available() -> str | None:
         return f"scalesim not importable ({e}); install the extra: pip install -e '.[hwtools]'"
     major, minor = (int(x) for x in numpy.__version__.split(".")[:2])
     if (major, minor) >= (2, 4):
-        return (f"numpy {numpy.__version__}: SCALE-Sim 3.0.0 needs numpy < 2.4 "
-                "(pinned in the hwtools extra)")
+        return f"numpy {numpy.__version__}: SCALE-Sim 3.0.0 needs numpy < 2.4 (pinned in the hwtools extra)"
     return None
 
 
@@ -75,15 +75,35 @@ def _config(rows: int, cols: int, sram_kb: int) -> configparser.ConfigParser:
     c["general"] = {"run_name": "check"}
     c["run_presets"] = {"InterfaceBandwidth": "CALC", "UseRamulatorTrace": "False"}
     c["architecture_presets"] = {
-        "ArrayHeight": str(rows), "ArrayWidth": str(cols), "ifmapsramszkB": str(sram_kb),
-        "filtersramszkB": str(sram_kb), "ofmapsramszkB": str(sram_kb), "IfmapOffset": "0",
-        "FilterOffset": "10000000", "OfmapOffset": "20000000", "Dataflow": "ws",
-        "ReadRequestBuffer": "32", "WriteRequestBuffer": "32"}
-    c["layout"] = {"IfmapCustomLayout": "False", "FilterCustomLayout": "False",
-                   "IfmapSRAMBankBandwidth": "10", "IfmapSRAMBankNum": "10", "IfmapSRAMBankPort": "2",
-                   "FilterSRAMBankBandwidth": "10", "FilterSRAMBankNum": "10", "FilterSRAMBankPort": "2"}
-    c["sparsity"] = {"SparsitySupport": "false", "SparseRep": "ellpack_block", "OptimizedMapping": "false",
-                     "BlockSize": "8", "RandomNumberGeneratorSeed": "40"}
+        "ArrayHeight": str(rows),
+        "ArrayWidth": str(cols),
+        "ifmapsramszkB": str(sram_kb),
+        "filtersramszkB": str(sram_kb),
+        "ofmapsramszkB": str(sram_kb),
+        "IfmapOffset": "0",
+        "FilterOffset": "10000000",
+        "OfmapOffset": "20000000",
+        "Dataflow": "ws",
+        "ReadRequestBuffer": "32",
+        "WriteRequestBuffer": "32",
+    }
+    c["layout"] = {
+        "IfmapCustomLayout": "False",
+        "FilterCustomLayout": "False",
+        "IfmapSRAMBankBandwidth": "10",
+        "IfmapSRAMBankNum": "10",
+        "IfmapSRAMBankPort": "2",
+        "FilterSRAMBankBandwidth": "10",
+        "FilterSRAMBankNum": "10",
+        "FilterSRAMBankPort": "2",
+    }
+    c["sparsity"] = {
+        "SparsitySupport": "false",
+        "SparseRep": "ellpack_block",
+        "OptimizedMapping": "false",
+        "BlockSize": "8",
+        "RandomNumberGeneratorSeed": "40",
+    }
     return c
 
 
@@ -109,22 +129,35 @@ def scalesim_cycles(shapes, rows: int, cols: int, sram_kb: int = 16384) -> list[
             _config(rows, cols, sram_kb).write(f)
         topo = "Layer, M, N, K,\n" + "".join(f"g{i}, {m}, {n}, {k},\n" for i, (m, n, k) in enumerate(shapes))
         (d / "topo.csv").write_text(topo)
-        (d / "layout.csv").write_text("Layer, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                                      "Channels, Num Filter, Strides,\n")
+        (d / "layout.csv").write_text(
+            "Layer, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+        )
         log = io.StringIO()
         try:
             with redirect_stdout(log), warnings.catch_warnings():
                 # numpy 2.3 deprecates its int(max(array)); numpy 2.4 makes it an error (see above)
                 warnings.filterwarnings("ignore", category=DeprecationWarning, module="scalesim")
-                sim = scalesim(save_disk_space=True, verbose=False, config=str(d / "scale.cfg"),
-                               topology=str(d / "topo.csv"), layout=str(d / "layout.csv"), input_type_gemm=True)
+                sim = scalesim(
+                    save_disk_space=True,
+                    verbose=False,
+                    config=str(d / "scale.cfg"),
+                    topology=str(d / "topo.csv"),
+                    layout=str(d / "layout.csv"),
+                    input_type_gemm=True,
+                )
                 sim.run_scale(top_path=str(d / "out"))
         except SystemExit:
             raise RuntimeError(f"SCALE-Sim exited: {log.getvalue().strip()[-300:]}") from None
         with open(d / "out" / "check" / "COMPUTE_REPORT.csv") as f:
             table = list(csv.DictReader(f, skipinitialspace=True))
-    return [{"cycles": int(r["Total Cycles"]), "stall_cycles": int(r["Stall Cycles"]),
-             "cycles_with_prefetch": int(r["Total Cycles (incl. prefetch)"])} for r in table]
+    return [
+        {
+            "cycles": int(r["Total Cycles"]),
+            "stall_cycles": int(r["Stall Cycles"]),
+            "cycles_with_prefetch": int(r["Total Cycles (incl. prefetch)"]),
+        }
+        for r in table
+    ]
 
 
 def model_cycles(shape, hw="tpu") -> float:
@@ -132,8 +165,11 @@ def model_cycles(shape, hw="tpu") -> float:
     a TPU v1), the array and accumulator depth of price table ``hw``."""
     M, N, K = _check_shape(shape)
     a = load_hw(hw).arch
-    return float(ws_gemm_cycles(M, N, K, a.array_rows.value, a.array_cols.value, a.weight_shift_cycles.value,
-                                a.acc_rows_per_pass.value))
+    return float(
+        ws_gemm_cycles(
+            M, N, K, a.array_rows.value, a.array_cols.value, a.weight_shift_cycles.value, a.acc_rows_per_pass.value
+        )
+    )
 
 
 def compare(shapes, hw="tpu", names=None) -> list[dict]:
@@ -145,9 +181,19 @@ def compare(shapes, hw="tpu", names=None) -> list[dict]:
     out = []
     for i, (s, r) in enumerate(zip(shapes, ref)):
         m = model_cycles(s, hw)
-        out.append({"name": names[i] if names else f"g{i}", "M": s[0], "N": s[1], "K": s[2],
-                    "scalesim": r["cycles"], "model": m, "diff": m - r["cycles"],
-                    "ratio": m / r["cycles"], "stall": r["stall_cycles"]})
+        out.append(
+            {
+                "name": names[i] if names else f"g{i}",
+                "M": s[0],
+                "N": s[1],
+                "K": s[2],
+                "scalesim": r["cycles"],
+                "model": m,
+                "diff": m - r["cycles"],
+                "ratio": m / r["cycles"],
+                "stall": r["stall_cycles"],
+            }
+        )
     return out
 
 
@@ -166,12 +212,18 @@ def network_gemms(batch: int, chunk: int) -> list[tuple[str, tuple[int, int, int
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rnnaccel.hardware.scalesim_check",
-                                description="TPU model GEMM cycles vs SCALE-Sim 3 (weight-stationary)")
+    p = argparse.ArgumentParser(
+        prog="python -m rnnaccel.hardware.scalesim_check",
+        description="TPU model GEMM cycles vs SCALE-Sim 3 (weight-stationary)",
+    )
     p.add_argument("--hw", default="tpu", help="price table (kind tpu); default tpu")
     p.add_argument("--batch", type=int, default=1, help="sequences at once (default 1)")
-    p.add_argument("--chunk", type=int, default=None,
-                   help="projection chunk in steps (default: the table's projection_chunk_steps)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="projection chunk in steps (default: the table's projection_chunk_steps)",
+    )
     args = p.parse_args(argv)
     try:
         hw = load_hw(args.hw)
@@ -190,13 +242,17 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = compare([s for _, s in named], hw, [n for n, _ in named])
     a = hw.arch
-    print(f"{hw.name}: {a.array_rows.value} x {a.array_cols.value} weight-stationary, batch {args.batch}, "
-          f"projection chunk {chunk} steps; SCALE-Sim 3 in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"{hw.name}: {a.array_rows.value} x {a.array_cols.value} weight-stationary, batch {args.batch}, "
+        f"projection chunk {chunk} steps; SCALE-Sim 3 in {time.perf_counter() - t0:.1f} s"
+    )
     print("| GEMM | M | N | K | SCALE-Sim | model | model - SCALE-Sim | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['M']} | {r['N']} | {r['K']} | {r['scalesim']:,} | {r['model']:,.0f} | "
-              f"{r['diff']:+,.0f} | {r['ratio']:.4f} |" + (f" stall {r['stall']}" if r["stall"] else ""))
+        print(
+            f"| {r['name']} | {r['M']} | {r['N']} | {r['K']} | {r['scalesim']:,} | {r['model']:,.0f} | "
+            f"{r['diff']:+,.0f} | {r['ratio']:.4f} |" + (f" stall {r['stall']}" if r["stall"] else "")
+        )
     return 0
 
 

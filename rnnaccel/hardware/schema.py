@@ -12,6 +12,7 @@ counts, :meth:`HwConfig.uncertain` the numbers with a range, :meth:`HwConfig.wit
 ``load_hw("epur")`` reads the packaged table; a path or a mapping (e.g. a hydra ``cfg.hw``) works
 too. The YAML files are plain hydra config-group files (group ``hw``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -22,9 +23,26 @@ from typing import Any, Iterator, Mapping
 from ..configio import packaged, read_yaml_source
 from .units import Param, Price, Spec, build_param, reject_unknown
 
-__all__ = ["HwConfig", "Chip", "Dram", "Memory", "Arith", "ActivationUnit", "BnnUnit",
-           "ControlUnit", "AreaFigures", "EpurArch", "TpuArch", "load_hw", "available_hw",
-           "MAC_TIME_RULES", "NODE_SCALING", "CELL_TYPES", "PERIPHERY_TYPES", "WEIGHT_RESIDENCY"]
+__all__ = [
+    "HwConfig",
+    "Chip",
+    "Dram",
+    "Memory",
+    "Arith",
+    "ActivationUnit",
+    "BnnUnit",
+    "ControlUnit",
+    "AreaFigures",
+    "EpurArch",
+    "TpuArch",
+    "load_hw",
+    "available_hw",
+    "MAC_TIME_RULES",
+    "NODE_SCALING",
+    "CELL_TYPES",
+    "PERIPHERY_TYPES",
+    "WEIGHT_RESIDENCY",
+]
 
 #: how DPU time per MAC depends on operand widths (see docs/cost_model.md, "MAC time")
 MAC_TIME_RULES = ("bit_parallel", "bit_serial", "fixed")  # rnnaccel/hardware/mac.py
@@ -185,8 +203,7 @@ class HwConfig:
 
     def params(self) -> Iterator[Param]:
         """Every Param/Price of the table, in file order (for docs and provenance)."""
-        for sec in (self.chip, self.dram, self.arith, self.activation, self.bnn, self.control,
-                    self.area, self.arch):
+        for sec in (self.chip, self.dram, self.arith, self.activation, self.bnn, self.control, self.area, self.arch):
             yield from _walk(sec)
 
     def uncertain(self) -> list[Param]:
@@ -198,8 +215,10 @@ class HwConfig:
         ``value``; an unknown path is refused with one line."""
         names = {p.name for p in self.params()}
         if path not in names:
-            raise ValueError(f"hw {self.kind}: no number at {path!r}; "
-                             f"paths look like 'dram.energy' (see HwConfig.uncertain() or docs/cost_model.md §9)")
+            raise ValueError(
+                f"hw {self.kind}: no number at {path!r}; "
+                f"paths look like 'dram.energy' (see HwConfig.uncertain() or docs/cost_model.md §9)"
+            )
         d = self.to_dict()
         node = d
         for k in path.split("."):
@@ -211,10 +230,16 @@ class HwConfig:
         """``(path, memory, instances)`` for every on-chip memory. E-PUR has one weight buffer and
         one input buffer per computation unit; every other memory is one instance (its banks
         model parallel copies)."""
-        mems = [(f"{self.kind}.{f.name}", getattr(self.arch, f.name)) for f in fields(self.arch)
-                if isinstance(getattr(self.arch, f.name), Memory)]
-        mems += [("bnn.memo_buffer", self.bnn.memo_buffer), ("bnn.sign_weights", self.bnn.sign_weights),
-                 ("activation.segment_table", self.activation.segment_table)]
+        mems = [
+            (f"{self.kind}.{f.name}", getattr(self.arch, f.name))
+            for f in fields(self.arch)
+            if isinstance(getattr(self.arch, f.name), Memory)
+        ]
+        mems += [
+            ("bnn.memo_buffer", self.bnn.memo_buffer),
+            ("bnn.sign_weights", self.bnn.sign_weights),
+            ("activation.segment_table", self.activation.segment_table),
+        ]
         per_cu = {"epur.weight_buffer", "epur.input_buffer"}
         cus = self.arch.computation_units.value if self.kind == "epur" else 1
         return [(p, m, cus if p in per_cu else 1) for p, m in mems]
@@ -231,6 +256,7 @@ class HwConfig:
     def from_dict(cls, d: Mapping[str, Any], label: str = "hw") -> "HwConfig":
         if hasattr(d, "_content"):  # an OmegaConf DictConfig (hydra's cfg.hw)
             from omegaconf import OmegaConf
+
             d = OmegaConf.to_container(d, resolve=True)
         if not isinstance(d, Mapping):
             raise ValueError(f"{label}: expected a mapping, got {type(d).__name__}")
@@ -243,8 +269,15 @@ class HwConfig:
         name = d.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"{label}: name must be a non-empty string")
-        types = {"chip": Chip, "dram": Dram, "arith": Arith, "activation": ActivationUnit,
-                 "bnn": BnnUnit, "control": ControlUnit, "area": AreaFigures}
+        types = {
+            "chip": Chip,
+            "dram": Dram,
+            "arith": Arith,
+            "activation": ActivationUnit,
+            "bnn": BnnUnit,
+            "control": ControlUnit,
+            "area": AreaFigures,
+        }
         parts = {k: _build(types[k], _need(d, k, label), k, label) for k in common}
         arch = _build(ARCH[kind], _need(d, kind, label), kind, label)
         return cls(kind=kind, name=name.strip(), arch=arch, **parts)
@@ -286,8 +319,10 @@ def _check_memory(m: Memory, path: str, label: str) -> None:
     for op in ("read", "write"):
         p = getattr(m, op)
         if p.bits != m.width.value:
-            raise ValueError(f"{label}: {path}.{op}.bits={p.bits} must equal {path}.width={m.width.value} "
-                             f"(prices are per access of the memory's width)")
+            raise ValueError(
+                f"{label}: {path}.{op}.bits={p.bits} must equal {path}.width={m.width.value} "
+                f"(prices are per access of the memory's width)"
+            )
 
 
 def _walk(obj) -> Iterator[Param]:

@@ -11,6 +11,7 @@ the uncertainty of that price, and the report says so.
 >>> rows = tornado({"memo energy saving": trace_headline(base, memo, "energy_saving")}, "epur")  # doctest: +SKIP
 >>> print(format_tornado(rows))                                                                  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -89,16 +90,26 @@ def format_tornado(rows: list[TornadoRow], top: int | None = None) -> str:
     for r in rows:
         by.setdefault(r.headline, []).append(r)
     for name, rs in by.items():
-        out += [f"#### {name}: nominal {rs[0].nominal:.4g}", "",
-                "| price | value [low, high] | headline at low | at high | swing | sign |",
-                "|---|---|---|---|---|---|"]
+        out += [
+            f"#### {name}: nominal {rs[0].nominal:.4g}",
+            "",
+            "| price | value [low, high] | headline at low | at high | swing | sign |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in rs[:top]:
             flag = "**FLIPS**" if r.flips else ""
-            out.append(f"| `{r.param}` | {r.value:g} [{r.low:g}, {r.high:g}] {r.unit} | {r.at_low:.4g} | "
-                       f"{r.at_high:.4g} | {r.swing:.3g} | {flag} |")
+            out.append(
+                f"| `{r.param}` | {r.value:g} [{r.low:g}, {r.high:g}] {r.unit} | {r.at_low:.4g} | "
+                f"{r.at_high:.4g} | {r.swing:.3g} | {flag} |"
+            )
         flips = [r.param for r in rs if r.flips]
-        out += ["", f"Conclusion flips sign inside the ranges of: {', '.join(flips)}." if flips
-                else "No price flips the sign of this headline inside its range.", ""]
+        out += [
+            "",
+            f"Conclusion flips sign inside the ranges of: {', '.join(flips)}."
+            if flips
+            else "No price flips the sign of this headline inside its range.",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -106,6 +117,7 @@ def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int = 10, title:
     """One horizontal-bar tornado panel per headline, written as ``path`` with suffix .pdf, .svg and
     .png (200 dpi). Returns the files written."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -113,8 +125,9 @@ def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int = 10, title:
     for r in rows:
         by.setdefault(r.headline, []).append(r)
     n = len(by)
-    fig, axes = plt.subplots(n, 1, figsize=(9.5, 1.2 + 0.42 * min(top, max(len(v) for v in by.values())) * n),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n, 1, figsize=(9.5, 1.2 + 0.42 * min(top, max(len(v) for v in by.values())) * n), squeeze=False
+    )
     for ax, (name, rs) in zip(axes[:, 0], by.items()):
         rs = rs[:top][::-1]
         nom = rs[0].nominal if rs else 0.0

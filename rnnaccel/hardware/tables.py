@@ -5,6 +5,7 @@ CACTI outputs (value, sensitivity range, unit, node/width, basis, source), one r
 memory with its CACTI outputs, the static-power parts and the area by component. A test checks the
 docs hold them verbatim.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -46,9 +47,12 @@ def tag(p: Param) -> str:
 
 def price_table_markdown(hw: HwConfig) -> str:
     """One row per number that is not a CACTI output, then the choice fields."""
-    rows = [f"#### `{hw.kind}`: {hw.name}", "",
-            "| parameter | value | range | unit | node / width | basis | tag | source |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        f"#### `{hw.kind}`: {hw.name}",
+        "",
+        "| parameter | value | range | unit | node / width | basis | tag | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for p in hw.params():
         if p.basis == "cacti":
             continue
@@ -62,14 +66,19 @@ def price_table_markdown(hw: HwConfig) -> str:
 
 def memory_table_markdown(hw: HwConfig) -> str:
     """One row per on-chip memory: its description and its cached CACTI outputs."""
-    rows = [f"CACTI outputs cached in `{hw.kind}.yaml` (`python -m rnnaccel.hardware.cacti --hw {hw.kind}`; "
-            f"{_version(hw)}; every other key as CACTI's `cache.cfg_temp`):", "",
-            "| memory | x | capacity | width | banks | cell / periphery | read pJ | write pJ | leakage mW | area mm² | access ns |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        f"CACTI outputs cached in `{hw.kind}.yaml` (`python -m rnnaccel.hardware.cacti --hw {hw.kind}`; "
+        f"{_version(hw)}; every other key as CACTI's `cache.cfg_temp`):",
+        "",
+        "| memory | x | capacity | width | banks | cell / periphery | read pJ | write pJ | leakage mW | area mm² | access ns |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for path, m, n in hw.memories():
-        rows.append(f"| `{path}` | {n} | {m.capacity.value:g} {m.capacity.unit} | {m.width.value} b | {m.banks.value} "
-                    f"| {m.cell} / {m.periphery} | {m.read.value:g} | {m.write.value:g} | {m.leakage.value:g} "
-                    f"| {m.area.value:g} | {m.access_time.value:g} |")
+        rows.append(
+            f"| `{path}` | {n} | {m.capacity.value:g} {m.capacity.unit} | {m.width.value} b | {m.banks.value} "
+            f"| {m.cell} / {m.periphery} | {m.read.value:g} | {m.write.value:g} | {m.leakage.value:g} "
+            f"| {m.area.value:g} | {m.access_time.value:g} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -80,8 +89,12 @@ def _version(hw: HwConfig) -> str:
 
 def static_table_markdown(hw: HwConfig) -> str:
     book = PriceBook(hw)
-    rows = [f"Static power of `{hw.kind}` (charged for the whole run time):", "",
-            "| part | mW | how |", "|---|---|---|"]
+    rows = [
+        f"Static power of `{hw.kind}` (charged for the whole run time):",
+        "",
+        "| part | mW | how |",
+        "|---|---|---|",
+    ]
     for name, w, how in book.static_parts():
         rows.append(f"| `{name}` | {w * 1e3:.4g} | {how} |")
     rows.append(f"| **total** | **{book.static().joules * 1e3:.4g}** | |")
@@ -89,8 +102,7 @@ def static_table_markdown(hw: HwConfig) -> str:
 
 
 def all_tables(hw: HwConfig) -> str:
-    return "\n".join([price_table_markdown(hw), memory_table_markdown(hw), static_table_markdown(hw),
-                      report_text(hw)])
+    return "\n".join([price_table_markdown(hw), memory_table_markdown(hw), static_table_markdown(hw), report_text(hw)])
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ chunk, for the projection). A step reads each weight row once for all its rows
 so it is dense (the whole ``W_ih`` and the reused neurons' MACs are charged) and its 32-bit sums are parked in the unified buffer
 until their step (what does not fit spills to DRAM).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -95,15 +96,15 @@ def _per_chunk(values: np.ndarray, chunk: np.ndarray, n: int, how: str) -> np.nd
     return out
 
 
-def tpu_layer(lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False
-              ) -> tuple[LayerCost, list[str]]:
+def tpu_layer(
+    lt: LayerTrace, hw: HwConfig, book: PriceBook, weights_resident: bool = False
+) -> tuple[LayerCost, list[str]]:
     """Price one (layer, direction). ``weights_resident`` is ignored: a TPU v1 holds no weights on
     chip beyond the FIFO, every tile load streams from DRAM."""
     return tpu_layer_chunked(lt, hw, book, projection_chunk_steps(hw.arch))
 
 
-def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps: int
-                      ) -> tuple[LayerCost, list[str]]:
+def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps: int) -> tuple[LayerCost, list[str]]:
     """:func:`tpu_layer` with the input projection batched over ``chunk_steps`` steps."""
     if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, int) or chunk_steps < 1:
         raise ValueError(f"projection chunk must be an int >= 1 steps, got {chunk_steps!r}")
@@ -130,8 +131,9 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     b = rd.get("active")
     bad = np.flatnonzero(issued & (b <= 0))
     if bad.size:
-        raise ValueError(f"trace {lt.key}: step {int(bad[0])} has MACs but no 'active' rows; "
-                         "the TPU model needs the active counter")
+        raise ValueError(
+            f"trace {lt.key}: step {int(bad[0])} has MACs but no 'active' rows; the TPU model needs the active counter"
+        )
     wmax = np.where(issued, wmax, lt.weight_bits)  # a dense projection of a skipped step: nominal
     amax = np.where(issued, amax, lt.act_bits)
     wslices = np.ceil(wmax / nb)
@@ -182,8 +184,12 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
 
     # ---- energy: MACs a dense projection computes that memoization had skipped
     if dense:
-        led.charge("compute", "memo.reused*D", (rd.get("memo.reused") * D)[proj_on].sum(),
-                   book.mac(lt.weight_bits, lt.act_bits))
+        led.charge(
+            "compute",
+            "memo.reused*D",
+            (rd.get("memo.reused") * D)[proj_on].sum(),
+            book.mac(lt.weight_bits, lt.act_bits),
+        )
 
     # ---- energy of memories
     dram = float(proj_dram.sum() + rec_dram.sum())
@@ -194,7 +200,9 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     led.charge("sram", "dram_weight_bytes", dram, book.mem("tpu.weight_fifo", fifo, "read"))
     ub = a.unified_buffer
     act = rd.get("act_bytes")
-    led.charge("sram", f"act_bytes*{col_tiles}coltiles", act.sum() * col_tiles, book.mem("tpu.unified_buffer", ub, "read"))
+    led.charge(
+        "sram", f"act_bytes*{col_tiles}coltiles", act.sum() * col_tiles, book.mem("tpu.unified_buffer", ub, "read")
+    )
     led.charge("sram", "h_out_bytes", (b * H * lt.act_bits / 8).sum(), book.mem("tpu.unified_buffer", ub, "write"))
     parked = float((park - spill).sum())
     led.charge("sram", "projection_park_bytes", parked, book.mem("tpu.unified_buffer", ub, "write"))
@@ -208,17 +216,28 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     folds_ih, folds_hh = _cdiv(D, R) * col_tiles, _cdiv(H, R) * col_tiles
     loads = folds_ih * blocks_c.sum() + folds_hh * np.ceil(rows / A).sum()
     fill = (R + C - 2) * loads
-    stats = {"col_tiles": col_tiles, "k_tiles": k_tiles, "projection_chunk_steps": S,
-             "passes": float(loads), "projection_gemms": int(np.count_nonzero(M)),
-             "projection_cycles": float(proj.sum()), "recurrent_cycles": float(rec.sum()),
-             "gemm_cycles": float(proj.sum() + rec.sum()),
-             "compute_cycles": float(proj_compute.sum() + rec_compute.sum()),
-             "fill_drain_cycles": float(fill), "vector_cycles": float(vec.sum()),
-             "reexec_cycles": float(re_cyc.sum()), "bnn_cycles": float(bnn.sum()),
-             "control_cycles": float(ctl.sum()), "dram_weight_bytes": dram,
-             "dram_weight_ih_bytes": float(proj_dram.sum()), "dram_weight_hh_bytes": float(rec_dram.sum()),
-             "dram_cycles": (dram + 2 * float(spill.sum())) / bpc,
-             "projection_park_bytes_max": float(park.max()) if nch else 0.0,
-             "ub_spill_bytes": float(2 * spill.sum()), "weights_resident": False}
+    stats = {
+        "col_tiles": col_tiles,
+        "k_tiles": k_tiles,
+        "projection_chunk_steps": S,
+        "passes": float(loads),
+        "projection_gemms": int(np.count_nonzero(M)),
+        "projection_cycles": float(proj.sum()),
+        "recurrent_cycles": float(rec.sum()),
+        "gemm_cycles": float(proj.sum() + rec.sum()),
+        "compute_cycles": float(proj_compute.sum() + rec_compute.sum()),
+        "fill_drain_cycles": float(fill),
+        "vector_cycles": float(vec.sum()),
+        "reexec_cycles": float(re_cyc.sum()),
+        "bnn_cycles": float(bnn.sum()),
+        "control_cycles": float(ctl.sum()),
+        "dram_weight_bytes": dram,
+        "dram_weight_ih_bytes": float(proj_dram.sum()),
+        "dram_weight_hh_bytes": float(rec_dram.sum()),
+        "dram_cycles": (dram + 2 * float(spill.sum())) / bpc,
+        "projection_park_bytes_max": float(park.max()) if nch else 0.0,
+        "ub_spill_bytes": float(2 * spill.sum()),
+        "weights_resident": False,
+    }
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()

@@ -18,6 +18,7 @@ Ranges (the sensitivity rule, docs/cost_model.md §1): a number may carry ``low`
 
 Unit conversions are SI/IEC prefixes only (a definition, not a modelling choice).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,16 @@ UNITS: dict[str, dict[str, float]] = {
     "energy": {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "mJ": 1e-3, "J": 1.0},  # -> J
     "power": {"uW": 1e-6, "mW": 1e-3, "W": 1.0},  # -> W
     "frequency": {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9},  # -> Hz
-    "bandwidth": {"B/s": 1.0, "kB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9,
-                  "KiB/s": 2.0 ** 10, "MiB/s": 2.0 ** 20, "GiB/s": 2.0 ** 30},  # -> byte/s
-    "size": {"B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9,
-             "KiB": 2.0 ** 10, "MiB": 2.0 ** 20, "GiB": 2.0 ** 30},  # -> byte
+    "bandwidth": {
+        "B/s": 1.0,
+        "kB/s": 1e3,
+        "MB/s": 1e6,
+        "GB/s": 1e9,
+        "KiB/s": 2.0**10,
+        "MiB/s": 2.0**20,
+        "GiB/s": 2.0**30,
+    },  # -> byte/s
+    "size": {"B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30},  # -> byte
     "length": {"nm": 1.0},  # -> nm
     "area": {"um2": 1e-6, "mm2": 1.0},  # -> mm^2
     "power_density": {"uW/mm2": 1e-6, "mW/mm2": 1e-3, "W/mm2": 1.0},  # -> W/mm^2
@@ -186,8 +193,10 @@ def _range(d: Mapping, spec: Spec, value: float, basis: str, where: str) -> tupl
     has = [k for k in ("low", "high") if k in d]
     if not has:
         if basis == "estimate":
-            raise ValueError(f"{where}: an estimate needs low and high (its sensitivity range); "
-                             f"give them, or set basis to cacti/measured/design if it is not an estimate")
+            raise ValueError(
+                f"{where}: an estimate needs low and high (its sensitivity range); "
+                f"give them, or set basis to cacti/measured/design if it is not an estimate"
+            )
         return None, None
     if len(has) == 1:
         raise ValueError(f"{where}: {has[0]} given without {'high' if has[0] == 'low' else 'low'}")

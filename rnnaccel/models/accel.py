@@ -11,6 +11,7 @@ accumulator (:meth:`DatapathConfig.check_gemm`), ``mode`` / ``datapath`` read th
     class Translator(OnDatapath, nn.Module):
         STACKS = ("encoder", "decoder")            # model.set_datapath(enc_cfgs, dec_cfgs)
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -61,8 +62,10 @@ class OnDatapath:
         if len(configs) == 1:
             configs = configs * len(stacks)
         if len(configs) != len(stacks):
-            raise ValueError(f"set_datapath: {type(self).__name__} has {len(stacks)} recurrent stacks "
-                             f"{self.STACKS}; got {len(configs)} configs")
+            raise ValueError(
+                f"set_datapath: {type(self).__name__} has {len(stacks)} recurrent stacks "
+                f"{self.STACKS}; got {len(configs)} configs"
+            )
         per_layer = [per_layer_configs(cfg, rnn.num_layers) for rnn, cfg in zip(stacks, configs)]
         for rnn, cfgs in zip(stacks, per_layer):
             check_stack(rnn, cfgs)  # all checked before any stack changes

@@ -4,6 +4,7 @@ datapath mode (the decoder runs one step at a time through ``Translator.step``).
 Both are batched over sentences (beam search over ``sentences * beam`` hypotheses) and
 deterministic (no sampling; ``torch.topk`` ties resolve by index).
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,9 @@ def _max_len(src_len: Tensor, max_len: int | None) -> int:
 
 
 @torch.no_grad()
-def greedy_search(model: Translator, src: Tensor, src_len: Tensor, max_len: int | None = None,
-                  trace: Trace | None = None) -> list[list[int]]:
+def greedy_search(
+    model: Translator, src: Tensor, src_len: Tensor, max_len: int | None = None, trace: Trace | None = None
+) -> list[list[int]]:
     """``src`` (B, S), ``src_len`` (B,) -> B token-id lists (without bos/eos)."""
     memory, keys, mask = model.encode(src, src_len, trace)
     B = src.shape[0]
@@ -44,8 +46,15 @@ def greedy_search(model: Translator, src: Tensor, src_len: Tensor, max_len: int 
 
 
 @torch.no_grad()
-def beam_search(model: Translator, src: Tensor, src_len: Tensor, beam: int = 5, alpha: float = 1.0,
-                max_len: int | None = None, trace: Trace | None = None) -> list[list[int]]:
+def beam_search(
+    model: Translator,
+    src: Tensor,
+    src_len: Tensor,
+    beam: int = 5,
+    alpha: float = 1.0,
+    max_len: int | None = None,
+    trace: Trace | None = None,
+) -> list[list[int]]:
     """Beam search; hypotheses ranked at the end by ``logp / length**alpha`` (length counts eos).
 
     ``src`` (B, S), ``src_len`` (B,) -> B token-id lists (without bos/eos). Finished hypotheses
@@ -76,8 +85,10 @@ def beam_search(model: Translator, src: Tensor, src_len: Tensor, beam: int = 5, 
         src_beam, tok = idx // V, idx % V
         gather = lambda t, ix=src_beam: torch.gather(t, 1, ix)
         was_finished = gather(finished)
-        tokens = torch.cat([torch.gather(tokens, 1, src_beam.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])),
-                            tok.unsqueeze(-1)], dim=-1)
+        tokens = torch.cat(
+            [torch.gather(tokens, 1, src_beam.unsqueeze(-1).expand(-1, -1, tokens.shape[-1])), tok.unsqueeze(-1)],
+            dim=-1,
+        )
         lengths = gather(lengths) + (~was_finished).float()
         finished = was_finished | (tok == EOS)
         scores = top
@@ -97,9 +108,18 @@ def beam_search(model: Translator, src: Tensor, src_len: Tensor, beam: int = 5, 
 
 
 @torch.no_grad()
-def translate(model: Translator, src_vocab: SubwordVocab, tgt_vocab: SubwordVocab, sentences: list[str],
-              beam: int = 1, batch_size: int = 64, alpha: float = 1.0, max_src_tokens: int = 200,
-              trace: Trace | None = None, progress=None) -> list[str]:
+def translate(
+    model: Translator,
+    src_vocab: SubwordVocab,
+    tgt_vocab: SubwordVocab,
+    sentences: list[str],
+    beam: int = 1,
+    batch_size: int = 64,
+    alpha: float = 1.0,
+    max_src_tokens: int = 200,
+    trace: Trace | None = None,
+    progress=None,
+) -> list[str]:
     """Translate raw sentences (batched by sorted source length, output in input order)."""
     was = model.training
     model.eval()
@@ -108,7 +128,7 @@ def translate(model: Translator, src_vocab: SubwordVocab, tgt_vocab: SubwordVoca
     hyps: list[str] = [""] * len(ids)
     try:
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             src, src_len = pad_batch([ids[i] for i in chunk])
             out = beam_search(model, src, src_len, beam=beam, alpha=alpha, trace=trace)
             for i, toks in zip(chunk, out):

@@ -23,6 +23,7 @@ and ``preact.frac`` may not exceed the derived accumulator fraction ``weight.fra
 max(input.frac, hidden.frac)`` (lowered if needed, which only widens their range), and the
 accumulator (``acc_bits`` wide, fraction derived) must hold the observed pre-activations.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,7 @@ def best_format(max_abs: float, bits: int = 16, margin: float = 0.0) -> Fmt:
     need = max_abs * (1.0 + margin)
     qmax = 2 ** (bits - 1) - 1
     for frac in range(bits - 1, -1, -1):
-        if qmax * 2.0 ** -frac >= need:
+        if qmax * 2.0**-frac >= need:
             return Fmt(bits, frac)
     return Fmt(bits, 0)
 
@@ -73,7 +74,7 @@ def _merged_biases(rnn, layer: int, d: int) -> list[torch.Tensor]:
     H = rnn.hidden_size
     if rnn.cell == "lstm":
         return [b_ih.double() + b_hh.double()]
-    return [b_ih[: 2 * H].double() + b_hh[: 2 * H].double(), b_ih[2 * H:], b_hh[2 * H:]]
+    return [b_ih[: 2 * H].double() + b_hh[: 2 * H].double(), b_ih[2 * H :], b_hh[2 * H :]]
 
 
 @torch.no_grad()
@@ -127,8 +128,9 @@ def collect_stack_ranges(rnn, inputs) -> list[RangeStats]:
     return stats
 
 
-def formats_from_ranges(stats: list[RangeStats], bits: int = 16, margin: float = 0.0,
-                        base: DatapathConfig | None = None) -> list[DatapathConfig]:
+def formats_from_ranges(
+    stats: list[RangeStats], bits: int = 16, margin: float = 0.0, base: DatapathConfig | None = None
+) -> list[DatapathConfig]:
     """One :class:`DatapathConfig` per layer from the observed ranges (other fields from ``base``)."""
     base = base or DatapathConfig()
     out = []
@@ -144,15 +146,18 @@ def formats_from_ranges(stats: list[RangeStats], bits: int = 16, margin: float =
         cfg = base.replace(**f)
         acc_top = 2.0 ** (cfg.acc_bits - 1 - cfg.acc_frac)
         if st.max_abs["preact"] * (1.0 + margin) > acc_top:
-            raise ValueError(f"calibration: layer {layer} pre-activations reach {st.max_abs['preact']:.4g} but "
-                             f"the accumulator (acc_bits={cfg.acc_bits}, frac {cfg.acc_frac}) holds only "
-                             f"±{acc_top:.4g}; raise datapath.acc_bits")
+            raise ValueError(
+                f"calibration: layer {layer} pre-activations reach {st.max_abs['preact']:.4g} but "
+                f"the accumulator (acc_bits={cfg.acc_bits}, frac {cfg.acc_frac}) holds only "
+                f"±{acc_top:.4g}; raise datapath.acc_bits"
+            )
         out.append(cfg)
     return out
 
 
-def calibrate(model: SpeechRecognizer, batches, bits: int = 16, margin: float = 0.0,
-              base: DatapathConfig | None = None) -> tuple[list[DatapathConfig], list[RangeStats]]:
+def calibrate(
+    model: SpeechRecognizer, batches, bits: int = 16, margin: float = 0.0, base: DatapathConfig | None = None
+) -> tuple[list[DatapathConfig], list[RangeStats]]:
     """PTQ: ranges from ``batches`` -> per-layer configs (checked against the layer sizes).
     The model is not modified; apply with ``model.set_datapath(cfgs)``."""
     was = model.training

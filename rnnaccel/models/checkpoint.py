@@ -17,6 +17,7 @@ file and what to do (:func:`read_checkpoint`, shared by every rnnaccel checkpoin
 written before digests existed load with a one-line warning; :func:`add_digest` re-saves such a
 file losslessly with its digest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,9 +33,20 @@ from ..emulator import DatapathConfig
 from ..errors import RnnaccelError, one_line
 from .speech import SpeechModelConfig, SpeechRecognizer
 
-__all__ = ["FORMAT", "STORAGE", "save_checkpoint", "load_checkpoint", "load_model", "vocab_to_dict",
-           "vocab_from_dict", "round_to_storage", "stored_state_dict", "read_checkpoint", "content_digest",
-           "add_digest"]
+__all__ = [
+    "FORMAT",
+    "STORAGE",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "vocab_to_dict",
+    "vocab_from_dict",
+    "round_to_storage",
+    "stored_state_dict",
+    "read_checkpoint",
+    "content_digest",
+    "add_digest",
+]
 
 log = logging.getLogger("rnnaccel.checkpoint")
 
@@ -64,8 +76,10 @@ def round_to_storage(model: torch.nn.Module, storage: str) -> torch.nn.Module:
         if t.is_floating_point() and t.dtype != dtype:
             r = t.to(dtype)
             if not bool(torch.isfinite(r).all()) and bool(torch.isfinite(t).all()):
-                raise ValueError(f"{name}: values beyond the {storage} range (max |v| "
-                                 f"{t.abs().max().item():.3g}); keep storage=float32")
+                raise ValueError(
+                    f"{name}: values beyond the {storage} range (max |v| "
+                    f"{t.abs().max().item():.3g}); keep storage=float32"
+                )
             t.copy_(r)
     return model
 
@@ -97,18 +111,40 @@ def vocab_from_dict(d: dict) -> Vocab:
     raise ValueError(f"unknown vocab kind {d['kind']!r}")
 
 
-def save_checkpoint(path: str | Path, model: SpeechRecognizer, vocab: Vocab, metrics: dict | None = None,
-                    datapath: list[DatapathConfig] | None = None, extra: dict | None = None,
-                    storage: str = "float32") -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: SpeechRecognizer,
+    vocab: Vocab,
+    metrics: dict | None = None,
+    datapath: list[DatapathConfig] | None = None,
+    extra: dict | None = None,
+    storage: str = "float32",
+) -> Path:
     """Write a checkpoint atomically (temp file + rename, so an interrupted save never leaves a
     half-written ``path``). ``datapath`` None means "float model, no calibrated formats";
     ``storage``: see :data:`STORAGE` (round the model first with :func:`round_to_storage`)."""
-    return write_checkpoint(path, FORMAT, model, storage, vocab_to_dict(vocab), metrics,
-                            [c.to_dict() for c in datapath] if datapath is not None else None, extra)
+    return write_checkpoint(
+        path,
+        FORMAT,
+        model,
+        storage,
+        vocab_to_dict(vocab),
+        metrics,
+        [c.to_dict() for c in datapath] if datapath is not None else None,
+        extra,
+    )
 
 
-def write_checkpoint(path: str | Path, fmt: str, model: torch.nn.Module, storage: str, vocab: dict,
-                     metrics: dict | None, datapath, extra: dict | None) -> Path:
+def write_checkpoint(
+    path: str | Path,
+    fmt: str,
+    model: torch.nn.Module,
+    storage: str,
+    vocab: dict,
+    metrics: dict | None,
+    datapath,
+    extra: dict | None,
+) -> Path:
     """The layout every rnnaccel checkpoint shares (``format, state_dict, storage, config, vocab,
     metrics, datapath, extra``), written atomically: temp file + rename, so an interrupted save
     never leaves a half-written ``path``."""
@@ -171,14 +207,19 @@ def _unreadable(path: Path, e: Exception) -> RnnaccelError:
     """Why ``torch.load`` failed, in words: truncated archive, foreign objects or not a torch file."""
     cause = one_line(e, 200).split(". ")[0]  # torch's first sentence is the cause, the rest is advice
     if not path.read_bytes()[:4].startswith(b"PK"):  # torch.save writes a zip archive
-        return RnnaccelError(f"checkpoint {path}: not a PyTorch checkpoint (not a zip archive); give a file "
-                             f"written by rnnaccel (rnnaccel-train / rnnaccel-quantize)")
+        return RnnaccelError(
+            f"checkpoint {path}: not a PyTorch checkpoint (not a zip archive); give a file "
+            f"written by rnnaccel (rnnaccel-train / rnnaccel-quantize)"
+        )
     if "unsupported global" in str(e).lower():
-        return RnnaccelError(f"checkpoint {path}: holds Python objects, not plain tensors and values (a pickled "
-                             f"model or another program's file?); rnnaccel reads only its own checkpoints "
-                             f"(rnnaccel-train / rnnaccel-quantize write them)")
-    return RnnaccelError(f"checkpoint {path}: truncated or damaged torch archive ({cause}); "
-                         f"restore the file (copy or download it again)")
+        return RnnaccelError(
+            f"checkpoint {path}: holds Python objects, not plain tensors and values (a pickled "
+            f"model or another program's file?); rnnaccel reads only its own checkpoints "
+            f"(rnnaccel-train / rnnaccel-quantize write them)"
+        )
+    return RnnaccelError(
+        f"checkpoint {path}: truncated or damaged torch archive ({cause}); restore the file (copy or download it again)"
+    )
 
 
 _warned: set[str] = set()
@@ -190,13 +231,18 @@ def _verify_digest(path: Path, obj: dict) -> None:
         if str(path) in _warned:
             return
         _warned.add(str(path))
-        log.warning("checkpoint %s: written before content digests, not verified; re-save it with "
-                    "rnnaccel.models.checkpoint.add_digest to protect it", path)
+        log.warning(
+            "checkpoint %s: written before content digests, not verified; re-save it with "
+            "rnnaccel.models.checkpoint.add_digest to protect it",
+            path,
+        )
         return
     actual = content_digest(obj)
     if stored != actual:
-        raise RnnaccelError(f"checkpoint {path}: content does not match its digest (stored {str(stored)[:12]}, "
-                            f"computed {actual[:12]}): the file is corrupt or was edited; restore it from its source")
+        raise RnnaccelError(
+            f"checkpoint {path}: content does not match its digest (stored {str(stored)[:12]}, "
+            f"computed {actual[:12]}): the file is corrupt or was edited; restore it from its source"
+        )
 
 
 def read_checkpoint(path: str | Path, formats: tuple[str, ...] | None = None) -> dict:
@@ -220,8 +266,10 @@ def read_checkpoint(path: str | Path, formats: tuple[str, ...] | None = None) ->
     fmt = obj.get("format") if isinstance(obj, dict) else None
     if not isinstance(fmt, str) or not fmt.startswith("rnnaccel."):
         what = f"a dict with keys {sorted(map(str, obj))[:6]}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
-        raise RnnaccelError(f"checkpoint {path}: not an rnnaccel checkpoint ({what}, no rnnaccel format tag); "
-                            f"give a file written by rnnaccel (rnnaccel-train / rnnaccel-quantize)")
+        raise RnnaccelError(
+            f"checkpoint {path}: not an rnnaccel checkpoint ({what}, no rnnaccel format tag); "
+            f"give a file written by rnnaccel (rnnaccel-train / rnnaccel-quantize)"
+        )
     if formats is not None and fmt not in formats:
         raise RnnaccelError(f"checkpoint {path}: a {fmt} file, expected {' or '.join(formats)}")
     _verify_digest(path, obj)
@@ -260,6 +308,7 @@ def load_model(path: str | Path, use_datapath: bool = True) -> tuple[SpeechRecog
         if use_datapath and ck["datapath"] is not None:
             model.set_datapath([DatapathConfig.from_dict(d) for d in ck["datapath"]])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise RnnaccelError(f"checkpoint {path}: inconsistent ({one_line(e, 200)}); "
-                            f"it was not written by this version of rnnaccel") from None
+        raise RnnaccelError(
+            f"checkpoint {path}: inconsistent ({one_line(e, 200)}); it was not written by this version of rnnaccel"
+        ) from None
     return model.eval(), vocab, ck

@@ -5,6 +5,7 @@ return one label-id list per utterance (blanks removed, repeats merged as CTC de
 search ranks prefixes by their CTC score plus an optional ``scorer(prefix)`` bonus (shallow fusion;
 :class:`rnnaccel.models.lm.LMScorer`), and its ``final(prefix)`` at the end.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,9 @@ def _logsumexp(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
-def prefix_beam_search(log_probs: Tensor, beam_size: int = 8, blank: int = BLANK_ID,
-                       prune: float | None = None, scorer=None) -> list[tuple[tuple[int, ...], float]]:
+def prefix_beam_search(
+    log_probs: Tensor, beam_size: int = 8, blank: int = BLANK_ID, prune: float | None = None, scorer=None
+) -> list[tuple[tuple[int, ...], float]]:
     """CTC prefix beam search over one utterance ``log_probs`` (T, V).
 
     Each prefix keeps two log scores: ending in blank (``pb``) and ending in its last label
@@ -78,8 +80,14 @@ def prefix_beam_search(log_probs: Tensor, beam_size: int = 8, blank: int = BLANK
     return sorted(out, key=lambda kv: (-kv[1], kv[0]))
 
 
-def beam_search_decode(log_probs: Tensor, lengths: Tensor, beam_size: int = 8, blank: int = BLANK_ID,
-                       prune: float | None = -12.0, scorer=None) -> list[list[int]]:
+def beam_search_decode(
+    log_probs: Tensor,
+    lengths: Tensor,
+    beam_size: int = 8,
+    blank: int = BLANK_ID,
+    prune: float | None = -12.0,
+    scorer=None,
+) -> list[list[int]]:
     """Prefix beam search per utterance of a batch ``log_probs`` (B, T, V); the best prefix each."""
     out = []
     for b in range(log_probs.shape[0]):
@@ -90,8 +98,9 @@ def beam_search_decode(log_probs: Tensor, lengths: Tensor, beam_size: int = 8, b
     return out
 
 
-def decode(log_probs: Tensor, lengths: Tensor, method: str = "greedy", beam_size: int = 8,
-           scorer=None) -> list[list[int]]:
+def decode(
+    log_probs: Tensor, lengths: Tensor, method: str = "greedy", beam_size: int = 8, scorer=None
+) -> list[list[int]]:
     """``method``: ``"greedy"`` or ``"beam"`` (with ``scorer``: beam search with a language model)."""
     if method == "greedy":
         if scorer is not None:
@@ -100,4 +109,3 @@ def decode(log_probs: Tensor, lengths: Tensor, method: str = "greedy", beam_size
     if method == "beam":
         return beam_search_decode(log_probs, lengths, beam_size, scorer=scorer)
     raise ValueError(f"decode method {method!r} unknown; choose 'greedy' or 'beam'")
-

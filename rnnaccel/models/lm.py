@@ -15,6 +15,7 @@ beam picks, never the recurrent layers (nor what the emulator computes).
 corpus trains on (Multi30k train, English side, normalized like the transcripts; no val or test
 sentence is in it).
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,7 @@ class WordNgramLM:
             n_sent += 1
             for n in range(1, order + 1):
                 for i in range(max(0, order - 1 - (n - 1)), len(words) - n + 1):
-                    grams[n][tuple(words[i:i + n])] += 1
+                    grams[n][tuple(words[i : i + n])] += 1
         if n_sent == 0:
             raise ValueError("WordNgramLM needs at least one training sentence")
         # highest order uses counts; lower orders use continuation counts N1+(. w...)
@@ -111,8 +112,9 @@ class LMScorer:
         space: the character that ends a word.
     """
 
-    def __init__(self, lm: WordNgramLM, tokens: list[str], alpha: float = 0.8, beta: float = 1.0,
-                 space: str = " ") -> None:
+    def __init__(
+        self, lm: WordNgramLM, tokens: list[str], alpha: float = 0.8, beta: float = 1.0, space: str = " "
+    ) -> None:
         if space not in tokens:
             raise ValueError(f"the vocabulary has no {space!r} token to end words")
         self.lm, self.tokens, self.alpha, self.beta = lm, tokens, alpha, beta

@@ -2,6 +2,7 @@
 
 An empty hypothesis counts every reference word as a deletion; references must be non-empty.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,9 +36,16 @@ def error_rates(refs: Sequence[str], hyps: Sequence[str]) -> dict:
     werr = w.substitutions + w.deletions + w.insertions
     cerr = c.substitutions + c.deletions + c.insertions
     return {
-        "wer": werr / words, "cer": cerr / chars, "words": words, "word_errors": werr,
-        "substitutions": w.substitutions, "deletions": w.deletions, "insertions": w.insertions,
-        "chars": chars, "char_errors": cerr, "utterances": len(refs),
+        "wer": werr / words,
+        "cer": cerr / chars,
+        "words": words,
+        "word_errors": werr,
+        "substitutions": w.substitutions,
+        "deletions": w.deletions,
+        "insertions": w.insertions,
+        "chars": chars,
+        "char_errors": cerr,
+        "utterances": len(refs),
         "sentence_errors": sum(r != h for r, h in zip(refs, hyps)),
     }
 

@@ -21,6 +21,7 @@ Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are plain dicts 
     metrics     plain dict (accuracies...)
     extra       plain dict (training arguments, wall time...)
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -77,13 +78,18 @@ class SentimentLSTM(OnDatapath, nn.Module):
     Padding id 0 has a zero embedding; positions at or past ``lengths`` are never read by the LSTM.
     """
 
-    def __init__(self, config: SentimentConfig, mode: str = "float",
-                 datapath: DatapathConfig | list[DatapathConfig] | None = None):
+    def __init__(
+        self,
+        config: SentimentConfig,
+        mode: str = "float",
+        datapath: DatapathConfig | list[DatapathConfig] | None = None,
+    ):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=0)
-        self.rnn = LSTM(c.embed_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional,
-                        mode=mode, datapath=datapath)
+        self.rnn = LSTM(
+            c.embed_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, mode=mode, datapath=datapath
+        )
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
         self.last_saturations: dict[str, int] | None = None
@@ -96,8 +102,11 @@ class SentimentLSTM(OnDatapath, nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be (batch, time), got {tuple(tokens.shape)}")
         B, T = tokens.shape
-        lengths = (torch.full((B,), T, dtype=torch.int64) if lengths is None
-                   else torch.as_tensor(lengths, dtype=torch.int64).cpu())
+        lengths = (
+            torch.full((B,), T, dtype=torch.int64)
+            if lengths is None
+            else torch.as_tensor(lengths, dtype=torch.int64).cpu()
+        )
         x = self.drop(self.embed(tokens))  # (B, T, E)
         if self.mode == "emulate":
             return self._forward_emulate(x, lengths, trace)
@@ -136,7 +145,7 @@ def predict(model: SentimentLSTM, items, batch_size: int = 256, saturations: dic
         order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
         preds = torch.empty(len(items), dtype=torch.int64)
         for s in range(0, len(order), batch_size):
-            idx = order[s: s + batch_size]
+            idx = order[s : s + batch_size]
             b = collate_sentiment([items[i] for i in idx])
             preds[idx] = model(b.tokens, b.lengths).argmax(dim=1)
             if saturations is not None and model.mode == "emulate":
@@ -148,8 +157,14 @@ def predict(model: SentimentLSTM, items, batch_size: int = 256, saturations: dic
 
 
 # ---------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str | Path, model: SentimentLSTM, vocab: list[str], metrics: dict | None = None,
-                    datapath: list[DatapathConfig] | None = None, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: SentimentLSTM,
+    vocab: list[str],
+    metrics: dict | None = None,
+    datapath: list[DatapathConfig] | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Write atomically (temp file + rename). ``vocab``: the token list in id order."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +180,7 @@ def save_checkpoint(path: str | Path, model: SentimentLSTM, vocab: list[str], me
         "extra": dict(extra or {}),
     }
     from .checkpoint import save_with_digest
+
     return save_with_digest(obj, path)
 
 
@@ -175,6 +191,7 @@ def load_checkpoint(path: str | Path, mode: str = "float") -> tuple[SentimentLST
         ValueError: one line naming the file when it is missing, unreadable or not a sentiment checkpoint.
     """
     from .checkpoint import read_checkpoint
+
     path = Path(path)
     obj = read_checkpoint(path, (FORMAT,))  # missing, unreadable, foreign or corrupt: one line
     try:

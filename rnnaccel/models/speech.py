@@ -10,6 +10,7 @@ Only the recurrent stack runs on the accelerator datapath: its ``mode`` (``float
 CTC head are always float (on E-PUR-like accelerators they run on the host). One checkpoint serves
 every mode.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -106,8 +107,7 @@ def torch_float_rnn(rnn, x: Tensor, lengths: Tensor) -> Tensor:
     module's own parameters (gradients reach them), PyTorch's equations and gate order.
     """
     B, T, _ = x.shape
-    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True,
-                                               enforce_sorted=False)
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
     flat = []
     for layer in range(rnn.num_layers):
         for d in range(rnn.num_directions):
@@ -116,13 +116,14 @@ def torch_float_rnn(rnn, x: Tensor, lengths: Tensor) -> Tensor:
     h0 = x.new_zeros(L, B, H)
     h0 = h0.index_select(1, packed.sorted_indices)
     if rnn.cell == "lstm":
-        out = torch._VF.lstm(packed.data, packed.batch_sizes, (h0, h0), flat, rnn.bias, rnn.num_layers,
-                             0.0, False, rnn.bidirectional)
+        out = torch._VF.lstm(
+            packed.data, packed.batch_sizes, (h0, h0), flat, rnn.bias, rnn.num_layers, 0.0, False, rnn.bidirectional
+        )
     else:
-        out = torch._VF.gru(packed.data, packed.batch_sizes, h0, flat, rnn.bias, rnn.num_layers,
-                            0.0, False, rnn.bidirectional)
-    packed_out = nn.utils.rnn.PackedSequence(out[0], packed.batch_sizes, packed.sorted_indices,
-                                             packed.unsorted_indices)
+        out = torch._VF.gru(
+            packed.data, packed.batch_sizes, h0, flat, rnn.bias, rnn.num_layers, 0.0, False, rnn.bidirectional
+        )
+    packed_out = nn.utils.rnn.PackedSequence(out[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
     y, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True, total_length=T)
     alive = (torch.arange(T, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
     return y * alive
@@ -141,8 +142,9 @@ class SpeechRecognizer(OnDatapath, nn.Module):
         self.config = config
         c = config
         dirs = 2 if c.bidirectional else 1
-        self.rnn = CELLS[c.cell](c.n_feats * c.stack, c.hidden_size, num_layers=c.num_layers,
-                                 bidirectional=c.bidirectional)
+        self.rnn = CELLS[c.cell](
+            c.n_feats * c.stack, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional
+        )
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(dirs * c.hidden_size, c.vocab_size)
         #: float mode runs torch's fused kernel on the same parameters (3-4x faster to train;
@@ -172,5 +174,6 @@ class SpeechRecognizer(OnDatapath, nn.Module):
     def ctc_loss(self, features: Tensor, lengths: Tensor, targets: Tensor, target_lengths: Tensor) -> Tensor:
         """Mean CTC loss (blank 0, per-utterance loss divided by target length, ``zero_infinity``)."""
         log_probs, out_len = self(features, lengths)
-        return nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, out_len, target_lengths,
-                                      blank=0, reduction="mean", zero_infinity=True)
+        return nn.functional.ctc_loss(
+            log_probs.transpose(0, 1), targets, out_len, target_lengths, blank=0, reduction="mean", zero_infinity=True
+        )

@@ -17,6 +17,7 @@ output projection stay float (host). One checkpoint serves every mode. In emulat
 calls the decoder one step at a time with its dequantized ``(h, c)``, which requantize exactly, so
 the stepwise recurrence equals a whole-sequence emulation bit for bit.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -99,8 +100,8 @@ class Translator(OnDatapath, nn.Module):
         if c.tie_embeddings:
             self.out.weight = self.tgt_emb.weight
         self.drop = nn.Dropout(c.dropout)
-        nn.init.normal_(self.src_emb.weight, 0.0, c.emb_size ** -0.5)
-        nn.init.normal_(self.tgt_emb.weight, 0.0, c.emb_size ** -0.5)
+        nn.init.normal_(self.src_emb.weight, 0.0, c.emb_size**-0.5)
+        nn.init.normal_(self.tgt_emb.weight, 0.0, c.emb_size**-0.5)
         with torch.no_grad():
             self.src_emb.weight[PAD].zero_()
             self.tgt_emb.weight[PAD].zero_()
@@ -149,16 +150,25 @@ class Translator(OnDatapath, nn.Module):
         att, _ = self.attend(h, memory, keys, mask)
         return self.logits(att)
 
-    def loss(self, src: Tensor, src_len: Tensor, tgt_in: Tensor, tgt_out: Tensor, tgt_len: Tensor,
-             label_smoothing: float = 0.0) -> Tensor:
+    def loss(
+        self,
+        src: Tensor,
+        src_len: Tensor,
+        tgt_in: Tensor,
+        tgt_out: Tensor,
+        tgt_len: Tensor,
+        label_smoothing: float = 0.0,
+    ) -> Tensor:
         """Mean token cross-entropy over non-pad ``tgt_out`` (B, T) positions (ends with eos)."""
         logits = self(src, src_len, tgt_in, tgt_len)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
-                               ignore_index=PAD, label_smoothing=label_smoothing)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=PAD, label_smoothing=label_smoothing
+        )
 
     # ------------------------------------------------------------------ step-wise decoding
-    def step(self, prev: Tensor, state, memory: Tensor, keys: Tensor, mask: Tensor,
-             trace: Trace | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def step(
+        self, prev: Tensor, state, memory: Tensor, keys: Tensor, mask: Tensor, trace: Trace | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """One decoder step for N hypotheses.
 
         ``prev`` (N,) previous token ids; ``state`` ``(h, c)`` each (dec_layers, N, Hd) or None

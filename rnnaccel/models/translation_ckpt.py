@@ -14,6 +14,7 @@ PTQ (:func:`calibrate_translator`) reuses :func:`rnnaccel.models.calibrate.forma
 the float recurrences of the encoder (source embeddings) and of the decoder (teacher-forced target
 embeddings) record each tensor class's largest magnitude per layer.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,16 +33,29 @@ __all__ = ["FORMAT", "save_translator", "load_translator", "collect_stack_ranges
 FORMAT = "rnnaccel.translation/1"
 
 
-def save_translator(path: str | Path, model: Translator, src_vocab: SubwordVocab, tgt_vocab: SubwordVocab,
-                    metrics: dict | None = None, datapath: dict | None = None, extra: dict | None = None,
-                    storage: str = "float32") -> Path:
+def save_translator(
+    path: str | Path,
+    model: Translator,
+    src_vocab: SubwordVocab,
+    tgt_vocab: SubwordVocab,
+    metrics: dict | None = None,
+    datapath: dict | None = None,
+    extra: dict | None = None,
+    storage: str = "float32",
+) -> Path:
     """Write atomically (temp file + rename). ``datapath``: ``{"encoder": [cfg], "decoder": [cfg]}``;
     ``storage``: ``float32`` or ``float16`` (round the model first:
     :func:`rnnaccel.models.checkpoint.round_to_storage`)."""
     return write_checkpoint(
-        path, FORMAT, model, storage,
-        {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()}, metrics,
-        None if datapath is None else {k: [c.to_dict() for c in v] for k, v in datapath.items()}, extra)
+        path,
+        FORMAT,
+        model,
+        storage,
+        {"kind": "sentencepiece", "src": src_vocab.to_tensor(), "tgt": tgt_vocab.to_tensor()},
+        metrics,
+        None if datapath is None else {k: [c.to_dict() for c in v] for k, v in datapath.items()},
+        extra,
+    )
 
 
 def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Translator, SubwordVocab, SubwordVocab, dict]:
@@ -59,8 +73,10 @@ def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Transl
         tgt_vocab = SubwordVocab.from_tensor(ck["vocab"]["tgt"])
         if use_datapath and ck.get("datapath"):
             dp = ck["datapath"]
-            model.set_datapath([DatapathConfig.from_dict(d) for d in dp["encoder"]],
-                               [DatapathConfig.from_dict(d) for d in dp["decoder"]])
+            model.set_datapath(
+                [DatapathConfig.from_dict(d) for d in dp["encoder"]],
+                [DatapathConfig.from_dict(d) for d in dp["decoder"]],
+            )
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ValueError(f"checkpoint {path}: inconsistent ({msg[:200]})") from None
@@ -68,8 +84,9 @@ def load_translator(path: str | Path, use_datapath: bool = True) -> tuple[Transl
 
 
 @torch.no_grad()
-def calibrate_translator(model: Translator, batches, bits: int = 16, margin: float = 0.25,
-                         base: DatapathConfig | None = None) -> dict[str, list[DatapathConfig]]:
+def calibrate_translator(
+    model: Translator, batches, bits: int = 16, margin: float = 0.25, base: DatapathConfig | None = None
+) -> dict[str, list[DatapathConfig]]:
     """PTQ from ``batches`` of ``(src (B,S), src_len (B,), tgt_in (B,T), tgt_len (B,))``.
 
     Returns ``{"encoder": [cfg per layer], "decoder": [cfg per layer]}`` (model not modified; apply
@@ -84,8 +101,10 @@ def calibrate_translator(model: Translator, batches, bits: int = 16, margin: flo
         dec = collect_stack_ranges(model.decoder, [(model.tgt_emb(t), tl) for _, _, t, tl in batches])
     finally:
         model.train(was)
-    out = {"encoder": formats_from_ranges(enc, bits, margin, base),
-           "decoder": formats_from_ranges(dec, bits, margin, base)}
+    out = {
+        "encoder": formats_from_ranges(enc, bits, margin, base),
+        "decoder": formats_from_ranges(dec, bits, margin, base),
+    }
     check_stack(model.encoder, out["encoder"])
     check_stack(model.decoder, out["decoder"])
     return out

@@ -6,6 +6,7 @@ path, a mapping or a hydra DictConfig, refusing unknown keys and bad values with
 ``ValueError`` that names the field (``workload.rate must be a finite number > 0, got -1``).
 :func:`register_configs` stores the schema in hydra's ConfigStore (group ``batching``).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,16 @@ from typing import Any, Mapping, Optional
 
 from ..configio import packaged, read_yaml_source
 
-__all__ = ["NetworkConfig", "WorkloadConfig", "PolicyConfig", "BatchingConfig", "POLICIES",
-           "load_batching_config", "available_batching_configs", "register_configs"]
+__all__ = [
+    "NetworkConfig",
+    "WorkloadConfig",
+    "PolicyConfig",
+    "BatchingConfig",
+    "POLICIES",
+    "load_batching_config",
+    "available_batching_configs",
+    "register_configs",
+]
 
 #: scheduling policies (see docs/batching.md)
 POLICIES = ("none", "padded", "cellular", "ebatch")
@@ -146,8 +155,10 @@ class BatchingConfig:
         self.workload.validate()
         self.policy.validate()
         if self.network.bidirectional and self.policy.name == "cellular":
-            raise ValueError("policy.name: cellular batching needs unidirectional layers "
-                             "(network.bidirectional is true; see docs/batching.md)")
+            raise ValueError(
+                "policy.name: cellular batching needs unidirectional layers "
+                "(network.bidirectional is true; see docs/batching.md)"
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -188,6 +199,7 @@ class BatchingConfig:
 def _plain(d):
     try:  # a hydra / OmegaConf node
         from omegaconf import DictConfig, OmegaConf
+
         if isinstance(d, DictConfig):
             return OmegaConf.to_container(d, resolve=True)
     except ImportError:  # pragma: no cover

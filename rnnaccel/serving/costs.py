@@ -9,6 +9,7 @@ last one run (the E-PUR schedule). A layer chunk is charged with ``weights_resid
 the previous chunk the accelerator ran was the same (layer, direction); every switch refetches the
 weights from DRAM. (The TPU model ignores residency: its weights always stream.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,16 @@ class ChunkCoster:
         key = (d_in, batch, steps, resident)
         hit = self._layer.get(key)
         if hit is None:
-            c = layer_chunk_cost(self.hw, self.net.cell, d_in, self.net.hidden_size, batch, steps,
-                                 weights_resident=resident, datapath=self.datapath)
+            c = layer_chunk_cost(
+                self.hw,
+                self.net.cell,
+                d_in,
+                self.net.hidden_size,
+                batch,
+                steps,
+                weights_resident=resident,
+                datapath=self.datapath,
+            )
             e = c.energy_j
             hit = (float(c.seconds), np.array([e[k] for k in COMPONENTS], dtype=np.float64))
             self._layer[key] = hit
@@ -102,5 +111,8 @@ class ChunkCoster:
 
     def alone_seconds(self, length: int) -> float:
         """Busy time of one sequence run alone, whole sequence per layer (no residency)."""
-        return sum(self.layer_cost(self.inputs[l], 1, length, False)[0]
-                   for l in range(self.net.num_layers) for _ in range(self.dirs))
+        return sum(
+            self.layer_cost(self.inputs[l], 1, length, False)[0]
+            for l in range(self.net.num_layers)
+            for _ in range(self.dirs)
+        )

@@ -15,6 +15,7 @@ Bidirectional networks cannot carry a sequence across chunks (the reverse direct
 layer above need the whole sequence), so each chunk packs *whole* sequences into the lanes: a lane
 takes queued sequences while they fit in ``T`` steps (its first one always, lengthening the chunk).
 """
+
 from __future__ import annotations
 
 import math

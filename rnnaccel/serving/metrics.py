@@ -10,6 +10,7 @@ executed batches; one network time step through every layer counts once), ``usef
 that belong to a request: sum of lengths), ``steps`` (network time steps executed) and ``cap``
 (the batch cap / lanes the policy was given).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,10 +22,24 @@ from .costs import COMPONENTS
 __all__ = ["SimResult", "METRICS"]
 
 #: keys of :meth:`SimResult.summary`, in table order
-METRICS = ("requests", "throughput_seq_s", "throughput_steps_s", "latency_p50_s", "latency_p95_s",
-           "latency_p99_s", "latency_mean_s", "energy_per_seq_j", "energy_per_step_j",
-           "padding_fraction", "idle_fraction", "utilization", "mean_batch", "batches",
-           "weight_loads", "makespan_s")
+METRICS = (
+    "requests",
+    "throughput_seq_s",
+    "throughput_steps_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_p99_s",
+    "latency_mean_s",
+    "energy_per_seq_j",
+    "energy_per_step_j",
+    "padding_fraction",
+    "idle_fraction",
+    "utilization",
+    "mean_batch",
+    "batches",
+    "weight_loads",
+    "makespan_s",
+)
 
 
 @dataclass
@@ -72,7 +87,9 @@ class SimResult:
             "requests": n,
             "throughput_seq_s": rate(n),
             "throughput_steps_s": rate(int(self.length.sum())),
-            "latency_p50_s": float(p50), "latency_p95_s": float(p95), "latency_p99_s": float(p99),
+            "latency_p50_s": float(p50),
+            "latency_p95_s": float(p95),
+            "latency_p99_s": float(p99),
             "latency_mean_s": float(lat.mean()),
             "energy_per_seq_j": tot / n,
             "energy_per_step_j": tot / max(int(self.length.sum()), 1),
@@ -92,5 +109,7 @@ class SimResult:
         assert bad.size == 0, f"{bad.size} request(s) served {self.served[bad[0]]} time(s), e.g. #{bad[0]}"
         assert (self.start >= self.arrival - 1e-12).all(), "a request started before it arrived"
         assert (self.finish > self.start).all(), "a request finished before it started"
-        assert self.useful == int(self.length.sum()), f"useful steps {self.useful} != requested {int(self.length.sum())}"
+        assert self.useful == int(self.length.sum()), (
+            f"useful steps {self.useful} != requested {int(self.length.sum())}"
+        )
         assert self.slots >= self.useful

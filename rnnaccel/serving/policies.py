@@ -13,6 +13,7 @@ All three serve requests first come, first served. Charging (docs/batching.md ha
   Requests join at the next round after they arrive while fewer than ``max_batch`` run, and leave
   after their last step.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -81,7 +82,9 @@ class Cellular(Scheduler):
     def __init__(self, coster, cap, length, network=None, **kw):
         super().__init__(coster, cap, length)
         if coster.dirs != 1:
-            raise ValueError("policy.name: cellular batching needs unidirectional layers (network.bidirectional is true)")
+            raise ValueError(
+                "policy.name: cellular batching needs unidirectional layers (network.bidirectional is true)"
+            )
         self.q: deque[int] = deque()
         self.round = 0  # rounds executed so far
         self.running: list[tuple[int, int]] = []  # heap of (round after its last step, request id)

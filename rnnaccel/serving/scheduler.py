@@ -2,6 +2,7 @@
 (:class:`Run`) or waits (:class:`Wait`). The event loop (:mod:`.sim`) and every policy
 (:mod:`.policies`, :mod:`.ebatch`) import this module; it imports none of them.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence

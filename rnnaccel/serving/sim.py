@@ -13,6 +13,7 @@ Schedulers (``policies.py``, ``ebatch.py``) own their queue and lanes; the loop 
 per-request records. A request can therefore never be lost (the loop runs until every request
 completed) and completing one twice is counted (``SimResult.served``).
 """
+
 from __future__ import annotations
 
 import math
@@ -72,9 +73,24 @@ def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult
         useful += act.useful
         steps += act.steps
         batches += 1
-    return SimResult(sched.name, platform, arrival, req.length, start, finish, served, busy, energy,
-                     slots, useful, steps, batches, sched.cap, sched.coster.weight_loads - loads0,
-                     dict(sched.extra))
+    return SimResult(
+        sched.name,
+        platform,
+        arrival,
+        req.length,
+        start,
+        finish,
+        served,
+        busy,
+        energy,
+        slots,
+        useful,
+        steps,
+        batches,
+        sched.cap,
+        sched.coster.weight_loads - loads0,
+        dict(sched.extra),
+    )
 
 
 def make_scheduler(cfg: BatchingConfig, coster: ChunkCoster, length: np.ndarray) -> Scheduler:
@@ -86,8 +102,9 @@ def make_scheduler(cfg: BatchingConfig, coster: ChunkCoster, length: np.ndarray)
     return kinds[p.name](coster, cap, length, policy=p, network=cfg.network)
 
 
-def simulate(cfg="ebatch", requests: Requests | None = None, coster: ChunkCoster | None = None,
-             **overrides) -> SimResult:
+def simulate(
+    cfg="ebatch", requests: Requests | None = None, coster: ChunkCoster | None = None, **overrides
+) -> SimResult:
     """Simulate one config (a :class:`BatchingConfig`, a packaged name, a path or a mapping).
 
     ``requests``: explicit requests (default: drawn from ``cfg.workload``). ``coster``: reuse a

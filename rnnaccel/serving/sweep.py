@@ -4,6 +4,7 @@ Loads are fractions of :func:`reference_rate`, the request rate E-BATCH could su
 lane busy and the longest chunk (``max_batch`` rows, ``steps_max`` steps) on that platform, so one
 list of loads means the same pressure on E-PUR and on the TPU.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,14 +25,21 @@ def reference_rate(cfg, coster: ChunkCoster | None = None) -> float:
     p, w = cfg.policy, cfg.workload
     dist = load_lengths(w.lengths)
     mean_steps = float(((-(-dist.values // w.length_divisor)) * dist.counts).sum() / dist.counts.sum())
-    per_step = sum(coster.layer_cost(d, p.max_batch, p.steps_max, False)[0] for d in coster.inputs) \
-        * coster.dirs / p.steps_max
+    per_step = (
+        sum(coster.layer_cost(d, p.max_batch, p.steps_max, False)[0] for d in coster.inputs) * coster.dirs / p.steps_max
+    )
     return p.max_batch / (mean_steps * per_step)
 
 
-def load_sweep(cfg="ebatch", loads=(0.1, 0.3, 0.5, 0.7, 0.9), policies=("padded", "cellular", "ebatch"),
-               platforms=("epur", "tpu"), num_requests: int = 2000, targets: dict | None = None,
-               progress=None) -> list[dict]:
+def load_sweep(
+    cfg="ebatch",
+    loads=(0.1, 0.3, 0.5, 0.7, 0.9),
+    policies=("padded", "cellular", "ebatch"),
+    platforms=("epur", "tpu"),
+    num_requests: int = 2000,
+    targets: dict | None = None,
+    progress=None,
+) -> list[dict]:
     """Simulate every (platform, policy, load); returns rows ``{platform, policy, load, rate,
     **SimResult.summary()}``. ``targets``: optional latency target (s) per platform."""
     base = load_batching_config(cfg)
@@ -75,10 +83,18 @@ def plot_throughput_latency(rows: list[dict], out_dir: str | Path, metric: str =
             x = [r["throughput_seq_s"] for r in pts]
             ax_l.plot(x, [r[metric] for r in pts], marker="o", label=pol)
             ax_e.plot(x, [r["energy_per_seq_j"] * 1e3 for r in pts], marker="o", label=pol)
-        ax_l.set(xlabel="throughput (sequences/s)", ylabel=metric.replace("_", " "), yscale="log",
-                 title=f"{plat}: throughput vs latency")
-        ax_e.set(xlabel="throughput (sequences/s)", ylabel="energy per sequence (mJ)", yscale="log",
-                 title=f"{plat}: throughput vs energy")
+        ax_l.set(
+            xlabel="throughput (sequences/s)",
+            ylabel=metric.replace("_", " "),
+            yscale="log",
+            title=f"{plat}: throughput vs latency",
+        )
+        ax_e.set(
+            xlabel="throughput (sequences/s)",
+            ylabel="energy per sequence (mJ)",
+            yscale="log",
+            title=f"{plat}: throughput vs energy",
+        )
         for ax in (ax_l, ax_e):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
@@ -89,12 +105,27 @@ def plot_throughput_latency(rows: list[dict], out_dir: str | Path, metric: str =
     return paths
 
 
-def format_table(rows: list[dict], cols=("platform", "load", "policy", "throughput_seq_s", "latency_p50_s",
-                                         "latency_p95_s", "latency_p99_s", "energy_per_seq_j",
-                                         "padding_fraction", "idle_fraction", "utilization")) -> str:
+def format_table(
+    rows: list[dict],
+    cols=(
+        "platform",
+        "load",
+        "policy",
+        "throughput_seq_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "energy_per_seq_j",
+        "padding_fraction",
+        "idle_fraction",
+        "utilization",
+    ),
+) -> str:
     """A Markdown table of sweep rows."""
+
     def fmt(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
+
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ A workload is two arrays of the same length N, sorted by arrival: ``arrival`` (N
 (``rnnaccel/conf/batching/lengths/*.yaml``, made by ``python -m rnnaccel.serving.histograms``);
 arrivals are a Poisson process at a rate or read from a trace file.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,15 @@ import numpy as np
 from ..configio import packaged, read_yaml_source
 from .config import WorkloadConfig, _int, _num
 
-__all__ = ["LengthDistribution", "load_lengths", "poisson_arrivals", "read_trace", "Requests",
-           "make_requests", "available_lengths"]
+__all__ = [
+    "LengthDistribution",
+    "load_lengths",
+    "poisson_arrivals",
+    "read_trace",
+    "Requests",
+    "make_requests",
+    "available_lengths",
+]
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,9 @@ def load_lengths(src: str | Path) -> LengthDistribution:
     d, _ = read_yaml_source("batching/lengths", src, "workload.lengths")
     p = Path(src)
     values, counts = d.get("values") or [], d.get("counts") or []
-    return LengthDistribution(str(d.get("name", p.stem)), np.asarray(values, dtype=np.int64),
-                              np.asarray(counts, dtype=np.int64))
+    return LengthDistribution(
+        str(d.get("name", p.stem)), np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    )
 
 
 def poisson_arrivals(rate: float, n: int, rng: np.random.Generator) -> np.ndarray:

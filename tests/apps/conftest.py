@@ -1,5 +1,6 @@
 """Shared fixtures of the app tests: a tiny random sentiment checkpoint (the snippets ship with the
 repository, so these tests need no external data) and a helper that runs an app as a command."""
+
 import os
 import subprocess
 import sys
@@ -28,13 +29,20 @@ def tiny_sentiment(tmp_path_factory) -> Path:
 def run_app(module: str, *overrides: str, timeout: int = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m rnnaccel.apps.<module> <overrides>`` from the repository root, one thread."""
     e = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    return subprocess.run([sys.executable, "-m", f"rnnaccel.apps.{module}", *overrides], cwd=ROOT, env=e,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", f"rnnaccel.apps.{module}", *overrides],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def have_fsdd() -> bool:
     try:
         from rnnaccel.datasets import default_data_root
+
         return (default_data_root() / "fsdd" / "recordings").is_dir()
     except Exception:
         return False

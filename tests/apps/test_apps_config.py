@@ -1,4 +1,5 @@
 """Config groups and presets of the apps: typos and bad values fail fast with a clear message."""
+
 import time
 
 import pytest
@@ -20,23 +21,36 @@ def cfg(name, overrides=(), hydra=False):
         return compose(name, overrides=list(overrides), return_hydra_config=hydra)
 
 
-@pytest.mark.parametrize("bad", ["memo.thetta=0.1", "precision.taux=1", "precision.tau=abc", "eval.hw=tpu",
-                                 "memo=nope", "hw.chip.frequncy.value=3", "batching=nope"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "memo.thetta=0.1",
+        "precision.taux=1",
+        "precision.tau=abc",
+        "eval.hw=tpu",
+        "memo=nope",
+        "hw.chip.frequncy.value=3",
+        "batching=nope",
+    ],
+)
 def test_unknown_keys_and_types_fail_at_compose(bad):
     name = "batching" if bad.startswith("batching") else "evaluate"
     with pytest.raises(COMPOSE_ERRORS):
         cfg(name, [bad])
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (["memo=bnn", "memo.theta=-1"], "memo.theta=-1.0 is invalid"),
-    (["precision=dynamic", "precision.tau=-0.5"], "precision.tau"),
-    (["precision=dynamic", "precision.thresholds=[0.1,0.3]"], "non-increasing"),
-    (["memo=bnn", "eval.mode=float"], "need eval.mode=emulate"),
-    (["eval.baseline=sometimes"], "eval.baseline"),
-    (["hw.chip.frequency.value=-3"], "frequency"),
-    (["eval.checkpoint=missing.pt"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (["memo=bnn", "memo.theta=-1"], "memo.theta=-1.0 is invalid"),
+        (["precision=dynamic", "precision.tau=-0.5"], "precision.tau"),
+        (["precision=dynamic", "precision.thresholds=[0.1,0.3]"], "non-increasing"),
+        (["memo=bnn", "eval.mode=float"], "need eval.mode=emulate"),
+        (["eval.baseline=sometimes"], "eval.baseline"),
+        (["hw.chip.frequency.value=-3"], "frequency"),
+        (["eval.checkpoint=missing.pt"], "no such file"),
+    ],
+)
 def test_bad_values_are_refused_before_any_data(bad, msg):
     with pytest.raises(ValueError, match=msg):
         validate(cfg("evaluate", bad))

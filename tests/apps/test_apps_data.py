@@ -1,5 +1,6 @@
 """The data layer of the apps: features are keyed by what they were computed from, and a missing,
 empty or broken corpus is one line naming it (never stale features, never a traceback)."""
+
 import numpy as np
 import pytest
 import soundfile as sf

@@ -1,5 +1,6 @@
 """``--help`` of every app starts with a sentence on what it does and lists only its own groups,
 each with exactly the options that exist."""
+
 import re
 
 import pytest
@@ -41,9 +42,17 @@ def test_help_starts_with_what_the_app_does_and_lists_its_own_groups(app):
     text = template(app)
     first = text.splitlines()[0]
     assert first.startswith(f"rnnaccel-{app} ") and first.endswith("."), first
-    listed = dict(re.findall(r"^(\+?[a-z_]+): ([a-z0-9_, ]+?)(?:  \(.*\))?$",
-                             text.split("== Config groups")[1].split("== Config (")[0], re.M)) \
-        if "== Config groups" in text else {}
+    listed = (
+        dict(
+            re.findall(
+                r"^(\+?[a-z_]+): ([a-z0-9_, ]+?)(?:  \(.*\))?$",
+                text.split("== Config groups")[1].split("== Config (")[0],
+                re.M,
+            )
+        )
+        if "== Config groups" in text
+        else {}
+    )
     assert set(listed) == own_groups(app)
     for group, opts in listed.items():
         assert opts.split(", ") == options(group), group

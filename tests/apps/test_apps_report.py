@@ -1,5 +1,6 @@
 """rnnaccel-report on a fixed directory of result JSONs (tests/apps/fixtures/sweep: trimmed results of
 real tiny runs: digits on 20 test utterances, sentiment on 100 sentences; one incomplete result)."""
+
 import csv
 import io
 import json
@@ -31,11 +32,17 @@ def test_report_writes_the_expected_csv_tables_and_plots(tmp_path):
     md = (tmp_path / "results.md").read_text()
     # papers' layout: per network and technique, the best saving within 1 point of accuracy loss
     assert "| digits_blstm | memo:bnn | theta=0.2 | 34.9 | – | -1.45 | 1.54 | 26.0 |" in md
-    assert ("| digits_blstm | precision:dynamic | fraction tau=0.5 phi=[0.3, 0.02] | – | 54.7/45.1/0.2 | +0.00 | 1.30 "
-            "| 18.8 |") in md
+    assert (
+        "| digits_blstm | precision:dynamic | fraction tau=0.5 phi=[0.3, 0.02] | – | 54.7/45.1/0.2 | +0.00 | 1.30 "
+        "| 18.8 |"
+    ) in md
     assert "| sentiment_lstm | memo:bnn | theta=0.3 | 20.2 | – | -4.00 | 1.25 | 16.3 |" in md
-    assert sorted(Path(p).name for p in out["plots"]) == ["accuracy_vs_avoided.png", "energy_breakdown.png",
-                                                          "savings_vs_loss.png", "time_at_precision.png"]
+    assert sorted(Path(p).name for p in out["plots"]) == [
+        "accuracy_vs_avoided.png",
+        "energy_breakdown.png",
+        "savings_vs_loss.png",
+        "time_at_precision.png",
+    ]
     assert all(Path(p).stat().st_size > 5000 for p in out["plots"])
 
 
@@ -65,6 +72,7 @@ def test_atomic_write_leaves_old_file_or_nothing(tmp_path, monkeypatch):
 
     def boom(src, dst):
         raise OSError("disk gone")
+
     monkeypatch.setattr("rnnaccel.apps.results.os.replace", boom)
     with pytest.raises(OSError):
         atomic_write_json(p, {"complete": True, "config_hash": "new"})
@@ -98,8 +106,11 @@ def test_runs_that_differ_get_their_own_label_bar_and_platform(tmp_path, monkeyp
     monkeypatch.setattr(report_plots, "_save", lambda fig, path: figures.setdefault(path.name, fig) and path)
     out = report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"))))
     labels = {r["run"]: r["label"] for r in out["rows"]}
-    assert labels == {"bnn": "memo:bnn, hw=epur, memo.theta=0.1", "oracle": "memo:oracle, hw=epur, memo.theta=0.1",
-                      "tpu": "memo:bnn, hw=tpu, memo.theta=0.2"}
+    assert labels == {
+        "bnn": "memo:bnn, hw=epur, memo.theta=0.1",
+        "oracle": "memo:oracle, hw=epur, memo.theta=0.1",
+        "tpu": "memo:bnn, hw=tpu, memo.theta=0.2",
+    }
     axes = figures["energy_breakdown.png"].axes
     titles = [ax.get_title() for ax in axes if ax.get_title()]
     assert titles == ["energy breakdown (epur)", "energy breakdown (tpu)"]

@@ -1,4 +1,5 @@
 """Hydra apps: typed configs reject typos; train -> quantize -> evaluate end to end on a few utterances."""
+
 import json
 
 import pytest
@@ -8,7 +9,6 @@ from omegaconf.errors import ConfigAttributeError, ValidationError
 
 from rnnaccel.apps import evaluate, quantize, train
 from rnnaccel.models import load_checkpoint
-
 
 
 def cfg(name, overrides=()):
@@ -32,6 +32,7 @@ def test_defaults_compose():
 def _have_fsdd() -> bool:
     try:
         from rnnaccel.datasets import default_data_root
+
         return (default_data_root() / "fsdd" / "recordings").is_dir()
     except Exception:
         return False
@@ -42,33 +43,73 @@ def test_train_quantize_evaluate_end_to_end(tmp_path):
     data = ["data.num_train=16", "data.num_val=8", "data.num_test=6", f"data.cache_dir={tmp_path}/cache"]
     small = ["model.hidden_size=8", "model.num_layers=1"]
     out = tmp_path / "run"
-    tc = cfg("train", data + small + ["train.epochs=2", "train.batch_size=8", f"train.out_dir={out}",
-                                      "train.progress=false", "train.checkpoint_every=1",
-                                      f"train.export={tmp_path}/m.pt"])
+    tc = cfg(
+        "train",
+        data
+        + small
+        + [
+            "train.epochs=2",
+            "train.batch_size=8",
+            f"train.out_dir={out}",
+            "train.progress=false",
+            "train.checkpoint_every=1",
+            f"train.export={tmp_path}/m.pt",
+        ],
+    )
     summary = train.run(tc)
     assert summary["steps"] == 4 and len(summary["history"]) == 2
     assert load_checkpoint(out / "last.pt")["extra"]["train_state"]["step"] == 4
-    qc = cfg("quantize", data + [f"quantize.checkpoint={tmp_path}/m.pt", f"quantize.output={tmp_path}/q.pt",
-                                 "datapath.calib_batches=1", "datapath.calib_batch_size=4"])
+    qc = cfg(
+        "quantize",
+        data
+        + [
+            f"quantize.checkpoint={tmp_path}/m.pt",
+            f"quantize.output={tmp_path}/q.pt",
+            "datapath.calib_batches=1",
+            "datapath.calib_batch_size=4",
+        ],
+    )
     q = quantize.run(qc)
     assert len(q["datapath"]) == 1
     # QAT from the calibrated checkpoint
-    qat = cfg("train", data + small + ["train.epochs=1", "train.batch_size=8", "train.mode=fakequant",
-                                       f"train.init_from={tmp_path}/q.pt", f"train.out_dir={tmp_path}/qat",
-                                       "train.progress=false"])
+    qat = cfg(
+        "train",
+        data
+        + small
+        + [
+            "train.epochs=1",
+            "train.batch_size=8",
+            "train.mode=fakequant",
+            f"train.init_from={tmp_path}/q.pt",
+            f"train.out_dir={tmp_path}/qat",
+            "train.progress=false",
+        ],
+    )
     assert train.run(qat)["steps"] == 2
     assert load_checkpoint(tmp_path / "qat" / "best.pt")["datapath"] is not None
-    ec = cfg("evaluate", data + [f"eval.checkpoint={tmp_path}/q.pt", f"eval.output={tmp_path}/e.json",
-                                 "eval.progress=false"])
+    ec = cfg(
+        "evaluate", data + [f"eval.checkpoint={tmp_path}/q.pt", f"eval.output={tmp_path}/e.json", "eval.progress=false"]
+    )
     r = evaluate.run(ec)
     on_disk = json.loads((tmp_path / "e.json").read_text())
     assert on_disk["utterances"] == 6 and on_disk["mode"] == "emulate" and on_disk["wer"] == r["wer"]
     assert on_disk["cost"]["cycles"] > 0 and on_disk["trace_totals"]["active"] > 0
     assert set(on_disk["saturations"]) >= {"weight_bias"}
     # the same checkpoint with both techniques on every recurrent layer, baseline from the cache
-    tech = cfg("evaluate", data + [f"eval.checkpoint={tmp_path}/q.pt", f"eval.output={tmp_path}/t.json",
-                                   "eval.progress=false", f"eval.cache_dir={tmp_path}/bl", "memo=bnn",
-                                   "memo.theta=0.2", "precision=dynamic", "precision.tau=0.01"])
+    tech = cfg(
+        "evaluate",
+        data
+        + [
+            f"eval.checkpoint={tmp_path}/q.pt",
+            f"eval.output={tmp_path}/t.json",
+            "eval.progress=false",
+            f"eval.cache_dir={tmp_path}/bl",
+            "memo=bnn",
+            "memo.theta=0.2",
+            "precision=dynamic",
+            "precision.tau=0.01",
+        ],
+    )
     t = evaluate.run(tech)
     assert t["baseline"]["source"].startswith("run:") and t["score"]["baseline"] == r["wer"]
     assert t["memo"]["total"]["reused"] > 0 and sum(t["precision"]["all"].values()) == pytest.approx(1.0)
@@ -81,8 +122,9 @@ def test_evaluate_refuses_data_the_checkpoint_was_not_trained_on(tmp_path):
     from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, save_checkpoint
 
     m = SpeechRecognizer(SpeechModelConfig(vocab_size=29, hidden_size=8, num_layers=1))
-    p = save_checkpoint(tmp_path / "synth.pt", m, CharVocab(),
-                        extra={"data": {"corpus": "synth_speech", "vocab": "char"}})
+    p = save_checkpoint(
+        tmp_path / "synth.pt", m, CharVocab(), extra={"data": {"corpus": "synth_speech", "vocab": "char"}}
+    )
     with pytest.raises(ValueError, match="trained with data.corpus=synth_speech, data.vocab=char; pass data=synth$"):
         evaluate.run(cfg("evaluate", [f"eval.checkpoint={p}", f"eval.output={tmp_path}/e.json"]))
 
@@ -91,10 +133,21 @@ def test_evaluate_refuses_data_the_checkpoint_was_not_trained_on(tmp_path):
 def test_train_refuses_to_resume_another_model_in_the_same_out_dir(tmp_path):
     from rnnaccel.errors import RnnaccelError
 
-    common = ["data.num_train=8", "data.num_val=4", f"data.cache_dir={tmp_path}/cache", "model.num_layers=1",
-              "train.epochs=1", "train.batch_size=8", f"train.out_dir={tmp_path}/run", "train.progress=false"]
+    common = [
+        "data.num_train=8",
+        "data.num_val=4",
+        f"data.cache_dir={tmp_path}/cache",
+        "model.num_layers=1",
+        "train.epochs=1",
+        "train.batch_size=8",
+        f"train.out_dir={tmp_path}/run",
+        "train.progress=false",
+    ]
     train.run(cfg("train", common + ["model.hidden_size=8"]))
-    with pytest.raises(RnnaccelError, match=r"last.pt is a run of another config \(model.hidden_size: 8 -> 16\); "
-                                            r"pass train.resume=false"):
+    with pytest.raises(
+        RnnaccelError,
+        match=r"last.pt is a run of another config \(model.hidden_size: 8 -> 16\); "
+        r"pass train.resume=false",
+    ):
         train.run(cfg("train", common + ["model.hidden_size=16"]))
     assert train.run(cfg("train", common + ["model.hidden_size=16", "train.resume=false"]))["steps"] == 1

@@ -1,4 +1,5 @@
 """rnnaccel-evaluate sweeps: joblib end to end + report + resume, the Ray launcher, Optuna, presets."""
+
 import json
 import os
 
@@ -11,8 +12,15 @@ from .conftest import run_app
 
 
 def sweep_args(ckpt, tmp_path, *extra):
-    return [f"eval.checkpoint={ckpt}", "eval.limit=24", "eval.batch_size=12", "eval.progress=false",
-            f"eval.cache_dir={tmp_path}/cache", f"hydra.sweep.dir={tmp_path}/sweep", *extra]
+    return [
+        f"eval.checkpoint={ckpt}",
+        "eval.limit=24",
+        "eval.batch_size=12",
+        "eval.progress=false",
+        f"eval.cache_dir={tmp_path}/cache",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        *extra,
+    ]
 
 
 def results(sweep):
@@ -42,8 +50,9 @@ def test_joblib_sweep_report_and_resume(tiny_sentiment, tmp_path):
     # the two parallel workers share one baseline: one computes it, the other waits and reads it
     assert sorted(r["baseline"]["source"].split(":")[0] for r in (r0, r3)) == ["cache", "run"]
 
-    rep = report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"),
-                                                 plots=False)))
+    rep = report.run(
+        ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"), plots=False))
+    )
     assert len(rep["rows"]) == 2 and (tmp_path / "rep" / "results.csv").read_text().count("\n") == 3
 
     # resume: a rerun skips complete results; an incomplete one (crash before the rename never
@@ -65,8 +74,15 @@ def test_ray_launcher_one_run(tiny_sentiment, tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'rnnaccel[sweep]')")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     args = sweep_args(tiny_sentiment, tmp_path, "memo=bnn", "memo.theta=0.2")
-    p = run_app("evaluate", "-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=1",
-                "+hydra.launcher.ray.init.include_dashboard=false", *args, env={"RAY_USAGE_STATS_ENABLED": "0"})
+    p = run_app(
+        "evaluate",
+        "-m",
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=1",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+        *args,
+        env={"RAY_USAGE_STATS_ENABLED": "0"},
+    )
     started = "Started a local Ray instance" in p.stderr + p.stdout
     if p.returncode != 0 and not started:  # e.g. no /dev/shm, ports or processes for Ray's daemons
         pytest.skip(f"a local Ray instance could not start here: {(p.stderr.strip().splitlines() or ['?'])[-1][:300]}")
@@ -77,8 +93,13 @@ def test_ray_launcher_one_run(tiny_sentiment, tmp_path):
 
 def test_optuna_searches_the_objective(tiny_sentiment, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    p = run_app("evaluate", "-m", "+sweep=memo_per_layer_optuna", "hydra.sweeper.n_trials=2",
-                *sweep_args(tiny_sentiment, tmp_path))  # 2 per-layer thresholds, 1 layer: the second is unused
+    p = run_app(
+        "evaluate",
+        "-m",
+        "+sweep=memo_per_layer_optuna",
+        "hydra.sweeper.n_trials=2",
+        *sweep_args(tiny_sentiment, tmp_path),
+    )  # 2 per-layer thresholds, 1 layer: the second is unused
     assert p.returncode == 0, p.stderr[-3000:]
     best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     assert "best_value" in best and "memo.per_layer.0" in best

@@ -1,4 +1,5 @@
 """rnnaccel-train: one entry point for speech, sentiment and translation, chosen by the group ``task``."""
+
 import json
 
 import pytest
@@ -25,8 +26,9 @@ def test_the_task_group_chooses_the_schema():
     assert t.name == "translation" and t.action == "eval" and t.minutes == 50.0
 
 
-@pytest.mark.parametrize("bad", [["task=sentiment", "task.epoch=3"], ["task=translation", "task.minutes=soon"],
-                                 ["task.epochs=3"]])
+@pytest.mark.parametrize(
+    "bad", [["task=sentiment", "task.epoch=3"], ["task=translation", "task.minutes=soon"], ["task.epochs=3"]]
+)
 def test_a_task_refuses_keys_it_does_not_have(bad):
     with pytest.raises((ConfigAttributeError, ConfigCompositionException, ValidationError)):
         cfg(bad)
@@ -38,8 +40,10 @@ def test_speech_settings_are_refused_for_another_task(task):
     with pytest.raises(ValueError, match=r"train.epochs, model: only for task=speech; task=" + task):
         train.run_task(c, ["train.epochs=3", "model=digits_bgru"])
     assert train.speech_only_overrides("speech", ["train.epochs=3"]) == []
-    assert train.speech_only_overrides(task, ["task.epochs=3", "+data.root=x", "datapath@x=q16"]) == \
-        ["data.root", "datapath@x"]
+    assert train.speech_only_overrides(task, ["task.epochs=3", "+data.root=x", "datapath@x=q16"]) == [
+        "data.root",
+        "datapath@x",
+    ]
 
 
 def test_a_renamed_task_node_is_refused():
@@ -54,8 +58,14 @@ def test_translation_choices_are_checked_before_any_work():
 
 def test_sentiment_trains_and_re_evaluates_through_rnnaccel_train(tmp_path):
     out = tmp_path / "s.pt"
-    small = [f"task.out={out}", "task.epochs=1", "task.embed_dim=8", "task.hidden_size=8", "task.max_vocab=300",
-             "task.progress=false"]
+    small = [
+        f"task.out={out}",
+        "task.epochs=1",
+        "task.embed_dim=8",
+        "task.hidden_size=8",
+        "task.max_vocab=300",
+        "task.progress=false",
+    ]
     metrics = train.run_task(cfg(["task=sentiment", *small]))
     model, vocab, ck = load_checkpoint(out)
     assert ck["extra"]["args"]["epochs"] == 1 and ck["extra"]["args"]["seed"] == 0 and len(vocab) == 300

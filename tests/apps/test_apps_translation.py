@@ -1,11 +1,11 @@
 """rnnaccel-evaluate on a translation checkpoint: BLEU/chrF with sacrebleu, units on encoder and decoder."""
+
 import pytest
 import torch
 from hydra import compose, initialize_config_module
 
 from rnnaccel.apps import evaluate
 from rnnaccel.apps.tasks import translation_scores
-
 
 
 def test_translation_scores():
@@ -18,6 +18,7 @@ def test_translation_scores():
 def _have_multi30k() -> bool:
     try:
         from rnnaccel.datasets.multi30k import available_splits
+
         return "test_2016_flickr" in available_splits()
     except Exception:
         return False
@@ -35,12 +36,23 @@ def test_tiny_random_translator_with_memo(tmp_path):
     sv = SubwordVocab(train_sentencepiece([p.src for p in pairs], vocab_size=120))
     tv = SubwordVocab(train_sentencepiece([p.tgt for p in pairs], vocab_size=120))
     torch.manual_seed(0)
-    model = Translator(TranslatorConfig(src_vocab=len(sv), tgt_vocab=len(tv), emb_size=16, enc_hidden=12,
-                                        dec_hidden=16, dropout=0.0))
+    model = Translator(
+        TranslatorConfig(src_vocab=len(sv), tgt_vocab=len(tv), emb_size=16, enc_hidden=12, dec_hidden=16, dropout=0.0)
+    )
     ck = save_translator(tmp_path / "tr.pt", model, sv, tv)
     with initialize_config_module("rnnaccel.conf", version_base="1.3"):
-        cfg = compose("evaluate", [f"eval.checkpoint={ck}", "eval.limit=6", "eval.progress=false", "memo=bnn",
-                                   "memo.theta=0.3", f"eval.output={tmp_path}/r.json", f"eval.cache_dir={tmp_path}/c"])
+        cfg = compose(
+            "evaluate",
+            [
+                f"eval.checkpoint={ck}",
+                "eval.limit=6",
+                "eval.progress=false",
+                "memo=bnn",
+                "memo.theta=0.3",
+                f"eval.output={tmp_path}/r.json",
+                f"eval.cache_dir={tmp_path}/c",
+            ],
+        )
     r = evaluate.run(cfg)
     assert r["task"] == "translation" and r["score"]["metric"] == "bleu" and 0 <= r["bleu"] <= 100
     assert r["accuracy_loss_pts"] == pytest.approx(r["score"]["baseline"] - r["bleu"])  # BLEU points as is

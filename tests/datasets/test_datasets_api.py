@@ -1,10 +1,16 @@
 """Public API of rnnaccel.datasets, and batches independent of the DataLoader worker count."""
+
 import torch
 from torch.utils.data import DataLoader
 
 import rnnaccel.datasets as datasets
 from rnnaccel.datasets import (
-    ConnectedDigits, FeatureExtractor, SpecAugment, SpeechFeatures, WordVocab, collate_ctc,
+    ConnectedDigits,
+    FeatureExtractor,
+    SpecAugment,
+    SpeechFeatures,
+    WordVocab,
+    collate_ctc,
 )
 
 
@@ -14,10 +20,17 @@ def test_all_names_exported():
 
 
 def _batches(workers):
-    data = SpeechFeatures(ConnectedDigits("train", num_utterances=8, seed=1), FeatureExtractor(),
-                          WordVocab(), SpecAugment(), seed=3)
-    loader = DataLoader(data, batch_size=4, shuffle=True, collate_fn=collate_ctc,
-                        num_workers=workers, generator=torch.Generator().manual_seed(0))
+    data = SpeechFeatures(
+        ConnectedDigits("train", num_utterances=8, seed=1), FeatureExtractor(), WordVocab(), SpecAugment(), seed=3
+    )
+    loader = DataLoader(
+        data,
+        batch_size=4,
+        shuffle=True,
+        collate_fn=collate_ctc,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(0),
+    )
     return list(loader)
 
 

@@ -1,4 +1,5 @@
 """Audio loading errors name the file; the data root is found or its absence is explained."""
+
 from pathlib import Path
 
 import numpy as np

@@ -1,9 +1,15 @@
 """Front end: feature shapes, resampling, normalization, seeded SpecAugment, CTC batches."""
+
 import pytest
 import torch
 
 from rnnaccel.datasets import (
-    ConnectedDigits, FeatureConfig, FeatureExtractor, SpecAugment, SpeechFeatures, WordVocab,
+    ConnectedDigits,
+    FeatureConfig,
+    FeatureExtractor,
+    SpecAugment,
+    SpeechFeatures,
+    WordVocab,
     collate_ctc,
 )
 
@@ -74,7 +80,7 @@ def test_collate_pads_features_and_targets():
     assert batch.feature_lengths.tolist() == lengths
     assert batch.target_lengths.tolist() == [len(t.split()) for t in batch.transcripts]
     for k, it in enumerate(items):
-        assert not batch.features[k, lengths[k]:].any()
+        assert not batch.features[k, lengths[k] :].any()
         assert WordVocab().decode(batch.targets[k, : batch.target_lengths[k]]) == it.transcript
     log_probs = torch.randn(max(lengths), 6, 11).log_softmax(-1)  # (time, batch, classes)
     loss = torch.nn.CTCLoss(blank=0)(log_probs, batch.targets, batch.feature_lengths, batch.target_lengths)

@@ -1,4 +1,5 @@
 """Connected FSDD digits: splits disjoint, utterances deterministic and faithful to their recordings."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -78,11 +79,11 @@ def test_waveform_is_the_recordings_joined_with_silence():
         assert item.speaker == plan.speaker and item.sample_rate == 8000
         pos = 0
         for rec, gap_before in zip(plan.recordings, plan.gaps):
-            assert not item.waveform[pos:pos + gap_before].any()
+            assert not item.waveform[pos : pos + gap_before].any()
             pos += gap_before
             audio, sr = sf.read(rec.path, dtype="float32")
             assert sr == 8000
-            assert torch.equal(item.waveform[pos:pos + len(audio)], torch.from_numpy(audio))
+            assert torch.equal(item.waveform[pos : pos + len(audio)], torch.from_numpy(audio))
             pos += len(audio)
         assert pos + plan.gaps[-1] == item.waveform.numel()
 

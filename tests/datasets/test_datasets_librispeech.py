@@ -1,4 +1,5 @@
 """LibriSpeech layout reader on a tiny generated fixture (two speakers, FLAC via soundfile)."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,8 +10,10 @@ from rnnaccel.datasets import DataError, LibriSpeech
 
 def _make_corpus(root, split="test-clean"):
     """Write <root>/LibriSpeech/<split>/<spk>/<chap>/<spk>-<chap>-<utt>.flac + trans.txt."""
-    utterances = {("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES"],
-                  ("174", "50561"): ["FOREGOING"]}
+    utterances = {
+        ("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES"],
+        ("174", "50561"): ["FOREGOING"],
+    }
     rng = np.random.default_rng(0)
     expected = {}
     for (spk, chap), texts in utterances.items():

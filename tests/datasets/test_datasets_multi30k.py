@@ -1,12 +1,18 @@
 """Multi30k from the shared gz files: sizes, alignment, languages, and file-naming errors."""
+
 import gzip
 
 import pytest
 
 from rnnaccel.datasets import MULTI30K_SPLITS, DataError, Multi30k, available_splits
 
-SIZES = {"val": 1014, "test_2016_flickr": 1000, "test_2017_flickr": 1000,
-         "test_2017_mscoco": 461, "test_2018_flickr": 1071}
+SIZES = {
+    "val": 1014,
+    "test_2016_flickr": 1000,
+    "test_2017_flickr": 1000,
+    "test_2017_mscoco": 461,
+    "test_2018_flickr": 1071,
+}
 
 
 def test_all_splits_present():

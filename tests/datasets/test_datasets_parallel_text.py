@@ -1,4 +1,5 @@
 """WMT-style parallel text: plain and gzip, alignment and empty-line errors name the file."""
+
 import gzip
 
 import pytest

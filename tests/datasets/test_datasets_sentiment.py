@@ -1,4 +1,5 @@
 """The shipped VADER movie-review snippets and their loader: integrity, split, vocab, errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,17 @@ import torch
 
 from rnnaccel.datasets.paths import DataError
 from rnnaccel.datasets.sentiment import (
-    PAD_ID, SNIPPETS_FILE, SNIPPETS_SHA256, UNK_ID, Snippet, SentimentVocab, collate_sentiment,
-    load_sentiment, read_snippets, split_snippets, tokenize,
+    PAD_ID,
+    SNIPPETS_FILE,
+    SNIPPETS_SHA256,
+    UNK_ID,
+    Snippet,
+    SentimentVocab,
+    collate_sentiment,
+    load_sentiment,
+    read_snippets,
+    split_snippets,
+    tokenize,
 )
 
 
@@ -80,17 +90,20 @@ def test_label_rule():
     assert Snippet(1, 0.1, "x").label == 1 and Snippet(2, 0.0, "x").label == 0 and Snippet(3, -2, "x").label == 0
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"1\t0.5\tgood\r\n\r\n2\t-1\tbad", r"bad\.txt:2: empty line"),
-    (b"1\t0.5\tgood\n2\t-1", r"bad\.txt:2: expected ID<TAB>SCORE<TAB>TEXT"),
-    (b"1\tnan\tgood", r"bad\.txt:1: score"),
-    (b"1\t7\tgood", r"bad\.txt:1: score"),
-    (b"x\t1\tgood", r"bad\.txt:1: bad ID"),
-    (b"1\t1\tgood\n1\t-1\tbad", r"bad\.txt:2: duplicate ID"),
-    (b"1\t1\t  ", r"bad\.txt:1: empty text"),
-    (b"1\t1\tgo\xffod", r"bad\.txt: not UTF-8"),
-    (b"", r"bad\.txt: no snippets"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"1\t0.5\tgood\r\n\r\n2\t-1\tbad", r"bad\.txt:2: empty line"),
+        (b"1\t0.5\tgood\n2\t-1", r"bad\.txt:2: expected ID<TAB>SCORE<TAB>TEXT"),
+        (b"1\tnan\tgood", r"bad\.txt:1: score"),
+        (b"1\t7\tgood", r"bad\.txt:1: score"),
+        (b"x\t1\tgood", r"bad\.txt:1: bad ID"),
+        (b"1\t1\tgood\n1\t-1\tbad", r"bad\.txt:2: duplicate ID"),
+        (b"1\t1\t  ", r"bad\.txt:1: empty text"),
+        (b"1\t1\tgo\xffod", r"bad\.txt: not UTF-8"),
+        (b"", r"bad\.txt: no snippets"),
+    ],
+)
 def test_corrupt_files_name_the_file(tmp_path, content, match):
     p = tmp_path / "bad.txt"
     p.write_bytes(content)

@@ -1,5 +1,6 @@
 """Synthesized speech: a tiny corpus (a handful of sentences, two espeak-ng voices) is generated
 deterministically, cached, resumable, voice- and sentence-disjoint, and read back with clear errors."""
+
 import hashlib
 import json
 import shutil
@@ -17,16 +18,25 @@ from rnnaccel.datasets.synth_voices import split_of_voice
 from rnnaccel.datasets.tts_debian import festival_voices, flite_voices
 
 SENTENCES = {
-    "train": ["A man in a blue shirt is standing on a ladder.", "Two dogs play in the snow.",
-              "A woman's hat is red.", "Five people ride 2 bikes.", "An ATV in the mud.",
-              "Children are playing in a fountain."],
+    "train": [
+        "A man in a blue shirt is standing on a ladder.",
+        "Two dogs play in the snow.",
+        "A woman's hat is red.",
+        "Five people ride 2 bikes.",
+        "An ATV in the mud.",
+        "Children are playing in a fountain.",
+    ],
     "val": ["A dog runs on the beach.", "A girl reads a book."],
-    "test_2016_flickr": ["A boy jumps into a lake.", "Two dogs play in the snow.",
-                         'An old man says "hello" to a T-shirt vendor.'],
+    "test_2016_flickr": [
+        "A boy jumps into a lake.",
+        "Two dogs play in the snow.",
+        'An old man says "hello" to a T-shirt vendor.',
+    ],
 }
 VOICES = ("espeak:en-US+m1", "espeak:en-US-nyc+m3")  # one train voice, one test voice
-CONFIG = SynthConfig(seed=3, train_utterances=3, val_utterances=2, test_utterances=2,
-                     engines=("espeak",), voices=VOICES, noise_prob=0.5)
+CONFIG = SynthConfig(
+    seed=3, train_utterances=3, val_utterances=2, test_utterances=2, engines=("espeak",), voices=VOICES, noise_prob=0.5
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +49,11 @@ def data_root(tmp_path_factory):
 
 
 def _digest(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "stats.json"}
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "stats.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +73,12 @@ def test_generation_is_deterministic(corpus, data_root, tmp_path):
 def test_manifest_records(corpus):
     records = read_manifest(corpus)
     assert [r["utt_id"] for r in records] == [
-        "synth-train-000000", "synth-train-000001", "synth-train-000002",
-        "synth-test-000000", "synth-test-000001"]  # no val voice among VOICES
+        "synth-train-000000",
+        "synth-train-000001",
+        "synth-train-000002",
+        "synth-test-000000",
+        "synth-test-000001",
+    ]  # no val voice among VOICES
     sources = {"train": SENTENCES["train"], "test": SENTENCES["test_2016_flickr"]}
     for r in records:
         assert r["text"] in sources[r["split"]]
@@ -112,7 +129,7 @@ def test_stopped_run_resumes_to_the_same_bytes(corpus, data_root, tmp_path):
     shutil.copytree(corpus, out)
     records = (out / "manifest.jsonl").read_text().splitlines()
     (out / "manifest.jsonl").unlink()
-    (out / "manifest.partial.jsonl").write_text("\n".join(records[:2]) + "\n{\"cut")
+    (out / "manifest.partial.jsonl").write_text("\n".join(records[:2]) + '\n{"cut')
     (out / json.loads(records[1])["path"]).unlink()  # listed but lost
     with pytest.raises(FileNotFoundError, match="incomplete"):
         SynthSpeech("train", root=out)
@@ -162,17 +179,44 @@ def test_bad_audio_and_manifest_errors_name_the_file(corpus, tmp_path):
 
 def test_cli_matches_the_api(corpus, data_root, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["--out", str(out), "--seed", "3", "--train-utts", "3", "--val-utts", "2",
-                 "--test-utts", "2", "--engines", "espeak", "--voices", ",".join(VOICES),
-                 "--data-root", str(data_root), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(out),
+                "--seed",
+                "3",
+                "--train-utts",
+                "3",
+                "--val-utts",
+                "2",
+                "--test-utts",
+                "2",
+                "--engines",
+                "espeak",
+                "--voices",
+                ",".join(VOICES),
+                "--data-root",
+                str(data_root),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == str(out / "manifest.jsonl")
     assert _digest(out) == _digest(corpus)
 
 
 @pytest.mark.skipif(not (flite_voices() and festival_voices()), reason="flite/festival not installed")
 def test_debian_voices_are_deterministic(data_root, tmp_path):
-    config = SynthConfig(seed=1, train_utterances=2, val_utterances=0, test_utterances=0,
-                         engines=("flite", "festival"), voices=("flite:slt", "festival:kal_diphone"))
+    config = SynthConfig(
+        seed=1,
+        train_utterances=2,
+        val_utterances=0,
+        test_utterances=0,
+        engines=("flite", "festival"),
+        voices=("flite:slt", "festival:kal_diphone"),
+    )
     generate_corpus(tmp_path / "a", config, data_root=data_root, log=False)
     generate_corpus(tmp_path / "b", config, data_root=data_root, log=False)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
@@ -188,9 +232,19 @@ def test_app_data_layer_reads_the_corpus(corpus, tmp_path):
     from rnnaccel.apps.data import load_split
 
     def conf(root):
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConf), {
-            "corpus": "synth_speech", "root": str(root), "vocab": "char", "num_train": None,
-            "num_test": 1, "cache_dir": str(tmp_path / "cache")}))
+        return OmegaConf.to_object(
+            OmegaConf.merge(
+                OmegaConf.structured(DataConf),
+                {
+                    "corpus": "synth_speech",
+                    "root": str(root),
+                    "vocab": "char",
+                    "num_train": None,
+                    "num_test": 1,
+                    "cache_dir": str(tmp_path / "cache"),
+                },
+            )
+        )
 
     train = load_split(conf(corpus), "train")
     want = SynthSpeech("train", root=corpus)

@@ -1,15 +1,28 @@
 """Synthesized speech helpers: voice tables hold whole voices out, text normalization, resampling,
 noise, and reproducible espeak-ng synthesis."""
+
 import numpy as np
 import pytest
 import torch
 import torchaudio
 
 from rnnaccel.datasets.synth_signal import (
-    mix_at_snr, normalize_transcript, pink_noise, resample, speakable, to_int16, white_noise,
+    mix_at_snr,
+    normalize_transcript,
+    pink_noise,
+    resample,
+    speakable,
+    to_int16,
+    white_noise,
 )
 from rnnaccel.datasets.synth_voices import (
-    DEBIAN_VOICES, ESPEAK_ACCENTS, ESPEAK_VARIANTS, SPLITS, check_disjoint, espeak_voices, split_of_voice,
+    DEBIAN_VOICES,
+    ESPEAK_ACCENTS,
+    ESPEAK_VARIANTS,
+    SPLITS,
+    check_disjoint,
+    espeak_voices,
+    split_of_voice,
     voices_for,
 )
 from rnnaccel.datasets.tts_espeak import Espeak, TTSError, english_voices, variants
@@ -19,10 +32,20 @@ def test_voice_tables_are_disjoint_and_exist():
     check_disjoint()
     assert set(english_voices()) == {a for s in SPLITS for a in ESPEAK_ACCENTS[s]}
     assert {v for s in SPLITS for v in ESPEAK_VARIANTS[s]} - {""} <= set(variants())
-    ids = [{v.id for v in voices_for(s, ("espeak", "flite", "festival"),
-                                      {"flite": ["kal", "kal16", "awb", "rms", "slt"],
-                                       "festival": ["cmu_us_slt_arctic_hts", "kal_diphone", "ked_diphone"]})}
-           for s in SPLITS]
+    ids = [
+        {
+            v.id
+            for v in voices_for(
+                s,
+                ("espeak", "flite", "festival"),
+                {
+                    "flite": ["kal", "kal16", "awb", "rms", "slt"],
+                    "festival": ["cmu_us_slt_arctic_hts", "kal_diphone", "ked_diphone"],
+                },
+            )
+        }
+        for s in SPLITS
+    ]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     assert len(ids[0]) == 5 * 61 + 5 and len(ids[1]) == 6 + 1 and len(ids[2]) == 20 + 2
     test_accents = {v.name.split("+")[0] for v in espeak_voices("test")}
@@ -33,11 +56,14 @@ def test_voice_tables_are_disjoint_and_exist():
         split_of_voice("espeak:en-GB-scotland+m1")  # test accent, train variant: in no split
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("A man's T-shirt.", "a man's t shirt"),
-    ("'Hello,' said the boys' dog!", "hello said the boys dog"),
-    ('He says "rock \'n\' roll" (loudly)', "he says rock n roll loudly"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("A man's T-shirt.", "a man's t shirt"),
+        ("'Hello,' said the boys' dog!", "hello said the boys dog"),
+        ("He says \"rock 'n' roll\" (loudly)", "he says rock n roll loudly"),
+    ],
+)
 def test_normalize_transcript(text, expected):
     assert normalize_transcript(text) == expected and speakable(text)
 

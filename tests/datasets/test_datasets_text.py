@@ -1,4 +1,5 @@
 """CTC vocabularies: blank at 0, encode/decode round trip, greedy collapse."""
+
 import pytest
 import torch
 from hypothesis import given, strategies as st

@@ -4,6 +4,7 @@ Nothing here imports the emulator's arithmetic: formats are (bits, frac) tuples,
 done with ``>>``, masks and ``fractions.Fraction``, the activation table is generated from the
 spec, and every dot product is a Python ``sum`` of int products. One sequence at a time.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,10 @@ def table(func, fin, fout, k, interp):
     lo, hi = qrange(fout)
     n = (1 << k) + (1 if interp else 0)
     half = 0 if interp else (1 << s) // 2
-    return [min(max(round(FUN[func]((lo_in + i * (1 << s) + half) * 2.0 ** -frac) * 2.0 ** fout[1]), lo), hi)
-            for i in range(n)]
+    return [
+        min(max(round(FUN[func]((lo_in + i * (1 << s) + half) * 2.0**-frac) * 2.0 ** fout[1]), lo), hi)
+        for i in range(n)
+    ]
 
 
 def act(func, q, fin, fout, cfg, site, step, j, cnt):
@@ -138,13 +141,30 @@ def lstm_sequence(W_ih, W_hh, b, xs, cfg, site_base=0, h0=None, c0=None):
             z.append(sat(rshift(acc, Fa - fz, mode, seed, site_base + 0, t, pos), F["preact"], cnt, "preact"))
         sg = [act("sigmoid", z[p], F["preact"], F["act"], cfg, site_base + 3, t, p, cnt) for p in range(3 * H)]
         g = [act("tanh", z[3 * H + j], F["preact"], F["act"], cfg, site_base + 4, t, j, cnt) for j in range(H)]
-        i, f, o = sg[:H], sg[H:2 * H], sg[2 * H:]
+        i, f, o = sg[:H], sg[H : 2 * H], sg[2 * H :]
         fm = max(2 * fa, fa + fc)
-        c = [sat(rshift((f[j] * c[j] << (fm - fa - fc)) + (i[j] * g[j] << (fm - 2 * fa)), fm - fc, mode, seed,
-                        site_base + 1, t, j), F["cell"], cnt, "cell") for j in range(H)]
+        c = [
+            sat(
+                rshift(
+                    (f[j] * c[j] << (fm - fa - fc)) + (i[j] * g[j] << (fm - 2 * fa)),
+                    fm - fc,
+                    mode,
+                    seed,
+                    site_base + 1,
+                    t,
+                    j,
+                ),
+                F["cell"],
+                cnt,
+                "cell",
+            )
+            for j in range(H)
+        ]
         tc = [act("tanh", c[j], F["cell"], F["act"], cfg, site_base + 5, t, j, cnt) for j in range(H)]
-        h = [sat(rshift(o[j] * tc[j], 2 * fa - fh, mode, seed, site_base + 2, t, j), F["hidden"], cnt, "hidden")
-             for j in range(H)]
+        h = [
+            sat(rshift(o[j] * tc[j], 2 * fa - fh, mode, seed, site_base + 2, t, j), F["hidden"], cnt, "hidden")
+            for j in range(H)
+        ]
         steps.append((list(h), list(c), i + f + g + o))
     return steps, cnt
 
@@ -179,8 +199,23 @@ def gru_sequence(W_ih, W_hh, bx, bh, xs, cfg, site_base=0, h0=None):
             pre = sat(qxn + rshift(r[j] * qhn, fa, mode, seed, site_base + 8, t, j), F["preact"], cnt, "preact")
             n.append(act("tanh", pre, F["preact"], F["act"], cfg, site_base + 4, t, j, cnt))
         fg = max(fa, fh)
-        h = [sat(rshift((((1 << fa) - zg[j]) * n[j] << (fg - fa)) + (zg[j] * h[j] << (fg - fh)), fa + fg - fh, mode,
-                        seed, site_base + 2, t, j), F["hidden"], cnt, "hidden") for j in range(H)]
+        h = [
+            sat(
+                rshift(
+                    (((1 << fa) - zg[j]) * n[j] << (fg - fa)) + (zg[j] * h[j] << (fg - fh)),
+                    fa + fg - fh,
+                    mode,
+                    seed,
+                    site_base + 2,
+                    t,
+                    j,
+                ),
+                F["hidden"],
+                cnt,
+                "hidden",
+            )
+            for j in range(H)
+        ]
         steps.append((list(h), None, r + zg + n))
     return steps, cnt
 
@@ -198,8 +233,8 @@ def quantize_params(cell, w_ih, w_hh, b_ih, b_hh, cfg, site):
     if cell == "lstm":
         bx, bh = [a + b for a, b in zip(b_ih, b_hh)], [0.0] * len(b_ih)
     else:  # r, z merged; n keeps b_in (x part) and b_hn (gated by r) apart
-        bx = [a + b for a, b in zip(b_ih[:2 * H], b_hh[:2 * H])] + list(b_ih[2 * H:])
-        bh = [0.0] * (2 * H) + list(b_hh[2 * H:])
+        bx = [a + b for a, b in zip(b_ih[: 2 * H], b_hh[: 2 * H])] + list(b_ih[2 * H :])
+        bh = [0.0] * (2 * H) + list(b_hh[2 * H :])
     return qm(w_ih), qm(w_hh), qv(bx), qv(bh)
 
 

@@ -1,5 +1,6 @@
 """API edges that used to compute silently or raise deep inside: a batch of size 0, time-first
 torch modules, NaN/Inf weights and a golden case of zero steps or sequences."""
+
 import subprocess
 import sys
 
@@ -34,8 +35,10 @@ def test_from_torch_honours_batch_first_false(torch_cls, cls, mode):
     x = torch.randn(7, 2, 3)
     lengths = torch.tensor([7, 4])
     out, state = ours(x, lengths)
-    ref, ref_state = cls.from_torch(torch_cls(3, 5, num_layers=2, bidirectional=True, batch_first=True),
-                                    mode=mode), None
+    ref, ref_state = (
+        cls.from_torch(torch_cls(3, 5, num_layers=2, bidirectional=True, batch_first=True), mode=mode),
+        None,
+    )
     ref.load_state_dict(ours.state_dict())
     ref_out, ref_state = ref(x.transpose(0, 1), lengths)
     assert out.shape == (7, 2, 10) and torch.equal(out, ref_out.transpose(0, 1))
@@ -59,7 +62,11 @@ def test_from_torch_refuses_nan_or_inf_weights_naming_the_parameter(bad):
 @pytest.mark.parametrize("arg", ["--steps", "--batch"])
 def test_golden_cli_refuses_zero_steps_or_sequences(tmp_path, arg):
     out = tmp_path / "g.npz"
-    p = subprocess.run([sys.executable, "-m", "rnnaccel.emulator.golden", arg, "0", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "rnnaccel.emulator.golden", arg, "0", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2 and f"argument {arg}: 0 must be >= 1" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()

@@ -1,4 +1,5 @@
 """Bad input gets a clear ValueError naming the culprit."""
+
 import pytest
 import torch
 
@@ -53,12 +54,18 @@ def test_nan_in_padding_is_ignored():
     assert torch.equal(y[1, :2], alone[0])
 
 
-@pytest.mark.parametrize("kw,needle", [
-    ({"weight": (0, 0)}, "datapath.weight"), ({"cell": (40, 3)}, "datapath.cell"),
-    ({"act": (8, 9)}, "datapath.act"), ({"rounding": "banker"}, "datapath.rounding"),
-    ({"acc_bits": 70}, "acc_bits"), ({"act_index_bits": 0}, "act_index_bits"),
-    ({"bias": (32, 32), "weight": (8, 2), "input": (8, 2), "hidden": (8, 2)}, "bias.frac"),
-])
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        ({"weight": (0, 0)}, "datapath.weight"),
+        ({"cell": (40, 3)}, "datapath.cell"),
+        ({"act": (8, 9)}, "datapath.act"),
+        ({"rounding": "banker"}, "datapath.rounding"),
+        ({"acc_bits": 70}, "acc_bits"),
+        ({"act_index_bits": 0}, "act_index_bits"),
+        ({"bias": (32, 32), "weight": (8, 2), "input": (8, 2), "hidden": (8, 2)}, "bias.frac"),
+    ],
+)
 def test_impossible_configs(kw, needle):
     with pytest.raises(ValueError, match=needle):
         DatapathConfig(**kw)

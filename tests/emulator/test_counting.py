@@ -1,6 +1,7 @@
 """Counting from facts: the trace's base counters recomputed independently from what each sequence
 did (recorded memo decisions, precision widths), memo on a static precision never costs more,
 ``seq_weight_bytes`` does not depend on the batch, and no counter is ever negative."""
+
 import numpy as np
 import pytest
 import torch
@@ -82,19 +83,22 @@ def test_seq_weight_bytes_do_not_depend_on_the_batch(cls, units):
     """Batch 1 (each sequence alone) vs 7 vs all at once: identical seq_weight_bytes totals; alone,
     seq_weight_bytes equals weight_bytes at every step."""
     m, (x, L) = model(cls, layers=1), batch()
-    make = {"plain": lambda: [],
-            "memo": lambda: [memo_factory("bnn", theta=0.3)],
-            "memo+dynamic": lambda: [memo_factory("bnn", theta=0.3), precision_factory(DYNAMIC)],
-            "reexec": lambda: [precision_factory(PrecisionConfig(**{**DYNAMIC.to_dict(), "mode": "reexec"}))]}[units]
+    make = {
+        "plain": lambda: [],
+        "memo": lambda: [memo_factory("bnn", theta=0.3)],
+        "memo+dynamic": lambda: [memo_factory("bnn", theta=0.3), precision_factory(DYNAMIC)],
+        "reexec": lambda: [precision_factory(PrecisionConfig(**{**DYNAMIC.to_dict(), "mode": "reexec"}))],
+    }[units]
     alone = 0
     for b in range(x.shape[0]):
-        tr = run(m, x[b:b + 1], L[b:b + 1], make())
+        tr = run(m, x[b : b + 1], L[b : b + 1], make())
         for lt in tr:
             assert np.array_equal(lt.get("seq_weight_bytes"), lt.get("weight_bytes"))
         alone += tr.total("seq_weight_bytes")
     together = run(m, x, L, make()).total("seq_weight_bytes")
-    halves = run(m, x[:3], L[:3], make()).total("seq_weight_bytes") + \
-        run(m, x[3:], L[3:], make()).total("seq_weight_bytes")
+    halves = run(m, x[:3], L[:3], make()).total("seq_weight_bytes") + run(m, x[3:], L[3:], make()).total(
+        "seq_weight_bytes"
+    )
     assert alone == together == halves
     if units == "plain":
         assert together > run(m, x, L, make()).total("weight_bytes")  # the batch shares its row reads

@@ -1,4 +1,5 @@
 """Fast path == the plain-Python-int reference, on many random small configs (hypothesis)."""
+
 from __future__ import annotations
 
 import torch
@@ -19,11 +20,18 @@ def configs(draw):
         return Fmt(bits, draw(st.integers(min(frac_lo, bits), min(frac_hi, bits))))
 
     kw = dict(
-        weight=fmt(3, 16, 1, 13), bias=fmt(3, 16, 0, 12), input=fmt(3, 16, 1, 12), hidden=fmt(3, 16, 2, 15),
-        cell=fmt(3, 16, 1, 12), preact=fmt(3, 16, 1, 12), act=fmt(3, 16, 2, 15),
+        weight=fmt(3, 16, 1, 13),
+        bias=fmt(3, 16, 0, 12),
+        input=fmt(3, 16, 1, 12),
+        hidden=fmt(3, 16, 2, 15),
+        cell=fmt(3, 16, 1, 12),
+        preact=fmt(3, 16, 1, 12),
+        act=fmt(3, 16, 2, 15),
         acc_bits=draw(st.sampled_from([12, 16, 24, 40])),
-        rounding=draw(st.sampled_from(MODES)), act_index_bits=draw(st.integers(1, 6)),
-        act_interp=draw(st.booleans()), seed=draw(st.integers(0, 2**31)),
+        rounding=draw(st.sampled_from(MODES)),
+        act_index_bits=draw(st.integers(1, 6)),
+        act_interp=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**31)),
     )
     try:
         return DatapathConfig(**kw)
@@ -33,10 +41,15 @@ def configs(draw):
 
 def _ref_cfg(cfg: DatapathConfig) -> dict:
     return {
-        "fmt": {k: (getattr(cfg, k).bits, getattr(cfg, k).frac) for k in
-                ("weight", "bias", "input", "hidden", "cell", "preact", "act")},
-        "acc_bits": cfg.acc_bits, "rounding": cfg.rounding.value, "act_index_bits": cfg.act_index_bits,
-        "act_interp": cfg.act_interp, "seed": cfg.seed,
+        "fmt": {
+            k: (getattr(cfg, k).bits, getattr(cfg, k).frac)
+            for k in ("weight", "bias", "input", "hidden", "cell", "preact", "act")
+        },
+        "acc_bits": cfg.acc_bits,
+        "rounding": cfg.rounding.value,
+        "act_index_bits": cfg.act_index_bits,
+        "act_interp": cfg.act_interp,
+        "seed": cfg.seed,
     }
 
 
@@ -54,16 +67,24 @@ def _quantize_params(cell, m, rc, site_base):
     if cell == "lstm":
         bx, bh = [a + b for a, b in zip(b_ih, b_hh)], [0.0] * len(b_ih)
     else:
-        bx = [a + b for a, b in zip(b_ih[:2 * H], b_hh[:2 * H])] + b_ih[2 * H:]
-        bh = [0.0] * (2 * H) + b_hh[2 * H:]
+        bx = [a + b for a, b in zip(b_ih[: 2 * H], b_hh[: 2 * H])] + b_ih[2 * H :]
+        bh = [0.0] * (2 * H) + b_hh[2 * H :]
     qb = lambda v: [ref.quantize_real(x, F["bias"], mode, seed, site, j) for j, x in enumerate(v)]
     return q(w_ih), q(w_hh), qb(bx), qb(bh)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
-@given(cfg=configs(), cell=st.sampled_from(["lstm", "gru"]), D=st.integers(1, 4), H=st.integers(1, 4),
-       T=st.integers(1, 5), B=st.integers(1, 3), wscale=st.sampled_from([0.5, 2.0, 8.0]),
-       xscale=st.sampled_from([1.0, 4.0, 40.0]), seed=st.integers(0, 10_000))
+@given(
+    cfg=configs(),
+    cell=st.sampled_from(["lstm", "gru"]),
+    D=st.integers(1, 4),
+    H=st.integers(1, 4),
+    T=st.integers(1, 5),
+    B=st.integers(1, 3),
+    wscale=st.sampled_from([0.5, 2.0, 8.0]),
+    xscale=st.sampled_from([1.0, 4.0, 40.0]),
+    seed=st.integers(0, 10_000),
+)
 def test_fast_path_equals_reference(cfg, cell, D, H, T, B, wscale, xscale, seed):
     g = torch.Generator().manual_seed(seed)
     m = (LSTM if cell == "lstm" else GRU)(D, H, mode="emulate", datapath=cfg)
@@ -78,8 +99,13 @@ def test_fast_path_equals_reference(cfg, cell, D, H, T, B, wscale, xscale, seed)
     want_sat = {}
     for b in range(B):
         L = int(lengths[b])
-        xs = [[ref.quantize_real(float(v), rc["fmt"]["input"], rc["rounding"], rc["seed"], 10, j, want_sat, "input")
-               for j, v in enumerate(x[b, t].double().tolist())] for t in range(L)]
+        xs = [
+            [
+                ref.quantize_real(float(v), rc["fmt"]["input"], rc["rounding"], rc["seed"], 10, j, want_sat, "input")
+                for j, v in enumerate(x[b, t].double().tolist())
+            ]
+            for t in range(L)
+        ]
         if cell == "lstm":
             steps, cnt = ref.lstm_sequence(W_ih, W_hh, bx, xs, rc)
         else:
@@ -102,16 +128,29 @@ def test_fast_path_equals_reference(cfg, cell, D, H, T, B, wscale, xscale, seed)
         assert [int(v) for v in res.h_n[0, b]] == steps[-1][0]
         assert (res.output[b, L:] == 0).all()
     for k in ("input", "acc", "preact", "cell", "hidden"):
-        assert res.saturations[k] == want_sat.get(k, 0), f"saturation count {k}: {res.saturations[k]} vs {want_sat.get(k, 0)}"
-    assert want_sat.get("act", 0) == 0, "the activation unit saturated in the reference: the no-saturation proof is wrong"
+        assert res.saturations[k] == want_sat.get(k, 0), (
+            f"saturation count {k}: {res.saturations[k]} vs {want_sat.get(k, 0)}"
+        )
+    assert want_sat.get("act", 0) == 0, (
+        "the activation unit saturated in the reference: the no-saturation proof is wrong"
+    )
 
 
 def test_saturation_is_exercised():
     """The random configs above must actually saturate: check one deliberately hot case."""
     seen = set()
     for acc_bits in (10, 16):  # a narrow accumulator saturates first, a wide one leaves it to preact
-        cfg = DatapathConfig(weight=Fmt(6, 3), input=Fmt(6, 3), hidden=Fmt(6, 5), cell=Fmt(4, 2),
-                             preact=Fmt(6, 2), act=Fmt(6, 5), bias=Fmt(6, 3), acc_bits=acc_bits, act_index_bits=3)
+        cfg = DatapathConfig(
+            weight=Fmt(6, 3),
+            input=Fmt(6, 3),
+            hidden=Fmt(6, 5),
+            cell=Fmt(4, 2),
+            preact=Fmt(6, 2),
+            act=Fmt(6, 5),
+            bias=Fmt(6, 3),
+            acc_bits=acc_bits,
+            act_index_bits=3,
+        )
         m = LSTM(3, 4, mode="emulate", datapath=cfg)
         torch.manual_seed(0)
         with torch.no_grad():

@@ -1,4 +1,5 @@
 """Float mode equals torch.nn.LSTM / torch.nn.GRU with the same weights (<= 1e-6)."""
+
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence

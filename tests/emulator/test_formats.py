@@ -1,4 +1,5 @@
 """Rounding, saturation and quantization primitives against the plain-int reference."""
+
 import math
 
 import pytest
@@ -15,8 +16,13 @@ MODES = [r.value for r in Rounding]
 
 
 @settings(max_examples=200, deadline=None)
-@given(vals=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=20), s=st.integers(-3, 20),
-       mode=st.sampled_from(MODES), seed=st.integers(0, 2**32), step=st.integers(0, 100))
+@given(
+    vals=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=20),
+    s=st.integers(-3, 20),
+    mode=st.sampled_from(MODES),
+    seed=st.integers(0, 2**32),
+    step=st.integers(0, 100),
+)
 def test_round_shift_matches_reference(vals, s, mode, seed, step):
     v = torch.tensor(vals, dtype=torch.float64)
     got = round_shift(v, s, Rounding(mode), seed=seed, site=3, step=step)
@@ -24,11 +30,14 @@ def test_round_shift_matches_reference(vals, s, mode, seed, step):
     assert [int(g) for g in got] == want
 
 
-@pytest.mark.parametrize("mode,expected", [
-    ("nearest_even", [-2, -2, -0, 0, 2, 2]),
-    ("nearest_away", [-3, -2, -1, 1, 2, 3]),
-    ("floor", [-3, -2, -1, 0, 1, 2]),
-])
+@pytest.mark.parametrize(
+    "mode,expected",
+    [
+        ("nearest_even", [-2, -2, -0, 0, 2, 2]),
+        ("nearest_away", [-3, -2, -1, 1, 2, 3]),
+        ("floor", [-3, -2, -1, 0, 1, 2]),
+    ],
+)
 def test_ties(mode, expected):
     # -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 in units of the output LSB
     v = torch.tensor([-5.0, -3.0, -1.0, 1.0, 3.0, 5.0], dtype=torch.float64)
@@ -47,8 +56,13 @@ def test_stochastic_rounding_is_unbiased_and_seeded():
 
 
 @settings(max_examples=200, deadline=None)
-@given(xs=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=16), bits=st.integers(2, 20),
-       fr=st.integers(0, 20), mode=st.sampled_from(MODES), seed=st.integers(0, 1000))
+@given(
+    xs=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=16),
+    bits=st.integers(2, 20),
+    fr=st.integers(0, 20),
+    mode=st.sampled_from(MODES),
+    seed=st.integers(0, 1000),
+)
 def test_quantize_matches_reference(xs, bits, fr, mode, seed):
     fmt = Fmt(bits, min(fr, bits))
     q, n = quantize(torch.tensor(xs, dtype=torch.float64), fmt, Rounding(mode), seed=seed, site=5)
@@ -70,8 +84,9 @@ def test_saturate_counts():
     assert v.tolist() == [-128, -128, 0, 127, 127, 127] and int(n) == 3
 
 
-@pytest.mark.parametrize("bits,frac,needle", [(0, 0, "bits=0"), (1, 0, "bits=1"), (33, 4, "bits=33"),
-                                              (8, 9, "frac=9"), (8, -1, "frac=-1")])
+@pytest.mark.parametrize(
+    "bits,frac,needle", [(0, 0, "bits=0"), (1, 0, "bits=1"), (33, 4, "bits=33"), (8, 9, "frac=9"), (8, -1, "frac=-1")]
+)
 def test_impossible_formats(bits, frac, needle):
     with pytest.raises(ValueError, match=needle):
         Fmt(bits, frac)

@@ -1,4 +1,5 @@
 """Both exact-GEMM backends equal an int64 matmul, on random shapes (degenerate ones included)."""
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -8,8 +9,16 @@ from rnnaccel.emulator.gemm import ExactGemm, int8_available
 
 
 @settings(max_examples=150, deadline=None)
-@given(M=st.integers(1, 40), K=st.integers(1, 70), N=st.integers(1, 40), wb=st.integers(2, 16),
-       xb=st.integers(2, 16), scale_exp=st.integers(-3, 5), with_out=st.booleans(), seed=st.integers(0, 99))
+@given(
+    M=st.integers(1, 40),
+    K=st.integers(1, 70),
+    N=st.integers(1, 40),
+    wb=st.integers(2, 16),
+    xb=st.integers(2, 16),
+    scale_exp=st.integers(-3, 5),
+    with_out=st.booleans(),
+    seed=st.integers(0, 99),
+)
 def test_backends_equal_int64_matmul(M, K, N, wb, xb, scale_exp, with_out, seed):
     g = torch.Generator().manual_seed(seed)
     W = torch.randint(-(2 ** (wb - 1)), 2 ** (wb - 1), (N, K), generator=g)
@@ -17,17 +26,17 @@ def test_backends_equal_int64_matmul(M, K, N, wb, xb, scale_exp, with_out, seed)
     # extremes of the range are the classic split bugs
     W[0, 0], x[0, 0] = -(2 ** (wb - 1)), 2 ** (xb - 1) - 1
     out = torch.randint(-1000, 1000, (M, N), generator=g).double() if with_out else None
-    want = (x @ W.T).double() * 2.0 ** scale_exp + (out if with_out else 0)
+    want = (x @ W.T).double() * 2.0**scale_exp + (out if with_out else 0)
     backends = ["float64"] + (["int8"] if int8_available(torch.device("cpu")) else [])
     for b in backends:
-        got = ExactGemm(W.double(), wb, xb, 2.0 ** scale_exp, b)(x.double(), out=out)
+        got = ExactGemm(W.double(), wb, xb, 2.0**scale_exp, b)(x.double(), out=out)
         assert torch.equal(got, want), f"{b}: {(got != want).sum().item()} elements differ"
 
 
 def test_large_rows_are_blocked_identically():
     g = torch.Generator().manual_seed(0)
-    W = torch.randint(-2**15, 2**15, (24, 33), generator=g).double()
-    x = torch.randint(-2**15, 2**15, (1000, 33), generator=g).double()
+    W = torch.randint(-(2**15), 2**15, (24, 33), generator=g).double()
+    x = torch.randint(-(2**15), 2**15, (1000, 33), generator=g).double()
     a = ExactGemm(W, 16, 16, backend="float64")(x)
     if int8_available(x.device):
         assert torch.equal(ExactGemm(W, 16, 16, backend="int8")(x), a)

@@ -6,6 +6,7 @@
   from the file alone (its weights, inputs, formats and initial states);
 - on random small stacks, the emulator equals the reference computed from the float parameters.
 """
+
 import json
 from pathlib import Path
 
@@ -31,9 +32,14 @@ def _cli_args(args: list[str]) -> list[str]:
 
 def _ref_cfg(c: dict) -> dict:
     """A reference config from a golden file's ``l<l>_config`` JSON (or ``DatapathConfig.to_dict``)."""
-    return {"fmt": {k: (c[k]["bits"], c[k]["frac"]) for k in CLASSES}, "acc_bits": c["acc_bits"],
-            "rounding": c["rounding"], "act_index_bits": c["act_index_bits"], "act_interp": c["act_interp"],
-            "seed": c["seed"]}
+    return {
+        "fmt": {k: (c[k]["bits"], c[k]["frac"]) for k in CLASSES},
+        "acc_bits": c["acc_bits"],
+        "rounding": c["rounding"],
+        "act_index_bits": c["act_index_bits"],
+        "act_interp": c["act_interp"],
+        "seed": c["seed"],
+    }
 
 
 def _pytorch_rows(cell: str, a: np.ndarray) -> list:
@@ -42,12 +48,12 @@ def _pytorch_rows(cell: str, a: np.ndarray) -> list:
     if cell == "gru":
         return rows
     H = len(rows) // 4
-    return rows[:2 * H] + rows[3 * H:] + rows[2 * H:3 * H]
+    return rows[: 2 * H] + rows[3 * H :] + rows[2 * H : 3 * H]
 
 
 def _sequence_states(s, b: int, H: int):
     """``[layer][direction]`` flat (B*H) state lists -> sequence ``b``'s (H,) lists, or None."""
-    return [[sd[b * H:(b + 1) * H] for sd in sl] for sl in s] if s is not None else None
+    return [[sd[b * H : (b + 1) * H] for sd in sl] for sl in s] if s is not None else None
 
 
 def replay_on_reference(z) -> None:
@@ -158,8 +164,17 @@ def test_golden_cli_is_deterministic(tmp_path):
 
 def test_acc_exact_bits_is_tight():
     """The exact-sum width of docs/datapath.md §5: an attainable sum needs it, one bit less would not hold it."""
-    cfg = DatapathConfig(weight=Fmt(4, 2), input=Fmt(4, 2), hidden=Fmt(4, 3), bias=Fmt(4, 2), acc_bits=8,
-                         cell=Fmt(4, 2), preact=Fmt(4, 2), act=Fmt(4, 3), act_index_bits=2)
+    cfg = DatapathConfig(
+        weight=Fmt(4, 2),
+        input=Fmt(4, 2),
+        hidden=Fmt(4, 3),
+        bias=Fmt(4, 2),
+        acc_bits=8,
+        cell=Fmt(4, 2),
+        preact=Fmt(4, 2),
+        act=Fmt(4, 3),
+        act_index_bits=2,
+    )
     D, H, fa = 3, 2, cfg.acc_frac  # fa = 2 + 3: x products << 1, h products << 0, biases << 3
     bound = D * 8 * 8 * 2 + H * 8 * 8 + 2 * 8 * 8  # |every operand| at 2**(bits-1)
     attained = D * 8 * 8 * 2 + H * 8 * 8 + 2 * 7 * 8  # weights and inputs at -8, both biases at +7
@@ -171,20 +186,47 @@ def test_acc_exact_bits_is_tight():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_generated_stack_replays_on_reference(tmp_path, cell):
     """A freshly generated per-layer stack (different modes and seeds per layer) replays too."""
-    narrow = DatapathConfig(weight=Fmt(10, 7), input=Fmt(10, 6), hidden=Fmt(12, 11), cell=Fmt(10, 6),
-                            preact=Fmt(10, 6), act=Fmt(12, 11), acc_bits=24, act_index_bits=5)
-    cfgs = [narrow.replace(rounding=Rounding.STOCHASTIC, seed=5),
-            narrow.replace(input=Fmt(8, 8), seed=9, act_interp=False)]
-    p = write_golden(tmp_path / "g.npz", cell=cell, input_size=4, hidden_size=5, steps=6, batch=3, seed=1,
-                     cfg=cfgs, weight_scale=4.0, layers=2, bidirectional=True, init_state=True)
+    narrow = DatapathConfig(
+        weight=Fmt(10, 7),
+        input=Fmt(10, 6),
+        hidden=Fmt(12, 11),
+        cell=Fmt(10, 6),
+        preact=Fmt(10, 6),
+        act=Fmt(12, 11),
+        acc_bits=24,
+        act_index_bits=5,
+    )
+    cfgs = [
+        narrow.replace(rounding=Rounding.STOCHASTIC, seed=5),
+        narrow.replace(input=Fmt(8, 8), seed=9, act_interp=False),
+    ]
+    p = write_golden(
+        tmp_path / "g.npz",
+        cell=cell,
+        input_size=4,
+        hidden_size=5,
+        steps=6,
+        batch=3,
+        seed=1,
+        cfg=cfgs,
+        weight_scale=4.0,
+        layers=2,
+        bidirectional=True,
+        init_state=True,
+    )
     replay_on_reference(np.load(p))
 
 
 # ------------------------------------------------------------------ random stacks from floats
 def _real_states(cfgs, cls: str, dirs: int, B: int, H: int, g) -> torch.Tensor:
     """(layers*dirs, B, H) reals up to 1.25x the largest value of each layer's ``cls`` format."""
-    top = torch.tensor([2.0 ** (getattr(cfgs[k // dirs], cls).bits - 1 - getattr(cfgs[k // dirs], cls).frac)
-                        for k in range(len(cfgs) * dirs)], dtype=torch.float64)
+    top = torch.tensor(
+        [
+            2.0 ** (getattr(cfgs[k // dirs], cls).bits - 1 - getattr(cfgs[k // dirs], cls).frac)
+            for k in range(len(cfgs) * dirs)
+        ],
+        dtype=torch.float64,
+    )
     return (torch.rand(len(cfgs) * dirs, B, H, generator=g, dtype=torch.float64) * 2 - 1) * 1.25 * top[:, None, None]
 
 
@@ -196,8 +238,12 @@ def _ref_states(v: torch.Tensor, rcs: list, cls: str, point: int, cnt: dict) -> 
         row = []
         for d in range(dirs):
             site = (2 * li + d) * 32 + point
-            row.append([ref.quantize_real(x, rc["fmt"][cls], rc["rounding"], rc["seed"], site, i % H, cnt, cls)
-                        for i, x in enumerate(v[li * dirs + d].flatten().tolist())])
+            row.append(
+                [
+                    ref.quantize_real(x, rc["fmt"][cls], rc["rounding"], rc["seed"], site, i % H, cnt, cls)
+                    for i, x in enumerate(v[li * dirs + d].flatten().tolist())
+                ]
+            )
         out.append(row)
     return out
 
@@ -210,12 +256,20 @@ def stack_configs(draw):
 
     def one():
         try:
-            return DatapathConfig(weight=fmt(4, 2, 8), bias=fmt(4, 0, 8), input=fmt(3, 1, 10), hidden=fmt(3, 2, 11),
-                                  cell=fmt(4, 1, 8), preact=fmt(4, 1, 8), act=fmt(4, 2, 11),
-                                  acc_bits=draw(st.sampled_from([12, 16, 24, 40])),
-                                  rounding=draw(st.sampled_from([r.value for r in Rounding])),
-                                  act_index_bits=draw(st.integers(1, 4)), act_interp=draw(st.booleans()),
-                                  seed=draw(st.integers(0, 2**31)))
+            return DatapathConfig(
+                weight=fmt(4, 2, 8),
+                bias=fmt(4, 0, 8),
+                input=fmt(3, 1, 10),
+                hidden=fmt(3, 2, 11),
+                cell=fmt(4, 1, 8),
+                preact=fmt(4, 1, 8),
+                act=fmt(4, 2, 11),
+                acc_bits=draw(st.sampled_from([12, 16, 24, 40])),
+                rounding=draw(st.sampled_from([r.value for r in Rounding])),
+                act_index_bits=draw(st.integers(1, 4)),
+                act_interp=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**31)),
+            )
         except ValueError:
             assume(False)
 
@@ -226,9 +280,19 @@ def stack_configs(draw):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
-@given(cl=stack_configs(), cell=st.sampled_from(["lstm", "gru"]), bidir=st.booleans(), D=st.integers(1, 3),
-       H=st.integers(1, 3), T=st.integers(1, 4), B=st.integers(1, 2), wscale=st.sampled_from([0.5, 3.0]),
-       xscale=st.sampled_from([1.0, 20.0]), init=st.booleans(), seed=st.integers(0, 10_000))
+@given(
+    cl=stack_configs(),
+    cell=st.sampled_from(["lstm", "gru"]),
+    bidir=st.booleans(),
+    D=st.integers(1, 3),
+    H=st.integers(1, 3),
+    T=st.integers(1, 4),
+    B=st.integers(1, 2),
+    wscale=st.sampled_from([0.5, 3.0]),
+    xscale=st.sampled_from([1.0, 20.0]),
+    init=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
 def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, wscale, xscale, init, seed):
     cfg, L = cl
     try:
@@ -257,12 +321,29 @@ def test_random_stack_equals_reference_from_floats(cl, cell, bidir, D, H, T, B, 
     except ValueError as e:  # a layer's dot product that float64 cannot hold exactly is refused
         assume("2**53" not in str(e))
         raise
-    weights = [[ref.quantize_params(cell, *[p.double().tolist() if p is not None else None for p in m.params(li, d)],
-                                    rcs[li], (2 * li + d) * 32 + 9) for d in range(dirs)] for li in range(L)]
+    weights = [
+        [
+            ref.quantize_params(
+                cell,
+                *[p.double().tolist() if p is not None else None for p in m.params(li, d)],
+                rcs[li],
+                (2 * li + d) * 32 + 9,
+            )
+            for d in range(dirs)
+        ]
+        for li in range(L)
+    ]
     for b in range(B):
         n = int(lengths[b])
-        xs = [[ref.quantize_real(float(v), rcs[0]["fmt"]["input"], rcs[0]["rounding"], rcs[0]["seed"], 10, j,
-                                 want_sat, "input") for j, v in enumerate(x[b, t].tolist())] for t in range(n)]
+        xs = [
+            [
+                ref.quantize_real(
+                    float(v), rcs[0]["fmt"]["input"], rcs[0]["rounding"], rcs[0]["seed"], 10, j, want_sat, "input"
+                )
+                for j, v in enumerate(x[b, t].tolist())
+            ]
+            for t in range(n)
+        ]
         layers, cnt = ref.stack_sequence(cell, weights, rcs, xs, _sequence_states(h0, b, H), _sequence_states(c0, b, H))
         for k, v in cnt.items():
             want_sat[k] = want_sat.get(k, 0) + v

@@ -1,4 +1,5 @@
 """Technique units plug into the datapath without changing a bit when they change nothing."""
+
 import numpy as np
 import pytest
 import torch

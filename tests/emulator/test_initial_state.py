@@ -1,4 +1,5 @@
 """Real initial states (``hx``) enter by the layer's rounding mode and their clamps are counted."""
+
 import math
 
 import pytest
@@ -15,7 +16,7 @@ H = 6
 
 def rounded(v: float, frac: int, mode: Rounding, lo: int, hi: int, seed=0, site=0, idx=0) -> int:
     """Plain-Python restatement of docs/datapath.md §2 for one real value (no shared code path)."""
-    s = v * 2 ** frac
+    s = v * 2**frac
     if mode == Rounding.FLOOR:
         q = math.floor(s)
     elif mode == Rounding.NEAREST_AWAY:
@@ -36,9 +37,10 @@ def test_hx_follows_the_rounding_mode(cell, mode):
     B, K = 3, 4
     x, lengths = torch.randn(B, 4, 3), torch.tensor([4, 2, 3])
     # off-grid values (a third of an LSB apart) so the modes disagree
-    h = (torch.randint(-200, 200, (K, B, H)) + torch.tensor([0.25, 0.5, 0.75])[torch.randint(0, 3, (K, B, H))]) \
-        * 2.0 ** -dp.hidden.frac
-    c = (torch.randint(-200, 200, (K, B, H)) + 0.5) * 2.0 ** -dp.cell.frac
+    h = (
+        torch.randint(-200, 200, (K, B, H)) + torch.tensor([0.25, 0.5, 0.75])[torch.randint(0, 3, (K, B, H))]
+    ) * 2.0**-dp.hidden.frac
+    c = (torch.randint(-200, 200, (K, B, H)) + 0.5) * 2.0**-dp.cell.frac
     hx = (h, c) if cell == "lstm" else h
     got = m.emulate(x, lengths, hx, record_internals=True)
 
@@ -51,8 +53,11 @@ def test_hx_follows_the_rounding_mode(cell, mode):
                     q = rounded(float(v[k, b, j]), fmt.frac, mode, fmt.qmin, fmt.qmax)
                     if q is None:  # floor(v·2^(f+S) + dither) >> S, S = the documented sub-LSB bits
                         from rnnaccel.emulator.formats import STOCHASTIC_SUBBITS as S
+
                         r = math.floor(float(v[k, b, j]) * 2 ** (fmt.frac + S))
-                        d = int(dither(torch.tensor([[float(r)] * (j + 1)], dtype=torch.float64), S, dp.seed, site, 0)[0, j])
+                        d = int(
+                            dither(torch.tensor([[float(r)] * (j + 1)], dtype=torch.float64), S, dp.seed, site, 0)[0, j]
+                        )
                         q = min(max((r + d) >> S, fmt.qmin), fmt.qmax)
                     out[k, b, j] = q
         return out
@@ -60,7 +65,7 @@ def test_hx_follows_the_rounding_mode(cell, mode):
     h0 = ints(h, dp.hidden, SITE_H0)
     c0 = ints(c, dp.cell, SITE_C0) if cell == "lstm" else None
     if mode != Rounding.NEAREST_EVEN:  # the test can fail: half-to-even gives other integers
-        even = torch.round(h * 2.0 ** dp.hidden.frac)
+        even = torch.round(h * 2.0**dp.hidden.frac)
         assert not torch.equal(even, h0)
     weights, _ = m.int_weights()
     want = emulate_stack(cell, weights, m.datapath, x, lengths, h0, c0, record_internals=True)
@@ -76,11 +81,11 @@ def test_hx_clamps_are_counted(cell):
     m = CELLS[cell](3, H, num_layers=1, bidirectional=True, mode="emulate", datapath=dp)
     B = 2
     x, lengths = torch.randn(B, 5, 3), torch.tensor([5, 3])
-    big_h = dp.hidden.qmax * 2.0 ** -dp.hidden.frac * 3
+    big_h = dp.hidden.qmax * 2.0**-dp.hidden.frac * 3
     h = torch.zeros(2, B, H)
     h[0, 0, :2], h[1, 1, 3] = big_h, -big_h  # 3 values beyond the hidden format
     c = torch.zeros(2, B, H)
-    c[1, 0, 0] = dp.cell.qmax * 2.0 ** -dp.cell.frac * 4  # 1 beyond the cell format
+    c[1, 0, 0] = dp.cell.qmax * 2.0**-dp.cell.frac * 4  # 1 beyond the cell format
     hx = (h, c) if cell == "lstm" else h
     plain = m.emulate(x, lengths)
     tr = Trace()

@@ -1,4 +1,5 @@
 """Named invariants: batch consistency, padding consistency, thread-count consistency."""
+
 import pytest
 import torch
 
@@ -8,8 +9,9 @@ from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Rounding
 def _model(cell, rounding="nearest_even"):
     torch.manual_seed(3)
     cls = LSTM if cell == "lstm" else GRU
-    return cls(5, 12, num_layers=2, bidirectional=True, mode="emulate",
-               datapath=DatapathConfig(rounding=Rounding(rounding)))
+    return cls(
+        5, 12, num_layers=2, bidirectional=True, mode="emulate", datapath=DatapathConfig(rounding=Rounding(rounding))
+    )
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -1,6 +1,7 @@
 """E-BATCH packing consistency: sequences concatenated in lanes, run chunk by chunk on the bit-exact
 datapath with a state reset at every boundary, give bit-identical outputs and final states to each
 sequence run alone."""
+
 import pytest
 import torch
 

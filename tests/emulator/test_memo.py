@@ -1,4 +1,5 @@
 """Memoization unit: off-equivalence, counters, thresholds, sequence isolation, configuration."""
+
 import numpy as np
 import pytest
 import torch
@@ -98,7 +99,7 @@ def test_sequences_are_isolated_in_a_batch(cls):
     r, tr = run(m, x, L, units())
     alone_computed = 0
     for b in range(x.shape[0]):
-        ra, ta = run(m, x[b: b + 1, : int(L[b])], L[b: b + 1], units())
+        ra, ta = run(m, x[b : b + 1, : int(L[b])], L[b : b + 1], units())
         assert torch.equal(ra.output[0], r.output[b, : int(L[b])])
         assert torch.equal(ra.h_n[:, 0], r.h_n[:, b])
         alone_computed += ta.total("memo.computed")
@@ -148,8 +149,8 @@ def test_per_layer_and_per_gate_thresholds():
     run(m, x, L, [f])
     H = 8
     reuse = f.units[(0, 0)].rec["reuse"]  # datapath order i, f, o, g
-    assert not reuse[..., H: 2 * H].any() and reuse[..., :H].any() and reuse[..., 3 * H:].any()
-    assert f.units[(1, 0)].rec["reuse"][..., H: 2 * H].any()
+    assert not reuse[..., H : 2 * H].any() and reuse[..., :H].any() and reuse[..., 3 * H :].any()
+    assert f.units[(1, 0)].rec["reuse"][..., H : 2 * H].any()
     _, tr = run(m, x, L, [memo_factory("bnn", theta=1e5, layers=[1])])
     assert "memo.computed" not in tr.layers[0].counters and tr.layers[2].total("memo.reused") > 0
     with pytest.raises(ValueError, match="do not exist in a GRU"):
@@ -165,12 +166,20 @@ def test_bad_thresholds_are_rejected(bad):
         assert "\n" not in msg and "threshold" in msg and "memo." in msg
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"predictor": "bnnx"}, "memo.predictor"), ({"rule": "rel"}, "memo.rule"), ({"cache": "z"}, "memo.cache"),
-    ({"max_reuse": -1}, "memo.max_reuse"), ({"sign_zero": 0}, "memo.sign_zero"),
-    ({"theta_frac_bits": 40}, "memo.theta_frac_bits"), ({"layers": [-1]}, "memo.layers"),
-    ({"per_layer": [{"q": 0.1}]}, "gate 'q' unknown"), ({"accumulate": "yes"}, "memo.accumulate"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"predictor": "bnnx"}, "memo.predictor"),
+        ({"rule": "rel"}, "memo.rule"),
+        ({"cache": "z"}, "memo.cache"),
+        ({"max_reuse": -1}, "memo.max_reuse"),
+        ({"sign_zero": 0}, "memo.sign_zero"),
+        ({"theta_frac_bits": 40}, "memo.theta_frac_bits"),
+        ({"layers": [-1]}, "memo.layers"),
+        ({"per_layer": [{"q": 0.1}]}, "gate 'q' unknown"),
+        ({"accumulate": "yes"}, "memo.accumulate"),
+    ],
+)
 def test_bad_options_are_rejected(kw, match):
     with pytest.raises(ValueError, match=match):
         MemoConfig(**kw)

@@ -1,4 +1,5 @@
 """rnnaccel.apps.bnn_correlation: ranks, correlations, sample pairing, the CLI on a tiny random model."""
+
 import json
 
 import numpy as np

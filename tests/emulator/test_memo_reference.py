@@ -5,6 +5,7 @@ neuron and one step at a time, from the values the unit recorded (its inputs ``x
 the true gate values), and checks the BNN outputs, every reuse decision and the gate values the
 datapath continued with.
 """
+
 import random
 import zlib
 from fractions import Fraction
@@ -48,14 +49,14 @@ def ref_change(u, s, sm):
         ch, den = max(abs(a - b) for a, b in zip(s, sm)), max(max(abs(b) for b in sm), 1)
     else:
         ch, den = abs(s - sm), max(abs(sm), 1)
-    return Fraction(ch, den) if u.cfg.rule == "relative" else Fraction(ch, 2 ** u.frac)
+    return Fraction(ch, den) if u.cfg.rule == "relative" else Fraction(ch, 2**u.frac)
 
 
 def ref_decisions(u, cell, layer):
     """(T, B, G*H) reuse decisions of one recorded unit, by plain loops."""
     cfg, H = u.cfg, u.H
     k = cfg.theta_frac_bits
-    thetas = [Fraction(cfg.theta_q(th), 2 ** k) for th in cfg.gate_thetas(layer, cell)]
+    thetas = [Fraction(cfg.theta_q(th), 2**k) for th in cfg.gate_thetas(layer, cell)]
     bs, T, B = u.ctx.batch_sizes, len(u.ctx.batch_sizes), u.ctx.x.shape[1]
     out = torch.zeros(T, B, u.GH, dtype=torch.bool)
     for row in range(B):
@@ -84,22 +85,35 @@ def cases(n=10, seed=7):
         pred = ("bnn", "oracle", "delta")[(i // 2) % 3] if i < 6 else rnd.choice(["bnn", "oracle", "delta"])
         rule = rnd.choice(["relative", "absolute"])
         big = {"bnn": 3.0, "oracle": 0.5, "delta": 1.0}[pred]
-        th = lambda: rnd.choice([0.0, 0.05, 0.3, 1.0]) * (big if rule == "relative" else big * 2) * (
-            1 if pred != "bnn" or rule == "relative" else 4)
+        th = lambda: (
+            rnd.choice([0.0, 0.05, 0.3, 1.0])
+            * (big if rule == "relative" else big * 2)
+            * (1 if pred != "bnn" or rule == "relative" else 4)
+        )
         names = ("i", "f", "g", "o") if cell is LSTM else ("r", "z", "n")
         per_gate = {g: th() for g in names if rnd.random() < 0.5}
-        yield pytest.param(cell, dict(
-            predictor=pred, theta=th() or 0.3, rule=rule, accumulate=rnd.random() < 0.4,
-            max_reuse=rnd.choice([None, None, 0, 1, 3]), cache=rnd.choice(["output", "preact"]),
-            sign_zero=rnd.choice([1, -1]), theta_frac_bits=rnd.choice([4, 16]),
-            per_layer=[per_gate or None, rnd.choice([None, th()])]), id=f"{cell.__name__}-{pred}-{i}")
+        yield pytest.param(
+            cell,
+            dict(
+                predictor=pred,
+                theta=th() or 0.3,
+                rule=rule,
+                accumulate=rnd.random() < 0.4,
+                max_reuse=rnd.choice([None, None, 0, 1, 3]),
+                cache=rnd.choice(["output", "preact"]),
+                sign_zero=rnd.choice([1, -1]),
+                theta_frac_bits=rnd.choice([4, 16]),
+                per_layer=[per_gate or None, rnd.choice([None, th()])],
+            ),
+            id=f"{cell.__name__}-{pred}-{i}",
+        )
 
 
 @pytest.mark.parametrize("cls, kw", list(cases()))
 def test_decisions_and_outputs_match_the_slow_reference(cls, kw):
     torch.manual_seed(zlib.crc32(str(kw).encode()) % 1000)
     m = cls(4, 5, num_layers=2, bidirectional=True, mode="emulate")
-    x = (torch.randn(3, 10, 4).cumsum(1) * 0.3)
+    x = torch.randn(3, 10, 4).cumsum(1) * 0.3
     x[1, 2] = 0.0  # zero inputs exercise sign(0)
     lengths = torch.tensor([10, 7, 4])  # sorted: the recorded rows are the caller's rows
     f = memo_factory(MemoConfig(**kw), record=True)
@@ -144,22 +158,27 @@ ints = st.integers(-5000, 5000)
 
 
 @settings(max_examples=200, deadline=None)
-@given(s=st.lists(st.tuples(ints, ints, st.integers(0, 3000), st.integers(0, 4)), min_size=1, max_size=20),
-       th=st.floats(0, 50), k=st.integers(0, 20), acc=st.booleans(), rel=st.booleans(),
-       cap=st.one_of(st.none(), st.integers(0, 3)))
+@given(
+    s=st.lists(st.tuples(ints, ints, st.integers(0, 3000), st.integers(0, 4)), min_size=1, max_size=20),
+    th=st.floats(0, 50),
+    k=st.integers(0, 20),
+    acc=st.booleans(),
+    rel=st.booleans(),
+    cap=st.one_of(st.none(), st.integers(0, 3)),
+)
 def test_integer_test_equals_exact_rational_test_and_is_monotone_in_theta(s, th, k, acc, rel, cap):
     """One step of ``decide`` == |s - s_m| (+ err) <= theta_q/2^k * denom in Fractions; more theta never
     reuses less from the same state."""
     sig, sm, err, cnt = (torch.tensor(c, dtype=torch.int64) for c in zip(*s))
     change = (sig - sm).abs()
-    denom = sm.abs().clamp(min=1) if rel else torch.full_like(sm, 2 ** 3)
+    denom = sm.abs().clamp(min=1) if rel else torch.full_like(sm, 2**3)
     valid = torch.ones_like(sig, dtype=torch.bool)
     cfg = MemoConfig(predictor="bnn", theta=th, theta_frac_bits=k)
     tq = cfg.theta_q(th)
     ok, e = decide(change, err, denom, valid, cnt, torch.tensor(tq), k, acc, cap)
     for i, (a, b, ee, c) in enumerate(s):
         tot = abs(a - b) + (ee if acc else 0)
-        want = tq > 0 and Fraction(tot) <= Fraction(tq, 2 ** k) * int(denom[i]) and (cap is None or c < cap)
+        want = tq > 0 and Fraction(tot) <= Fraction(tq, 2**k) * int(denom[i]) and (cap is None or c < cap)
         assert bool(ok[i]) == want and int(e[i]) == tot
     ok2, _ = decide(change, err, denom, valid, cnt, torch.tensor(cfg.theta_q(th * 1.5 + 0.01)), k, acc, cap)
     assert bool((ok2 | ~ok).all())

@@ -1,4 +1,5 @@
 """Float, fake-quant and emulate modes share one module; per-layer formats compose exactly."""
+
 import torch
 
 from rnnaccel.emulator import LSTM, DatapathConfig, Fmt

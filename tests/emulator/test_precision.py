@@ -1,12 +1,21 @@
 """The precision unit: configs, bit-exactness at the stored width, settling, batch invariance, counts."""
+
 import numpy as np
 import pytest
 import torch
 
 from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt, Rounding, Trace
 from rnnaccel.emulator.datapath import GATES
-from rnnaccel.emulator.precision import (PrecisionConfig, PrecisionUnit, available_precision, fraction_at_lowest,
-                                         load_precision, precision_factory, precision_stats, register_configs)
+from rnnaccel.emulator.precision import (
+    PrecisionConfig,
+    PrecisionUnit,
+    available_precision,
+    fraction_at_lowest,
+    load_precision,
+    precision_factory,
+    precision_stats,
+    register_configs,
+)
 
 CELLS = {"lstm": LSTM, "gru": GRU}
 # weights calibrated to the format's range, so narrow widths keep meaningful MSBs
@@ -19,22 +28,25 @@ def _model(cell, dp=CAL, layers=2, bidir=True, seed=0, D=5, H=12):
 
 
 # ---------------------------------------------------------------------------- configuration
-@pytest.mark.parametrize("kw, msg", [
-    (dict(ladder=[8, 16, 4]), "strictly decreasing"),
-    (dict(ladder=[16, 16]), "strictly decreasing"),
-    (dict(ladder=[16, 8, 1]), "below 2 bits"),
-    (dict(ladder=[]), "non-empty list"),
-    (dict(ladder=[16.0, 8]), "non-empty list of ints"),
-    (dict(mode="sometimes"), "precision.mode"),
-    (dict(metric="median"), "precision.metric"),
-    (dict(mode="dynamic", thresholds=[0.1]), "len(ladder) - 1"),
-    (dict(mode="dynamic", thresholds=[0.1, 0.2]), "non-increasing"),
-    (dict(mode="dynamic", thresholds=[1.5, 0.2]), "[0, 1]"),
-    (dict(tau=-1.0), "precision.tau"),
-    (dict(history=0), "precision.history"),
-    (dict(bits=1, mode="static"), "precision.bits"),
-    (dict(layers=[{"tau": 0.1, "phi": 2}]), "unknown key"),
-])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        (dict(ladder=[8, 16, 4]), "strictly decreasing"),
+        (dict(ladder=[16, 16]), "strictly decreasing"),
+        (dict(ladder=[16, 8, 1]), "below 2 bits"),
+        (dict(ladder=[]), "non-empty list"),
+        (dict(ladder=[16.0, 8]), "non-empty list of ints"),
+        (dict(mode="sometimes"), "precision.mode"),
+        (dict(metric="median"), "precision.metric"),
+        (dict(mode="dynamic", thresholds=[0.1]), "len(ladder) - 1"),
+        (dict(mode="dynamic", thresholds=[0.1, 0.2]), "non-increasing"),
+        (dict(mode="dynamic", thresholds=[1.5, 0.2]), "[0, 1]"),
+        (dict(tau=-1.0), "precision.tau"),
+        (dict(history=0), "precision.history"),
+        (dict(bits=1, mode="static"), "precision.bits"),
+        (dict(layers=[{"tau": 0.1, "phi": 2}]), "unknown key"),
+    ],
+)
 def test_invalid_configs_are_one_line_errors(kw, msg):
     with pytest.raises(ValueError, match=None) as e:
         PrecisionConfig(**kw)
@@ -43,8 +55,10 @@ def test_invalid_configs_are_one_line_errors(kw, msg):
 
 def test_ladder_wider_than_stored_weights_is_refused():
     m = _model("lstm", DatapathConfig(weight=Fmt(8, 7)), layers=1, bidir=False)
-    for pc, what in ((PrecisionConfig(mode="dynamic", ladder=[16, 8, 4]), "precision.ladder=[16, 8, 4]"),
-                     (PrecisionConfig(mode="static", bits=12), "precision.bits=12")):
+    for pc, what in (
+        (PrecisionConfig(mode="dynamic", ladder=[16, 8, 4]), "precision.ladder=[16, 8, 4]"),
+        (PrecisionConfig(mode="static", bits=12), "precision.bits=12"),
+    ):
         m.units = [precision_factory(pc)]
         with pytest.raises(ValueError) as e:
             m.emulate(torch.randn(1, 3, 5))
@@ -63,6 +77,7 @@ def test_packaged_configs_load_and_compose_with_hydra():
     with pytest.raises(ValueError, match="precision"):
         load_precision({"ladder": "sixteen"})
     from hydra import compose, initialize_config_module
+
     register_configs()
     with initialize_config_module(config_module="rnnaccel.conf", version_base=None):
         cfg = compose(overrides=["+precision=dynamic", "precision.thresholds=[0.3,0.1]"])
@@ -82,8 +97,11 @@ def test_one_width_ladder_at_stored_width_is_the_static_datapath(cell, rounding)
     x, lengths = torch.randn(3, 7, 5), torch.tensor([4, 7, 2])
     base_tr = Trace()
     plain = m.emulate(x, lengths, trace=base_tr)
-    for pc in (PrecisionConfig(mode="dynamic", ladder=[16], thresholds=[]),
-               PrecisionConfig(mode="static", bits=16), PrecisionConfig(mode="reexec", ladder=[16], thresholds=[])):
+    for pc in (
+        PrecisionConfig(mode="dynamic", ladder=[16], thresholds=[]),
+        PrecisionConfig(mode="static", bits=16),
+        PrecisionConfig(mode="reexec", ladder=[16], thresholds=[]),
+    ):
         m.units = [precision_factory(pc)]
         tr = Trace()
         r = m.emulate(x, lengths, trace=tr)
@@ -121,8 +139,9 @@ def test_constant_input_settles_to_the_lowest_width(cell, metric):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("mode, rounding", [("dynamic", "stochastic"), ("reexec", "nearest_even"),
-                                            ("dynamic", "floor")])
+@pytest.mark.parametrize(
+    "mode, rounding", [("dynamic", "stochastic"), ("reexec", "nearest_even"), ("dynamic", "floor")]
+)
 def test_batch_invariance_with_the_unit_on(cell, mode, rounding):
     m = _model(cell, CAL.replace(rounding=Rounding(rounding)))
     fac = precision_factory(PrecisionConfig(mode=mode, ladder=[16, 8, 4], tau=0.1, thresholds=[0.4, 0.1]))
@@ -147,8 +166,9 @@ def test_batch_invariance_with_the_unit_on(cell, mode, rounding):
 @pytest.mark.parametrize("mode", ["dynamic", "reexec", "static"])
 def test_trace_counts_are_consistent(cell, mode):
     m = _model(cell)
-    pc = PrecisionConfig(mode=mode, ladder=[16, 8, 4], bits=8 if mode == "static" else None, tau=0.1,
-                         thresholds=[0.4, 0.1])
+    pc = PrecisionConfig(
+        mode=mode, ladder=[16, 8, 4], bits=8 if mode == "static" else None, tau=0.1, thresholds=[0.4, 0.1]
+    )
     fac = precision_factory(pc)
     x, lengths = torch.randn(4, 10, 5), torch.tensor([10, 3, 7, 10])
     base = Trace()

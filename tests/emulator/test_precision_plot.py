@@ -1,4 +1,5 @@
 """rnnaccel.apps.precision_plot runs on any emulator LSTM/GRU + input and writes the figure."""
+
 import json
 
 import pytest
@@ -9,8 +10,21 @@ from rnnaccel.emulator.precision import PrecisionConfig
 
 
 def test_plot_on_a_tiny_random_model(tmp_path):
-    s = mod.main(["--random", "--steps", "40", "--out", str(tmp_path / "f.png"), "--json", str(tmp_path / "s.json"),
-                  "--set", "tau=0.05", "--set", "thresholds=[0.2,0.05]"])
+    s = mod.main(
+        [
+            "--random",
+            "--steps",
+            "40",
+            "--out",
+            str(tmp_path / "f.png"),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--set",
+            "tau=0.05",
+            "--set",
+            "thresholds=[0.2,0.05]",
+        ]
+    )
     assert (tmp_path / "f.png").stat().st_size > 1000
     d = json.loads((tmp_path / "s.json").read_text())
     assert len(d["bits"]) == len(d["state"]) == len(d["score"]) == 40

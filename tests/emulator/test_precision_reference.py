@@ -5,6 +5,7 @@
 - reduced operands: the dot products a width supplies must equal Python-int sums over
   ``sat_b(rshift(., dropped bits))`` operands, shifted back to F_acc (reference.rshift).
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -28,14 +29,13 @@ HIDDEN, H = Fmt(12, 11), 6
 SET = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-
 def ref_widths(states, s0, frac, H, metric, tau, thresholds, widths, history):
     """Per step of one row: the width the rule of docs/precision.md §3 picks (plain Python)."""
     prev, scores, out = s0, [], []
     for t, s in enumerate(states):
         k = 0
         if t > 0:
-            m = max(scores[max(0, t - history):t])
+            m = max(scores[max(0, t - history) : t])
             k = len(widths) - 1
             for i, phi in enumerate(thresholds):
                 if m > Fraction(phi):
@@ -44,11 +44,11 @@ def ref_widths(states, s0, frac, H, metric, tau, thresholds, widths, history):
         out.append(widths[k])
         d = [abs(a - b) for a, b in zip(s, prev)]
         if metric == "fraction":  # real-unit comparisons: |d| * 2^-frac > tau, share of H
-            score = Fraction(sum(1 for v in d if Fraction(v, 2 ** frac) > Fraction(tau)), H)
+            score = Fraction(sum(1 for v in d if Fraction(v, 2**frac) > Fraction(tau)), H)
         elif metric == "max":
-            score = Fraction(max(d), 2 ** frac)
+            score = Fraction(max(d), 2**frac)
         else:
-            score = Fraction(sum(d), H * 2 ** frac)
+            score = Fraction(sum(d), H * 2**frac)
         scores.append(score)
         prev = s
     return out
@@ -63,17 +63,24 @@ def cases(draw):
     metric = draw(st.sampled_from(["fraction", "max", "mean"]))
     frac = (SMALL["cell"] if cell == "lstm" else HIDDEN).frac
     # thresholds on or near the values a score can take exercise the "> phi" boundaries
-    unit = {"fraction": Fraction(1, H), "max": Fraction(1, 2 ** frac), "mean": Fraction(1, H * 2 ** frac)}[metric]
+    unit = {"fraction": Fraction(1, H), "max": Fraction(1, 2**frac), "mean": Fraction(1, H * 2**frac)}[metric]
     hi = 1.0 if metric == "fraction" else 0.3
     phi = st.one_of(st.floats(0, hi), st.integers(0, int(hi / unit)).map(lambda k: float(k * unit)))
     thr = sorted((draw(phi) for _ in ladder[1:]), reverse=True)
-    tau = draw(st.one_of(st.floats(0, 0.2), st.integers(0, 50).map(lambda k: k / 2 ** frac)))
-    pc = PrecisionConfig(mode="dynamic", ladder=ladder, metric=metric, tau=tau,
-                         thresholds=thr, history=draw(st.integers(1, 3)))
-    dp = DatapathConfig(weight=Fmt(wb, wb - 1), input=Fmt(12, 9), hidden=HIDDEN,
-                        rounding=draw(st.sampled_from(list(Rounding))), seed=draw(st.integers(0, 99)), **SMALL)
+    tau = draw(st.one_of(st.floats(0, 0.2), st.integers(0, 50).map(lambda k: k / 2**frac)))
+    pc = PrecisionConfig(
+        mode="dynamic", ladder=ladder, metric=metric, tau=tau, thresholds=thr, history=draw(st.integers(1, 3))
+    )
+    dp = DatapathConfig(
+        weight=Fmt(wb, wb - 1),
+        input=Fmt(12, 9),
+        hidden=HIDDEN,
+        rounding=draw(st.sampled_from(list(Rounding))),
+        seed=draw(st.integers(0, 99)),
+        **SMALL,
+    )
     lengths = sorted(draw(st.lists(st.integers(1, 7), min_size=1, max_size=3)), reverse=True)
-    return cell, pc, dp, lengths, draw(st.booleans()), draw(st.integers(0, 2 ** 16))
+    return cell, pc, dp, lengths, draw(st.booleans()), draw(st.integers(0, 2**16))
 
 
 @SET
@@ -121,12 +128,23 @@ class _Capture(PrecisionUnit):
 
 
 @SET
-@given(cell=st.sampled_from(["lstm", "gru"]), b=st.integers(2, 15), rounding=st.sampled_from([r.value for r in Rounding]),
-       wfrac=st.integers(10, 15), seed=st.integers(0, 2 ** 16))
+@given(
+    cell=st.sampled_from(["lstm", "gru"]),
+    b=st.integers(2, 15),
+    rounding=st.sampled_from([r.value for r in Rounding]),
+    wfrac=st.integers(10, 15),
+    seed=st.integers(0, 2**16),
+)
 def test_reduced_operands_match_python_ints(cell, b, rounding, wfrac, seed):
     torch.manual_seed(seed)
-    dp = DatapathConfig(weight=Fmt(16, wfrac), input=Fmt(16 if b < 14 else 10, 12 if b < 14 else 8),
-                        hidden=Fmt(16, 15), rounding=Rounding(rounding), seed=seed % 7, **SMALL)
+    dp = DatapathConfig(
+        weight=Fmt(16, wfrac),
+        input=Fmt(16 if b < 14 else 10, 12 if b < 14 else 8),
+        hidden=Fmt(16, 15),
+        rounding=Rounding(rounding),
+        seed=seed % 7,
+        **SMALL,
+    )
     m = CELLS[cell](3, 4, num_layers=1, mode="emulate", datapath=dp)
     pc = PrecisionConfig(mode="static", bits=b)
     units = []
@@ -152,30 +170,39 @@ def test_reduced_operands_match_python_ints(cell, b, rounding, wfrac, seed):
         for row in range(hp.shape[0]):
             xq = [narrow(int(v), sx, bx, SITE_PX, t, k) for k, v in enumerate(ctx.x[t, row].tolist())]
             hq = [narrow(int(v), sh, bh, SITE_PH, t, k) for k, v in enumerate(hp[row].tolist())]
-            want_x = [(ref.dot(Wr, xq) << (Fa - F["weight"][1] - F["input"][1] + sw + sx)) + bb
-                      for Wr, bb in zip(Wi, bxs)]
-            want_h = [(ref.dot(Wr, hq) << (Fa - F["weight"][1] - F["hidden"][1] + sw + sh)) + bb
-                      for Wr, bb in zip(Wh, bhs)]
+            want_x = [
+                (ref.dot(Wr, xq) << (Fa - F["weight"][1] - F["input"][1] + sw + sx)) + bb for Wr, bb in zip(Wi, bxs)
+            ]
+            want_h = [
+                (ref.dot(Wr, hq) << (Fa - F["weight"][1] - F["hidden"][1] + sw + sh)) + bb for Wr, bb in zip(Wh, bhs)
+            ]
             assert [int(v) for v in ax[row].tolist()] == want_x
             assert [int(v) for v in ah[row].tolist()] == want_h
     assert np.array_equal(u.bits_rows[:, 0], [b, b, b])
 
 
 @settings(max_examples=300, deadline=None)
-@given(metric=st.sampled_from(["fraction", "max", "mean"]), frac=st.integers(0, 15), H=st.integers(1, 300),
-       s=st.integers(0, 2 ** 20), k=st.integers(-2, 2), exact=st.booleans(), phi=st.floats(0, 1))
+@given(
+    metric=st.sampled_from(["fraction", "max", "mean"]),
+    frac=st.integers(0, 15),
+    H=st.integers(1, 300),
+    s=st.integers(0, 2**20),
+    k=st.integers(-2, 2),
+    exact=st.booleans(),
+    phi=st.floats(0, 1),
+)
 def test_integer_thresholds_equal_real_unit_comparisons(metric, frac, H, s, k, exact, phi):
     """``score > q`` on the integers iff the real-unit metric exceeds ``phi``, at the boundary too."""
-    real = {"fraction": Fraction(s, H), "max": Fraction(s, 2 ** frac), "mean": Fraction(s, H * 2 ** frac)}[metric]
+    real = {"fraction": Fraction(s, H), "max": Fraction(s, 2**frac), "mean": Fraction(s, H * 2**frac)}[metric]
     if metric == "fraction":
         s = min(s, H)
         real = Fraction(s, H)
     if exact:  # phi on (or one unit beside) the metric's value
-        unit = {"fraction": Fraction(1, H), "max": Fraction(1, 2 ** frac), "mean": Fraction(1, H * 2 ** frac)}[metric]
+        unit = {"fraction": Fraction(1, H), "max": Fraction(1, 2**frac), "mean": Fraction(1, H * 2**frac)}[metric]
         phi = float(max(Fraction(0), real + k * unit))
     if metric == "fraction":
         phi = min(phi, 1.0)
     tau_q, (q,) = int_thresholds(metric, phi, [phi], frac, H)
     assert (s > q) == (real > Fraction(phi))
-    d = s % (2 ** 16)  # one element's |delta| against tau
-    assert (d > tau_q) == (Fraction(d, 2 ** frac) > Fraction(phi))
+    d = s % (2**16)  # one element's |delta| against tau
+    assert (d > tau_q) == (Fraction(d, 2**frac) > Fraction(phi))

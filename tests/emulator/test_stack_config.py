@@ -1,12 +1,12 @@
 """One config for a stack: layers after the first read the previous hidden format, so their
 accumulator frac is weight.frac + hidden.frac (docs/datapath.md §1); a refusal says so."""
+
 import pytest
 
 from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt, per_layer_configs
 
 # valid for one layer (F_acc = 4 + max(6, 2) = 10 >= bias.frac 8), not above it (F_acc = 4 + 2 = 6)
-NARROW_HIDDEN = DatapathConfig(weight=Fmt(8, 4), input=Fmt(8, 6), hidden=Fmt(8, 2), bias=Fmt(8, 8),
-                               preact=Fmt(8, 4))
+NARROW_HIDDEN = DatapathConfig(weight=Fmt(8, 4), input=Fmt(8, 6), hidden=Fmt(8, 2), bias=Fmt(8, 8), preact=Fmt(8, 4))
 
 
 def test_upper_layers_read_the_hidden_format():

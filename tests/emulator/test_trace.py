@@ -1,4 +1,5 @@
 """The trace: counts match the layer's arithmetic, totals match saturations, serialization round-trips."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Memoization and dynamic precision act on the same layers at once, in either order."""
+
 import pytest
 import torch
 

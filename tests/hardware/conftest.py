@@ -1,4 +1,5 @@
 """Shared builders for the cost-model tests: hand-made LayerTraces and raw YAML price tables."""
+
 from importlib import resources
 
 import numpy as np
@@ -27,12 +28,15 @@ def make_lt():
 def make_trace():
     def build(*lts):
         return Trace(list(lts))
+
     return build
 
 
 @pytest.fixture
 def raw_yaml():
     """The packaged price table as a plain dict, read straight from the YAML file."""
+
     def load(name):
         return yaml.safe_load((resources.files("rnnaccel.conf") / "hw" / f"{name}.yaml").read_text())
+
     return load

@@ -1,5 +1,6 @@
 """Area: totals are the sum of the components, memories take CACTI's area, logic scales with its
 units, technique overheads are positive and made of the technique's parts."""
+
 import pytest
 
 from rnnaccel.hardware import load_hw
@@ -41,7 +42,9 @@ def test_technique_overheads_positive_and_made_of_their_parts(name):
         assert t["mm2"] > 0 and t["percent"] > 0 and t["base_mm2"] == pytest.approx(base)
         assert t["mm2"] == pytest.approx(rep.mm2(tech)) and t["percent"] == pytest.approx(100 * t["mm2"] / base)
         assert "paper" in t["paper"]
-    assert {"bnn.sign_weights", "bnn.memo_buffer", "bnn_xnor_popcount", "bnn_reuse_test"} == set(o["memoization"]["parts"])
+    assert {"bnn.sign_weights", "bnn.memo_buffer", "bnn_xnor_popcount", "bnn_reuse_test"} == set(
+        o["memoization"]["parts"]
+    )
     assert {"multiwidth_macs", "precision_controller"} == set(o["dynamic_precision"]["parts"])
 
 

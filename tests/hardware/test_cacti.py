@@ -1,6 +1,7 @@
 """The CACTI driver: config generation, stdout parsing and the YAML rewrite need no binary; a run
 on one small memory and the cached table values against a fresh run skip (with the reason) when
 the CACTI binary (extra hwtools, zigzag-dse) is absent."""
+
 import pytest
 import yaml
 
@@ -8,9 +9,11 @@ from rnnaccel.hardware import cacti, load_hw
 from rnnaccel.hardware.cacti import CactiError, MemorySpec, config_text, parse_output, run_cacti, spec_of
 
 SMALL = MemorySpec(8192, 64, 1, 32, "itrs-lstp", "itrs-lop")
-TEMPLATE = "// c\n-size (bytes) 16384\n-block size (bytes) 16\n-output/input bus width 128\n" \
-           "-UCA bank count 1\n-technology (u) 0.022\n-cache type \"cache\"\n" \
-           "-Data array cell type - \"itrs-hp\"\n-Data array peripheral type - \"itrs-hp\"\n-Core count 8\n"
+TEMPLATE = (
+    "// c\n-size (bytes) 16384\n-block size (bytes) 16\n-output/input bus width 128\n"
+    '-UCA bank count 1\n-technology (u) 0.022\n-cache type "cache"\n'
+    '-Data array cell type - "itrs-hp"\n-Data array peripheral type - "itrs-hp"\n-Core count 8\n'
+)
 STDOUT = """---------- CACTI (version 7.0.3DD Prerelease of Aug, 2012), Uniform Cache Access SRAM Model
     Access time (ns): 0.5
     Cycle time (ns):  0.4
@@ -20,17 +23,26 @@ STDOUT = """---------- CACTI (version 7.0.3DD Prerelease of Aug, 2012), Uniform 
     Total gate leakage power of a bank (mW): 0.05
     Cache height x width (mm): 0.2 x 0.1
 """
-NEEDS_CACTI = pytest.mark.skipif(cacti.cacti_dir() is None,
-                                 reason="CACTI binary absent: install the hwtools extra (zigzag-dse)")
+NEEDS_CACTI = pytest.mark.skipif(
+    cacti.cacti_dir() is None, reason="CACTI binary absent: install the hwtools extra (zigzag-dse)"
+)
 
 
 def test_config_replaces_exactly_the_keys():
     cfg = config_text(MemorySpec(4096, 32, 2, 28, "itrs-lstp", "itrs-lop"), TEMPLATE)
     lines = cfg.splitlines()
-    for want in ("-size (bytes) 4096", "-block size (bytes) 4", "-output/input bus width 32",
-                 "-UCA bank count 2", "-technology (u) 0.028", '-cache type "ram"',
-                 '-Data array cell type - "itrs-lstp"', '-Data array peripheral type - "itrs-lop"',
-                 "-Core count 8", "// c"):
+    for want in (
+        "-size (bytes) 4096",
+        "-block size (bytes) 4",
+        "-output/input bus width 32",
+        "-UCA bank count 2",
+        "-technology (u) 0.028",
+        '-cache type "ram"',
+        '-Data array cell type - "itrs-lstp"',
+        '-Data array peripheral type - "itrs-lop"',
+        "-Core count 8",
+        "// c",
+    ):
         assert want in lines
     assert len(lines) == len(TEMPLATE.splitlines())
     with pytest.raises(CactiError, match="lacks the key"):
@@ -62,6 +74,7 @@ def test_yaml_rewrite_touches_only_the_named_lines(raw_yaml):
 
 def test_cli_without_binary_says_so_and_keeps_the_table(monkeypatch, capsys):
     from importlib import resources
+
     f = resources.files("rnnaccel.conf") / "hw" / "epur.yaml"
     before = f.read_text()
     monkeypatch.setattr(cacti, "cacti_dir", lambda: None)
@@ -90,6 +103,12 @@ def test_cached_table_values_equal_a_fresh_run(name, path):
     mem = dict((p, m) for p, m, _ in hw.memories())[path]
     fresh = run_cacti(spec_of(mem, hw.chip.node.value)).values()
     for field, v in fresh.items():
-        assert getattr(mem, field).value == pytest.approx(v, rel=1e-4), f"{path}.{field}: rerun python -m rnnaccel.hardware.cacti --hw {name}"
-    assert yaml.safe_load(cacti.memory_lines(run_cacti(spec_of(mem, hw.chip.node.value)),
-                                             mem.width.value, hw.chip.node.value)["read"])["basis"] == "cacti"
+        assert getattr(mem, field).value == pytest.approx(v, rel=1e-4), (
+            f"{path}.{field}: rerun python -m rnnaccel.hardware.cacti --hw {name}"
+        )
+    assert (
+        yaml.safe_load(
+            cacti.memory_lines(run_cacti(spec_of(mem, hw.chip.node.value)), mem.width.value, hw.chip.node.value)["read"]
+        )["basis"]
+        == "cacti"
+    )

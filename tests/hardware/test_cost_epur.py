@@ -1,5 +1,6 @@
 """E-PUR model: a hand-computed tiny case, width scaling, the DRAM rule, memoization savings and
 the skip-everything case."""
+
 import copy
 
 import pytest
@@ -15,8 +16,20 @@ J = {"pJ": 1e-12, "nJ": 1e-9}
 def test_hand_computed_tiny_lstm(make_lt, make_trace, raw_yaml):
     """LSTM D=2, H=1, 2 steps, batch 1, 16-bit: every joule recomputed from the raw YAML."""
     y = raw_yaml("epur")
-    lt = make_lt("lstm", D=2, H=1, steps=2, active=1, mac__16x16=12, weight_bytes=32, act_bytes=6,
-                 act__sigmoid=3, act__tanh=2, eltwise__mul=3, eltwise__add=5)
+    lt = make_lt(
+        "lstm",
+        D=2,
+        H=1,
+        steps=2,
+        active=1,
+        mac__16x16=12,
+        weight_bytes=32,
+        act_bytes=6,
+        act__sigmoid=3,
+        act__tanh=2,
+        eltwise__mul=3,
+        eltwise__add=5,
+    )
     rep = estimate(make_trace(lt), "epur")
 
     book = PriceBook(load_hw("epur"))  # node scaling and static power have their own tests
@@ -26,7 +39,7 @@ def test_hand_computed_tiny_lstm(make_lt, make_trace, raw_yaml):
         return p["value"] * J[p["unit"]] * s
 
     a = y["arith"]
-    mul16 = e(a["int_mult"]) * 16 * 16 / 32 ** 2
+    mul16 = e(a["int_mult"]) * 16 * 16 / 32**2
     add = lambda n: e(a["int_add"]) * n / 32  # noqa: E731
     mac = mul16 + add(a["accumulator_bits"]["value"])
     seg = y["activation"]["segment_table"]["read"]
@@ -34,17 +47,26 @@ def test_hand_computed_tiny_lstm(make_lt, make_trace, raw_yaml):
     ep = y["epur"]
     per_b = lambda mem, op: e(ep[mem][op]) / (ep[mem][op]["bits"] / 8)  # noqa: E731  (access -> per byte)
     dram = 32 * e(y["dram"]["energy"]) / (y["dram"]["energy"]["bits"] / 8)  # fits: footprint fetched once
-    sram = (64 * per_b("weight_buffer", "read") + 32 * per_b("weight_buffer", "write")
-            + 2 * 12 * 2 * per_b("input_buffer", "read")  # one 2-byte operand per MAC
-            + 2 * 6 * 4 * per_b("input_buffer", "write")  # act_bytes broadcast to 4 CUs
-            + (2 * 6 + 2 * 4 * 4) * per_b("intermediate_memory", "read")  # operands + 4 psums x 4 B
-            + (2 * 4 * 4 + 2 * 2) * per_b("intermediate_memory", "write"))  # psums + h_t (2 B)
+    sram = (
+        64 * per_b("weight_buffer", "read")
+        + 32 * per_b("weight_buffer", "write")
+        + 2 * 12 * 2 * per_b("input_buffer", "read")  # one 2-byte operand per MAC
+        + 2 * 6 * 4 * per_b("input_buffer", "write")  # act_bytes broadcast to 4 CUs
+        + (2 * 6 + 2 * 4 * 4) * per_b("intermediate_memory", "read")  # operands + 4 psums x 4 B
+        + (2 * 4 * 4 + 2 * 2) * per_b("intermediate_memory", "write")
+    )  # psums + h_t (2 B)
     # time: DPU 12 MACs / 64 lanes = 0.1875 cycles; MU 13 ops / 4 per cycle = 3.25 cycles per step
     cycles = 2 * 13 / y["activation"]["ops_per_cycle"]["value"]
     seconds = cycles / (y["chip"]["frequency"]["value"] * 1e6)
-    expected = {"dram": dram, "sram": sram, "compute": 24 * mac,
-                "activation": 10 * act + 6 * mul16 + 10 * add(16), "bnn": 0.0, "control": 0.0,
-                "static": book.static().joules * seconds}
+    expected = {
+        "dram": dram,
+        "sram": sram,
+        "compute": 24 * mac,
+        "activation": 10 * act + 6 * mul16 + 10 * add(16),
+        "bnn": 0.0,
+        "control": 0.0,
+        "static": book.static().joules * seconds,
+    }
     assert rep.cycles == pytest.approx(cycles, rel=1e-12)
     assert rep.seconds == pytest.approx(seconds, rel=1e-12)
     for comp, v in expected.items():
@@ -68,11 +90,14 @@ def _hw_with(rule=None, **arch):
     return load_hw(d)
 
 
-@pytest.mark.parametrize("rule,time_ratio,mult_widths", [
-    ("bit_parallel", 0.5, {"8x8": (8, 8), "8x16": (16, 16)}),
-    ("bit_serial", 0.5, {"8x8": (16, 8), "8x16": (16, 16)}),
-    ("fixed", 1.0, {"8x8": (16, 16), "8x16": (16, 16)}),
-])
+@pytest.mark.parametrize(
+    "rule,time_ratio,mult_widths",
+    [
+        ("bit_parallel", 0.5, {"8x8": (8, 8), "8x16": (16, 16)}),
+        ("bit_serial", 0.5, {"8x8": (16, 8), "8x16": (16, 16)}),
+        ("fixed", 1.0, {"8x8": (16, 16), "8x16": (16, 16)}),
+    ],
+)
 def test_halving_width_cuts_mac_time_and_energy(rule, time_ratio, mult_widths, make_lt, make_trace):
     hw = _hw_with(rule)
     M = 64 * 1000
@@ -83,8 +108,10 @@ def test_halving_width_cuts_mac_time_and_energy(rule, time_ratio, mult_widths, m
     # energy per MAC: the multiplier the rule switches (widths a x b) scales with a*b, the accumulator adder does not
     m, a = hw.arith.int_mult, hw.arith.int_add
     acc = hw.arith.accumulator_bits.value
-    mac = lambda x, y: m.joules * x * y / m.bits ** 2 + a.joules * acc / a.bits  # noqa: E731
-    assert narrow.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(mac(*mult_widths["8x8"]) / mac(16, 16))
+    mac = lambda x, y: m.joules * x * y / m.bits**2 + a.joules * acc / a.bits  # noqa: E731
+    assert narrow.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(
+        mac(*mult_widths["8x8"]) / mac(16, 16)
+    )
     half = estimate(make_trace(make_lt(steps=3, wb=8, mac__8x16=M)), hw)  # only the weight halved
     assert half.energy_j["compute"] / wide.energy_j["compute"] == pytest.approx(mac(*mult_widths["8x16"]) / mac(16, 16))
 
@@ -114,15 +141,43 @@ def test_memoization_savings_show_through_trace(make_lt, make_trace):
     D, H, T = 64, 64, 8
     G, N = 4, 128
     full_w = G * H * N * 2
-    base = make_lt("lstm", D, H, T, active=1, mac__16x16=G * H * N, weight_bytes=full_w,
-                   act_bytes=N * 2, act__sigmoid=3 * H, act__tanh=2 * H, eltwise__mul=3 * H,
-                   eltwise__add=5 * H)
+    base = make_lt(
+        "lstm",
+        D,
+        H,
+        T,
+        active=1,
+        mac__16x16=G * H * N,
+        weight_bytes=full_w,
+        act_bytes=N * 2,
+        act__sigmoid=3 * H,
+        act__tanh=2 * H,
+        eltwise__mul=3 * H,
+        eltwise__add=5 * H,
+    )
     skip = full_w // 4  # a quarter of the rows reused at every step
-    memo = make_lt("lstm", D, H, T, active=1, mac__16x16=G * H * N * 3 // 4, weight_bytes=full_w - skip,
-                   memo__weight_bytes_skipped=skip, memo__computed=G * H * 3 // 4, memo__reused=G * H // 4,
-                   act_bytes=N * 2, act__sigmoid=3 * H, act__tanh=2 * H, eltwise__mul=3 * H,
-                   eltwise__add=5 * H, memo__bnn_xnor=G * H * N, memo__bnn_popcount=G * H,
-                   memo__bnn_bits_read=G * H * N, memo__buffer_reads=G * H, memo__buffer_writes=G * H * 3 // 4)
+    memo = make_lt(
+        "lstm",
+        D,
+        H,
+        T,
+        active=1,
+        mac__16x16=G * H * N * 3 // 4,
+        weight_bytes=full_w - skip,
+        memo__weight_bytes_skipped=skip,
+        memo__computed=G * H * 3 // 4,
+        memo__reused=G * H // 4,
+        act_bytes=N * 2,
+        act__sigmoid=3 * H,
+        act__tanh=2 * H,
+        eltwise__mul=3 * H,
+        eltwise__add=5 * H,
+        memo__bnn_xnor=G * H * N,
+        memo__bnn_popcount=G * H,
+        memo__bnn_bits_read=G * H * N,
+        memo__buffer_reads=G * H,
+        memo__buffer_writes=G * H * 3 // 4,
+    )
     hw = _hw_with(None)
     rb, rm = estimate(make_trace(base), hw), estimate(make_trace(memo), hw)
     assert rm.energy_j["sram"] < rb.energy_j["sram"] and rm.energy_j["compute"] < rb.energy_j["compute"]
@@ -135,10 +190,22 @@ def test_memoization_savings_show_through_trace(make_lt, make_trace):
 
 @pytest.mark.parametrize("hw", ["epur", "tpu"])
 def test_skipping_every_neuron_leaves_bnn_control_static(hw, make_lt, make_trace):
-    lt = make_lt("lstm", 32, 32, 5, memo__weight_bytes_skipped=4 * 32 * 64 * 2, memo__reused=128,
-                 memo__computed=0, memo__bnn_xnor=128 * 64, memo__bnn_popcount=128,
-                 memo__bnn_bits_read=128 * 64, memo__buffer_reads=128, precision__compares=32,
-                 precision__counter_ops=32, precision__bits=8)
+    lt = make_lt(
+        "lstm",
+        32,
+        32,
+        5,
+        memo__weight_bytes_skipped=4 * 32 * 64 * 2,
+        memo__reused=128,
+        memo__computed=0,
+        memo__bnn_xnor=128 * 64,
+        memo__bnn_popcount=128,
+        memo__bnn_bits_read=128 * 64,
+        memo__buffer_reads=128,
+        precision__compares=32,
+        precision__counter_ops=32,
+        precision__bits=8,
+    )
     rep = estimate(make_trace(lt), hw)
     e = rep.energy_j
     assert e["compute"] == e["activation"] == 0.0
@@ -146,11 +213,14 @@ def test_skipping_every_neuron_leaves_bnn_control_static(hw, make_lt, make_trace
     assert rep.unpriced == []
     if hw == "epur":  # resident weights are preloaded once, never read: no weight-buffer read is charged
         s = rep.per_layer[0].stats
-        assert s["weight_buffer_reads"] == 0 and s["dram_weight_bytes"] == s["weight_footprint_bytes"] == 4 * 32 * 64 * 2
+        assert (
+            s["weight_buffer_reads"] == 0 and s["dram_weight_bytes"] == s["weight_footprint_bytes"] == 4 * 32 * 64 * 2
+        )
 
 
 def test_weights_resident_and_reexec(make_lt, make_trace):
     from rnnaccel.hardware import layer_chunk_cost
+
     cold = layer_chunk_cost("epur", "gru", 128, 128, 4, 20)
     warm = layer_chunk_cost("epur", "gru", 128, 128, 4, 20, weights_resident=True)
     assert warm.energy_j["dram"] == 0 < cold.energy_j["dram"] and warm.cycles <= cold.cycles

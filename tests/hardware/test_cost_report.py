@@ -1,5 +1,6 @@
 """Reports: monotone in every count, JSON-serializable, compare/plot work, the analytic layer chunk
 agrees with the trace the emulator records, and the docs hold the current price tables."""
+
 import json
 from pathlib import Path
 
@@ -9,15 +10,31 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnaccel.hardware import (COMPONENTS, compare, estimate, layer_chunk_cost, load_hw,
-                                    plot_breakdown)
+from rnnaccel.hardware import COMPONENTS, compare, estimate, layer_chunk_cost, load_hw, plot_breakdown
 from rnnaccel.hardware.tables import price_table_markdown
 from rnnaccel.emulator.trace import LayerTrace, Trace
 
-COUNTERS = ["active", "mac.16x16", "mac.8x8", "weight_bytes", "act_bytes", "act.sigmoid", "act.tanh",
-            "eltwise.mul", "eltwise.add", "memo.bnn_xnor", "memo.bnn_popcount", "memo.bnn_bits_read",
-            "memo.buffer_reads", "memo.buffer_writes", "memo.computed", "memo.weight_bytes_skipped",
-            "precision.compares", "precision.counter_ops", "precision.reexec_macs"]
+COUNTERS = [
+    "active",
+    "mac.16x16",
+    "mac.8x8",
+    "weight_bytes",
+    "act_bytes",
+    "act.sigmoid",
+    "act.tanh",
+    "eltwise.mul",
+    "eltwise.add",
+    "memo.bnn_xnor",
+    "memo.bnn_popcount",
+    "memo.bnn_bits_read",
+    "memo.buffer_reads",
+    "memo.buffer_writes",
+    "memo.computed",
+    "memo.weight_bytes_skipped",
+    "precision.compares",
+    "precision.counter_ops",
+    "precision.reexec_macs",
+]
 HW = {"epur": load_hw("epur"), "tpu": load_hw("tpu")}
 
 
@@ -30,9 +47,14 @@ def _random_lt(rng, cell, D, H, T, scale):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2 ** 31), kind=st.sampled_from(["epur", "tpu"]),
-       cell=st.sampled_from(["lstm", "gru"]), counter=st.sampled_from(COUNTERS),
-       delta=st.integers(1, 10 ** 7), scale=st.sampled_from([10, 10 ** 4, 10 ** 7]))
+@given(
+    seed=st.integers(0, 2**31),
+    kind=st.sampled_from(["epur", "tpu"]),
+    cell=st.sampled_from(["lstm", "gru"]),
+    counter=st.sampled_from(COUNTERS),
+    delta=st.integers(1, 10**7),
+    scale=st.sampled_from([10, 10**4, 10**7]),
+)
 def test_more_work_never_costs_less(seed, kind, cell, counter, delta, scale):
     rng = np.random.default_rng(seed)
     T = int(rng.integers(1, 6))
@@ -82,16 +104,24 @@ def test_compare_speedup_and_saving():
 def _lt_dense(T, scale=1.0):
     lt = LayerTrace(0, 0, "lstm", 64, 64, T, 16, 16)
     G, N = 4, 128
-    for name, v in {"active": 1, "mac.16x16": G * 64 * N * scale, "weight_bytes": G * 64 * N * 2 * scale,
-                    "act_bytes": N * 2, "act.sigmoid": 192, "act.tanh": 128}.items():
+    for name, v in {
+        "active": 1,
+        "mac.16x16": G * 64 * N * scale,
+        "weight_bytes": G * 64 * N * 2 * scale,
+        "act_bytes": N * 2,
+        "act.sigmoid": 192,
+        "act.tanh": 128,
+    }.items():
         lt.add(name, np.full(T, int(v)))
     return lt
 
 
 def test_plot_breakdown_writes_png(tmp_path):
-    reps = {"base": estimate(Trace([_lt_dense(4)]), "epur"),
-            "memo": estimate(Trace([_lt_dense(4, 0.7)]), "epur"),
-            "tpu": estimate(Trace([_lt_dense(4)]), "tpu")}
+    reps = {
+        "base": estimate(Trace([_lt_dense(4)]), "epur"),
+        "memo": estimate(Trace([_lt_dense(4, 0.7)]), "epur"),
+        "tpu": estimate(Trace([_lt_dense(4)]), "tpu"),
+    }
     p = plot_breakdown(reps, tmp_path / "e.png", title="energy")
     assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     q = plot_breakdown(reps, tmp_path / "n.svg", normalize_to="base")
@@ -104,6 +134,7 @@ def test_plot_breakdown_writes_png(tmp_path):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_layer_chunk_agrees_with_emulator_trace(kind, cell):
     from rnnaccel.emulator import GRU, LSTM
+
     D, H, B, T = 6, 5, 3, 4
     m = (LSTM if cell == "lstm" else GRU)(D, H, mode="emulate")
     tr = Trace()

@@ -1,5 +1,6 @@
 """Price tables: the packaged ones load, every number has a unit and a source, bad ones are refused
 with a one-line ValueError naming the field."""
+
 import copy
 
 import pytest
@@ -64,12 +65,22 @@ BAD = [
     ("epur", "epur.dpu_lanes.value", 2.5, "epur.dpu_lanes.value must be an integer"),
     ("epur", "chip.frequency.unit", "MHZ", "chip.frequency.unit='MHZ' is not a frequency unit"),
     ("epur", "chip.vdd.source", "", "chip.vdd.source must be a non-empty string"),
-    ("epur", "chip.static_power", {"value": 0.15, "unit": "W", "source": "typed by hand"}, "unknown key 'static_power'"),
+    (
+        "epur",
+        "chip.static_power",
+        {"value": 0.15, "unit": "W", "source": "typed by hand"},
+        "unknown key 'static_power'",
+    ),
     ("epur", "dram.energy.low", _DELETE, "dram.energy: high given without low"),
     ("epur", "arith.int_mult.high", 3.0, "arith.int_mult: need low <= value <= high"),
     ("tpu", "dram.energy.low", -1, "dram.energy.low must be >= 0"),
     ("epur", "chip.vdd.basis", "guess", "chip.vdd.basis='guess' unknown"),
-    ("epur", "epur.weight_buffer.read.bits", 64, "epur.weight_buffer.read.bits=64 must equal epur.weight_buffer.width=256"),
+    (
+        "epur",
+        "epur.weight_buffer.read.bits",
+        64,
+        "epur.weight_buffer.read.bits=64 must equal epur.weight_buffer.width=256",
+    ),
     ("epur", "epur.weight_buffer.cell", "sram", "epur.weight_buffer.cell='sram' unknown"),
     ("epur", "chip.node_scaling", "linear", "chip.node_scaling='linear' unknown"),
     ("epur", "epur.weight_residency", "cache", "epur.weight_residency='cache' unknown"),
@@ -93,8 +104,7 @@ def test_invalid_config_rejected(name, path, value, msg, raw_yaml):
     assert msg in text and "\n" not in text
 
 
-@pytest.mark.parametrize("path", ["frobnicate", "dram.latency", "epur.weight_buffer.ports",
-                                  "chip.node.comment"])
+@pytest.mark.parametrize("path", ["frobnicate", "dram.latency", "epur.weight_buffer.ports", "chip.node.comment"])
 def test_unknown_keys_rejected(path, raw_yaml):
     d = _mutate(raw_yaml("epur"), path, 1)
     with pytest.raises(ValueError, match=f"unknown key '{path.split('.')[-1]}'") as e:

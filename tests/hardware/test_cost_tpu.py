@@ -1,5 +1,6 @@
 """TPU model: weight-stationary GEMM cycles, the input projection batched over a chunk of steps,
 tile loads per batch, operand-width speed, hand-computed steps (counts x the PriceBook's rates)."""
+
 import math
 
 import numpy as np
@@ -32,14 +33,29 @@ def _price(lt, chunk, hw=None):
 
 def _arch(hw):
     a = hw.arch
-    return (a.array_rows.value, a.array_cols.value, a.weight_shift_cycles.value, a.acc_rows_per_pass.value,
-            hw.dram.bandwidth.si / hw.chip.frequency.si)
+    return (
+        a.array_rows.value,
+        a.array_cols.value,
+        a.weight_shift_cycles.value,
+        a.acc_rows_per_pass.value,
+        hw.dram.bandwidth.si / hw.chip.frequency.si,
+    )
 
 
 def _step(make_lt, rows, D=256, H=256, wb=8, ab=8, steps=1):
     n = rows * 4 * H * (D + H)
-    return make_lt("lstm", D, H, steps, wb, ab, active=rows, **{f"mac__{wb}x{ab}": n},
-                   weight_bytes=4 * H * (D + H) * wb // 8, act_bytes=rows * (D + H) * ab // 8)
+    return make_lt(
+        "lstm",
+        D,
+        H,
+        steps,
+        wb,
+        ab,
+        active=rows,
+        **{f"mac__{wb}x{ab}": n},
+        weight_bytes=4 * H * (D + H) * wb // 8,
+        act_bytes=rows * (D + H) * ab // 8,
+    )
 
 
 def test_ws_gemm_cycles_hand_computed():
@@ -80,9 +96,22 @@ def test_hand_computed_step(make_lt):
     R, C, shift, _A, bpc = _arch(hw)
     D, H, b, N = 300, 200, 5, 800
     wbytes = 800 * 500 + 800
-    lt = make_lt("lstm", D, H, 1, 8, 8, active=b, mac__8x8=b * 800 * 500, weight_bytes=wbytes,
-                 act_bytes=b * 500, act__sigmoid=b * 600, act__tanh=b * 400, eltwise__mul=b * 600,
-                 eltwise__add=b * 1000)
+    lt = make_lt(
+        "lstm",
+        D,
+        H,
+        1,
+        8,
+        8,
+        active=b,
+        mac__8x8=b * 800 * 500,
+        weight_bytes=wbytes,
+        act_bytes=b * 500,
+        act__sigmoid=b * 600,
+        act__tanh=b * 400,
+        eltwise__mul=b * 600,
+        eltwise__add=b * 1000,
+    )
     cost = _price(lt, 1, hw)
     proj = max(2 * 4 * (shift + R + C - 2 + b), wbytes * 300 / 500 / bpc)  # K=300: 2 folds x 4
     rec = max(1 * 4 * (shift + R + C - 2 + b), wbytes * 200 / 500 / bpc)
@@ -95,10 +124,12 @@ def test_hand_computed_step(make_lt):
     psum = b * N * (2 + 1) * hw.arith.accumulator_bits.value / 8  # one partial sum per row, output, K fold
     expected = {
         "dram": wbytes * j(book.dram()),
-        "sram": (wbytes * (j(book.mem("w", t.weight_fifo, "write")) + j(book.mem("w", t.weight_fifo, "read")))
-                 + b * 500 * 4 * j(book.mem("u", t.unified_buffer, "read"))  # inputs per column tile
-                 + b * H * j(book.mem("u", t.unified_buffer, "write"))
-                 + psum * (j(book.mem("a", t.accumulators, "read")) + j(book.mem("a", t.accumulators, "write")))),
+        "sram": (
+            wbytes * (j(book.mem("w", t.weight_fifo, "write")) + j(book.mem("w", t.weight_fifo, "read")))
+            + b * 500 * 4 * j(book.mem("u", t.unified_buffer, "read"))  # inputs per column tile
+            + b * H * j(book.mem("u", t.unified_buffer, "write"))
+            + psum * (j(book.mem("a", t.accumulators, "read")) + j(book.mem("a", t.accumulators, "write")))
+        ),
         "compute": b * 800 * 500 * j(book.mac(8, 8)),
         "static": j(book.static()) * cost.seconds,
     }
@@ -110,8 +141,19 @@ def _seq(make_lt, active, D=256, H=256, **extra):
     """A dense 8-bit LSTM trace over len(active) steps."""
     n = np.asarray(active)
     wb = 4 * H * (D + H)
-    return make_lt("lstm", D, H, len(n), 8, 8, active=n, mac__8x8=n * 4 * H * (D + H),
-                   weight_bytes=np.where(n > 0, wb, 0), act_bytes=n * (D + H), **extra)
+    return make_lt(
+        "lstm",
+        D,
+        H,
+        len(n),
+        8,
+        8,
+        active=n,
+        mac__8x8=n * 4 * H * (D + H),
+        weight_bytes=np.where(n > 0, wb, 0),
+        act_bytes=n * (D + H),
+        **extra,
+    )
 
 
 def test_chunk_of_all_steps_loads_w_ih_once(make_lt):
@@ -152,9 +194,9 @@ def test_projection_time_lands_on_the_chunks_first_step(make_lt):
     step, moving the projection would change the total."""
     hw = load_hw("tpu")
     lt = _seq(make_lt, [1, 1], 64, 32)
-    lt.add("memo.bnn_xnor", np.array([0, 10 ** 9]))
+    lt.add("memo.bnn_xnor", np.array([0, 10**9]))
     cost = _price(lt, 2, hw)
-    bnn = 10 ** 9 / hw.bnn.xnor_bits_per_cycle.value
+    bnn = 10**9 / hw.bnn.xnor_bits_per_cycle.value
     first = cost.stats["projection_cycles"] + cost.stats["recurrent_cycles"] / 2 + cost.stats["vector_cycles"] / 2
     assert cost.cycles == pytest.approx(first + bnn)
 
@@ -168,8 +210,20 @@ def test_batched_projection_cannot_skip_memoized_neurons(make_lt):
     full = 4 * H * (D + H)
     skipped = np.array([0, 48 * (D + H), 48 * (D + H), 0])  # 48 neurons skipped by every row
     reused = np.array([0, 48, 60, 0])
-    lt = make_lt("lstm", D, H, T, 8, 8, active=1, mac__8x8=full - reused * (D + H), weight_bytes=full - skipped,
-                 act_bytes=D + H, memo__weight_bytes_skipped=skipped, memo__reused=reused)
+    lt = make_lt(
+        "lstm",
+        D,
+        H,
+        T,
+        8,
+        8,
+        active=1,
+        mac__8x8=full - reused * (D + H),
+        weight_bytes=full - skipped,
+        act_bytes=D + H,
+        memo__weight_bytes_skipped=skipped,
+        memo__reused=reused,
+    )
     one, chunked = _price(lt, 1, hw), _price(lt, T, hw)
     share = D / (D + H)
     assert one.stats["dram_weight_ih_bytes"] == pytest.approx((T * full - skipped.sum()) * share)
@@ -234,6 +288,7 @@ def test_macs_without_active_rows_rejected(make_lt, make_trace):
 
 def test_weights_resident_ignored_on_tpu():
     from rnnaccel.hardware import layer_chunk_cost
+
     a = layer_chunk_cost("tpu", "lstm", 64, 64, 8, 5)
     b = layer_chunk_cost("tpu", "lstm", 64, 64, 8, 5, weights_resident=True)
     assert a.energy_j == b.energy_j and a.cycles == b.cycles and b.stats["weights_resident"] is False

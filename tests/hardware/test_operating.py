@@ -1,5 +1,6 @@
 """The operating point (rnnaccel.hardware.operating + the E-PUR weight rules): sequences at once,
 weight residency, the MWL schedule, capacities, and the evaluator's batch size changing nothing."""
+
 import math
 
 import numpy as np
@@ -30,9 +31,22 @@ def _hw(**epur):
 def _dense(make_lt, D, H, T, n, layer=0, wbytes=None):
     """A dense LSTM layer trace of ``n`` sequences all running ``T`` steps (16-bit)."""
     wb = wbytes if wbytes is not None else (4 * H * (D + H) * 16 + 4 * H * 16) // 8
-    return make_lt("lstm", D, H, T, layer=layer, active=n, mac__16x16=n * 4 * H * (D + H), weight_bytes=wb,
-                   seq_weight_bytes=n * wb, act_bytes=n * (D + H) * 2, act__sigmoid=n * 3 * H,
-                   act__tanh=n * 2 * H, eltwise__mul=n * 3 * H, eltwise__add=n * 5 * H)
+    return make_lt(
+        "lstm",
+        D,
+        H,
+        T,
+        layer=layer,
+        active=n,
+        mac__16x16=n * 4 * H * (D + H),
+        weight_bytes=wb,
+        seq_weight_bytes=n * wb,
+        act_bytes=n * (D + H) * 2,
+        act__sigmoid=n * 3 * H,
+        act__tanh=n * 2 * H,
+        eltwise__mul=n * 3 * H,
+        eltwise__add=n * 5 * H,
+    )
 
 
 def test_network_residency_fetches_each_weight_once(make_lt, make_trace):
@@ -110,7 +124,7 @@ def test_evaluator_batch_size_changes_no_figure():
     for bs in (5, 2, 1):
         tr = Trace()
         for i in range(0, 5, bs):
-            m(x[i:i + bs], lengths[i:i + bs], trace=tr)
+            m(x[i : i + bs], lengths[i : i + bs], trace=tr)
         for hw in ("epur", "tpu"):
             reports.append((bs, hw, estimate(tr, hw)))
     for hw in ("epur", "tpu"):

@@ -1,5 +1,6 @@
 """Derived prices: node scaling by hand, read != write priced each its own way, static power is the
 sum of its parts."""
+
 import pytest
 
 from rnnaccel.emulator.trace import Trace
@@ -72,7 +73,7 @@ def test_read_and_write_priced_each_their_own_way(raw_yaml, make_lt, make_trace)
     read_bytes = sum(e["count_value"] for e in reads)
     write_bytes = sum(e["count_value"] for e in writes)
     assert read_bytes != write_bytes  # otherwise a swap could not show
-    delta = (swapped.energy_j["sram"] - rep.energy_j["sram"])
+    delta = swapped.energy_j["sram"] - rep.energy_j["sram"]
     assert delta == pytest.approx(200e-12 / (bits / 8) * (read_bytes - write_bytes), rel=1e-9)
 
 
@@ -90,5 +91,8 @@ def test_static_power_is_the_sum_of_its_parts(name):
         n = dict((p, k) for p, _, k in hw.memories())
         assert n["epur.weight_buffer"] == n["epur.input_buffer"] == hw.arch.computation_units.value == 4
     # more logic leakage or a leakier memory raises static power
-    assert PriceBook(hw.with_value("chip.logic_leakage", hw.chip.logic_leakage.high)).static().joules > book.static().joules
+    assert (
+        PriceBook(hw.with_value("chip.logic_leakage", hw.chip.logic_leakage.high)).static().joules
+        > book.static().joules
+    )
     assert estimate(Trace(), hw).energy_j["static"] == 0.0

@@ -4,6 +4,7 @@ Stated tolerance: to the cycle. SCALE-Sim reports the index of the last busy cyc
 0), so the model is exactly one cycle above it per GEMM. Skips with the reason when SCALE-Sim
 cannot run here (the ``hwtools`` extra is absent, or numpy >= 2.4).
 """
+
 import pytest
 
 from rnnaccel.hardware import load_hw

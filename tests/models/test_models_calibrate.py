@@ -1,4 +1,5 @@
 """PTQ: chosen formats cover the observed ranges with the most fractional bits, and are valid."""
+
 import pytest
 import torch
 
@@ -9,11 +10,23 @@ from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, best_format, ca
 
 def top(f: Fmt) -> float:
     """Largest real value of a format."""
-    return f.qmax / 2.0 ** f.frac
+    return f.qmax / 2.0**f.frac
 
 
-@pytest.mark.parametrize("v,bits,frac", [(0.5, 16, 15), (0.9999, 16, 15), (1.0, 16, 14), (3.9, 16, 13),
-                                         (4.0, 16, 12), (1000.0, 16, 5), (1e9, 16, 0), (0.0, 8, 7), (1.5, 8, 6)])
+@pytest.mark.parametrize(
+    "v,bits,frac",
+    [
+        (0.5, 16, 15),
+        (0.9999, 16, 15),
+        (1.0, 16, 14),
+        (3.9, 16, 13),
+        (4.0, 16, 12),
+        (1000.0, 16, 5),
+        (1e9, 16, 0),
+        (0.0, 8, 7),
+        (1.5, 8, 6),
+    ],
+)
 def test_best_format(v, bits, frac):
     assert best_format(v, bits) == Fmt(bits, frac)
 
@@ -55,8 +68,9 @@ def test_calibrated_formats_cover_observed_ranges(cell):
 
 def test_merged_lstm_bias_range():
     torch.manual_seed(0)
-    m = SpeechRecognizer(SpeechModelConfig(n_feats=2, stack=1, stride=1, hidden_size=3, num_layers=1,
-                                           bidirectional=False))
+    m = SpeechRecognizer(
+        SpeechModelConfig(n_feats=2, stack=1, stride=1, hidden_size=3, num_layers=1, bidirectional=False)
+    )
     with torch.no_grad():
         m.rnn.bias_ih_l0.fill_(1.5)
         m.rnn.bias_hh_l0.fill_(1.5)  # merged 3.0 -> Q16.13
@@ -67,6 +81,7 @@ def test_merged_lstm_bias_range():
 def test_accumulator_too_narrow_is_refused():
     from rnnaccel.emulator import DatapathConfig
     from rnnaccel.models import RangeStats, formats_from_ranges
+
     st = RangeStats()
     st.max_abs.update(weight=0.5, bias=0.5, input=0.5, cell=1.0, preact=3.0)
     assert formats_from_ranges([st], base=DatapathConfig())[0].acc_frac == 30

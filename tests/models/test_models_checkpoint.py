@@ -1,4 +1,5 @@
 """Checkpoints round-trip (weights_only) and fail with one line naming the file."""
+
 import struct
 import zipfile
 from pathlib import Path
@@ -57,10 +58,18 @@ def _broken(tmp_path, kind):
     return p
 
 
-@pytest.mark.parametrize("kind, says", [
-    ("missing", "no such file"), ("empty", "empty file"), ("random", "not a PyTorch checkpoint"),
-    ("truncated", "truncated or damaged torch archive"), ("state_dict", "not an rnnaccel checkpoint"),
-    ("pickled_object", "holds Python objects"), ("other_format", "not an rnnaccel checkpoint")])
+@pytest.mark.parametrize(
+    "kind, says",
+    [
+        ("missing", "no such file"),
+        ("empty", "empty file"),
+        ("random", "not a PyTorch checkpoint"),
+        ("truncated", "truncated or damaged torch archive"),
+        ("state_dict", "not an rnnaccel checkpoint"),
+        ("pickled_object", "holds Python objects"),
+        ("other_format", "not an rnnaccel checkpoint"),
+    ],
+)
 def test_broken_files_are_one_line_naming_the_cause(tmp_path, kind, says):
     p = tmp_path / "nope.pt" if kind == "missing" else _broken(tmp_path, kind)
     with pytest.raises(RnnaccelError) as e:
@@ -74,7 +83,7 @@ def _flip_tensor_byte(path):
     data = bytearray(path.read_bytes())
     info = next(i for i in zipfile.ZipFile(path).infolist() if "/data/" in i.filename)
     h = info.header_offset
-    name_len, extra_len = struct.unpack("<HH", data[h + 26:h + 30])
+    name_len, extra_len = struct.unpack("<HH", data[h + 26 : h + 30])
     data[h + 30 + name_len + extra_len + 1] ^= 0x40
     path.write_bytes(bytes(data))
 

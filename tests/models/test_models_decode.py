@@ -1,4 +1,5 @@
 """CTC greedy and prefix beam search on hand-built log-probabilities; WER/CER."""
+
 import math
 
 import pytest

@@ -6,6 +6,7 @@ the float run's hypotheses and WER too. Translator: greedy float and emulated tr
 Regenerate deliberately with ``.venv/bin/python tests/models/test_models_golden.py`` (after shipping
 a new checkpoint; the synth slice is copied from the generated corpus then).
 """
+
 import json
 import shutil
 import sys
@@ -40,8 +41,11 @@ def compute_speech(name: str) -> dict:
     out["float"] = {k: f[k] for k in ("wer", "cer", "hypotheses")}
     trace = Trace()
     e = score(model, ds, vocab, "emulate", batch_size=10, trace=trace)
-    out["emulate"] = {**{k: e[k] for k in ("wer", "cer", "hypotheses")},
-                      "saturations": saturations(model, trace), "trace_totals": trace.totals()}
+    out["emulate"] = {
+        **{k: e[k] for k in ("wer", "cer", "hypotheses")},
+        "saturations": saturations(model, trace),
+        "trace_totals": trace.totals(),
+    }
     out["cost_epur"] = cost_summary(trace, "epur")
     return out
 
@@ -85,6 +89,7 @@ def copy_synth_slice(out: Path, n: int = N) -> None:
 def _have(path: Path) -> bool:
     try:
         from rnnaccel.datasets import default_data_root
+
         return path.is_file() and default_data_root().is_dir()
     except Exception:
         return False

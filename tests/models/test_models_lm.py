@@ -1,4 +1,5 @@
 """Word n-gram LM (Kneser-Ney) and its shallow fusion in the CTC prefix beam search."""
+
 import math
 
 import pytest
@@ -8,8 +9,14 @@ from rnnaccel.datasets import CharVocab
 from rnnaccel.models.decode import beam_search_decode, decode, prefix_beam_search
 from rnnaccel.models.lm import EOS, LMScorer, WordNgramLM
 
-TEXT = ["a dog runs on the grass", "a dog plays with a ball", "the dog runs", "a man runs on the beach",
-        "a cat sleeps", "two dogs play on the grass"]
+TEXT = [
+    "a dog runs on the grass",
+    "a dog plays with a ball",
+    "the dog runs",
+    "a man runs on the beach",
+    "a cat sleeps",
+    "two dogs play on the grass",
+]
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])

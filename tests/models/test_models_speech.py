@@ -1,4 +1,5 @@
 """SpeechRecognizer: frame stacking, mode switching, the fused float path, and learning in each mode."""
+
 import pytest
 import torch
 
@@ -9,8 +10,9 @@ from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, stack_frames
 
 def tiny(cell="lstm", **kw):
     torch.manual_seed(0)
-    cfg = SpeechModelConfig(n_feats=6, vocab_size=4, stack=2, stride=2, cell=cell, hidden_size=12,
-                            num_layers=2, dropout=0.0, **kw)
+    cfg = SpeechModelConfig(
+        n_feats=6, vocab_size=4, stack=2, stride=2, cell=cell, hidden_size=12, num_layers=2, dropout=0.0, **kw
+    )
     return SpeechRecognizer(cfg)
 
 

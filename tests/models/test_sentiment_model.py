@@ -1,4 +1,5 @@
 """Sentiment LSTM: modes, learning, checkpoints, and the shipped checkpoint's emulated golden value."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,11 @@ import torch.nn.functional as F
 from rnnaccel.datasets.sentiment import SentimentVocab, collate_sentiment, load_sentiment
 from rnnaccel.emulator import DatapathConfig, Fmt
 from rnnaccel.models.sentiment import (
-    SentimentConfig, SentimentLSTM, load_checkpoint, predict, save_checkpoint,
+    SentimentConfig,
+    SentimentLSTM,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
 )
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "sentiment" / "sentiment_lstm.pt"
@@ -27,8 +32,14 @@ def _tiny(vocab_size=20, **kw):
 
 
 def _batch():
-    items = [(torch.tensor([2, 3, 4]), 1), (torch.tensor([5, 6]), 0), (torch.tensor([7, 3, 8, 9, 2]), 1),
-             (torch.tensor([10]), 0), (torch.tensor([11, 12, 13]), 0), (torch.tensor([14, 15, 2, 3]), 1)]
+    items = [
+        (torch.tensor([2, 3, 4]), 1),
+        (torch.tensor([5, 6]), 0),
+        (torch.tensor([7, 3, 8, 9, 2]), 1),
+        (torch.tensor([10]), 0),
+        (torch.tensor([11, 12, 13]), 0),
+        (torch.tensor([14, 15, 2, 3]), 1),
+    ]
     return items, collate_sentiment(items)
 
 

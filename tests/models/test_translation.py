@@ -1,4 +1,5 @@
 """The attentional LSTM translator: training in float/fakequant, emulation, decoding, checkpoints."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,7 +77,7 @@ def test_emulated_stepwise_decoder_equals_whole_sequence():
     whole, _ = model.decoder(model.tgt_emb(tgt_in), full)
     state, steps = None, []
     for t in range(tgt_in.shape[1]):
-        out, state = model.decoder(model.tgt_emb(tgt_in[:, t:t + 1]), torch.ones_like(tgt_len), hx=state)
+        out, state = model.decoder(model.tgt_emb(tgt_in[:, t : t + 1]), torch.ones_like(tgt_len), hx=state)
         steps.append(out)
     assert torch.equal(torch.cat(steps, dim=1), whole)
 
@@ -98,7 +99,7 @@ def test_beam_finds_at_least_greedy_score():
     src, src_len = batch()[:2]
 
     def logp(seq, b):
-        m, k, msk = model.encode(src[b:b + 1], src_len[b:b + 1])
+        m, k, msk = model.encode(src[b : b + 1], src_len[b : b + 1])
         state, total, prev = None, 0.0, BOS
         for tok in seq + [EOS]:
             lp, state = model.step(torch.tensor([prev]), state, m, k, msk)
@@ -115,8 +116,14 @@ def test_beam_finds_at_least_greedy_score():
 
 @pytest.fixture(scope="module")
 def spm_vocab():
-    words = ["a dog runs", "two men sit on a bench", "a woman in red walks", "the child plays with a ball",
-             "people stand near the water", "a man rides a bike"] * 5
+    words = [
+        "a dog runs",
+        "two men sit on a bench",
+        "a woman in red walks",
+        "the child plays with a ball",
+        "people stand near the water",
+        "a man rides a bike",
+    ] * 5
     return SubwordVocab(train_sentencepiece(words, vocab_size=60, model_type="bpe"))
 
 
@@ -136,15 +143,18 @@ def test_token_batches_cover_every_example_once():
 
 def test_checkpoint_round_trip(tmp_path, spm_vocab):
     model, dp = calibrated(tiny(src_vocab=len(spm_vocab), tgt_vocab=len(spm_vocab)).eval())
-    path = save_translator(tmp_path / "t.pt", model, spm_vocab, spm_vocab, metrics={"bleu": 1.0},
-                           datapath=dp, extra={"command": "x"})
+    path = save_translator(
+        tmp_path / "t.pt", model, spm_vocab, spm_vocab, metrics={"bleu": 1.0}, datapath=dp, extra={"command": "x"}
+    )
     raw = torch.load(path, weights_only=True)
     assert raw["metrics"] == {"bleu": 1.0} and raw["vocab"]["src"].dtype == torch.uint8
     loaded, sv, tv, ck = load_translator(path)
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
     assert loaded.datapath == model.datapath and sv.model_bytes == spm_vocab.model_bytes
-    assert translate(loaded, sv, tv, ["a dog sits"], beam=2) == translate(model, spm_vocab, spm_vocab, ["a dog sits"], beam=2)
+    assert translate(loaded, sv, tv, ["a dog sits"], beam=2) == translate(
+        model, spm_vocab, spm_vocab, ["a dog sits"], beam=2
+    )
     with pytest.raises(ValueError, match="no such file"):
         load_translator(tmp_path / "missing.pt")
     (tmp_path / "bad.pt").write_bytes(b"junk")

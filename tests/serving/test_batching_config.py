@@ -1,14 +1,23 @@
 """Config and workload validation: bad values are refused with one-line errors naming the field;
 packaged YAML configs and length histograms load (plain and through hydra)."""
+
 import math
 
 import numpy as np
 import pytest
 
-from rnnaccel.serving import (POLICIES, BatchingConfig, LengthDistribution,
-                                        available_batching_configs, available_lengths,
-                                        load_batching_config, load_lengths, make_requests,
-                                        poisson_arrivals, simulate)
+from rnnaccel.serving import (
+    POLICIES,
+    BatchingConfig,
+    LengthDistribution,
+    available_batching_configs,
+    available_lengths,
+    load_batching_config,
+    load_lengths,
+    make_requests,
+    poisson_arrivals,
+    simulate,
+)
 
 
 def one_line_error(fn, field):
@@ -27,8 +36,9 @@ def test_invalid_rate_rejected(rate):
 
 def test_empty_length_distribution_rejected(tmp_path):
     one_line_error(lambda: LengthDistribution.from_lengths([], "x"), "workload.lengths")
-    one_line_error(lambda: LengthDistribution("x", np.array([], dtype=np.int64), np.array([], dtype=np.int64)),
-                   "workload.lengths")
+    one_line_error(
+        lambda: LengthDistribution("x", np.array([], dtype=np.int64), np.array([], dtype=np.int64)), "workload.lengths"
+    )
     one_line_error(lambda: LengthDistribution("x", np.array([3]), np.array([0])), "workload.lengths")
     one_line_error(lambda: LengthDistribution("x", np.array([0, 2]), np.array([1, 1])), "workload.lengths")
     p = tmp_path / "empty.yaml"
@@ -38,20 +48,23 @@ def test_empty_length_distribution_rejected(tmp_path):
     one_line_error(lambda: simulate(cfg), "workload.lengths")
 
 
-@pytest.mark.parametrize("section,key,value,field", [
-    ("policy", "name", "greedy", "policy.name"),
-    ("policy", "max_batch", 0, "policy.max_batch"),
-    ("policy", "timeout_s", -1.0, "policy.timeout_s"),
-    ("policy", "latency_target_s", 0.0, "policy.latency_target_s"),
-    ("policy", "steps_max", 100, "policy.steps_max"),
-    ("policy", "steps_min", 512, "policy.steps_min"),
-    ("network", "cell", "rnn", "network.cell"),
-    ("network", "hidden_size", 0, "network.hidden_size"),
-    ("workload", "arrival", "uniform", "workload.arrival"),
-    ("workload", "num_requests", 0, "workload.num_requests"),
-    ("workload", "length_divisor", 0, "workload.length_divisor"),
-    ("workload", "colour", "red", "workload.colour"),
-])
+@pytest.mark.parametrize(
+    "section,key,value,field",
+    [
+        ("policy", "name", "greedy", "policy.name"),
+        ("policy", "max_batch", 0, "policy.max_batch"),
+        ("policy", "timeout_s", -1.0, "policy.timeout_s"),
+        ("policy", "latency_target_s", 0.0, "policy.latency_target_s"),
+        ("policy", "steps_max", 100, "policy.steps_max"),
+        ("policy", "steps_min", 512, "policy.steps_min"),
+        ("network", "cell", "rnn", "network.cell"),
+        ("network", "hidden_size", 0, "network.hidden_size"),
+        ("workload", "arrival", "uniform", "workload.arrival"),
+        ("workload", "num_requests", 0, "workload.num_requests"),
+        ("workload", "length_divisor", 0, "workload.length_divisor"),
+        ("workload", "colour", "red", "workload.colour"),
+    ],
+)
 def test_bad_fields_named(section, key, value, field):
     one_line_error(lambda: load_batching_config({section: {key: value}}), field)
 

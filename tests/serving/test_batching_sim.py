@@ -1,12 +1,20 @@
 """Simulator properties: zero-load latency, padded == E-BATCH on equal lengths, count conservation,
 charging through the cost model, bidirectional packing."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnaccel.serving import (BatchingConfig, ChunkCoster, NetworkConfig, PolicyConfig,
-                                        Requests, WorkloadConfig, simulate)
+from rnnaccel.serving import (
+    BatchingConfig,
+    ChunkCoster,
+    NetworkConfig,
+    PolicyConfig,
+    Requests,
+    WorkloadConfig,
+    simulate,
+)
 from rnnaccel.hardware import layer_chunk_cost
 
 NET = NetworkConfig(cell="lstm", num_layers=2, input_size=16, hidden_size=64)
@@ -15,8 +23,10 @@ COSTERS = {p: ChunkCoster(p, NET) for p in PLATFORMS}  # shared: the cost cache 
 
 
 def cfg(platform, name, **policy):
-    pol = PolicyConfig(name=name, **{"max_batch": 4, "timeout_s": 0.0, "latency_target_s": 1e6,
-                                     "steps_min": 8, "steps_max": 64, **policy})
+    pol = PolicyConfig(
+        name=name,
+        **{"max_batch": 4, "timeout_s": 0.0, "latency_target_s": 1e6, "steps_min": 8, "steps_max": 64, **policy},
+    )
     return BatchingConfig(platform, NET, WorkloadConfig(), pol)
 
 
@@ -71,14 +81,18 @@ def test_equal_lengths_padded_and_ebatch_coincide(platform, n):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(gaps=st.lists(st.sampled_from([0.0, 1e-5, 1e-4, 1e-3, 1e-2]), min_size=1, max_size=40),
-       data=st.data(), name=st.sampled_from(["none", "padded", "cellular", "ebatch"]),
-       platform=st.sampled_from(PLATFORMS), cap=st.integers(1, 5), steps=st.sampled_from([8, 16, 64]))
+@given(
+    gaps=st.lists(st.sampled_from([0.0, 1e-5, 1e-4, 1e-3, 1e-2]), min_size=1, max_size=40),
+    data=st.data(),
+    name=st.sampled_from(["none", "padded", "cellular", "ebatch"]),
+    platform=st.sampled_from(PLATFORMS),
+    cap=st.integers(1, 5),
+    steps=st.sampled_from([8, 16, 64]),
+)
 def test_no_request_lost_or_served_twice(gaps, data, name, platform, cap, steps):
     lengths = data.draw(st.lists(st.integers(1, 40), min_size=len(gaps), max_size=len(gaps)))
     req = Requests(np.cumsum(gaps), lengths)
-    res = run(platform, name, req, max_batch=cap, steps_min=8, steps_max=steps, timeout_s=1e-3,
-              latency_target_s=5e-3)
+    res = run(platform, name, req, max_batch=cap, steps_min=8, steps_max=steps, timeout_s=1e-3, latency_target_s=5e-3)
     assert res.served.tolist() == [1] * len(gaps)
     assert np.isfinite(res.finish).all() and (res.finish > res.arrival).all()
     s = res.summary()
@@ -109,8 +123,9 @@ def test_single_layer_keeps_weights_resident_between_steps():
 
 def test_bidirectional_ebatch_packs_whole_sequences():
     net = NetworkConfig(num_layers=2, input_size=8, hidden_size=32, bidirectional=True)
-    c = BatchingConfig("tpu", net, WorkloadConfig(),
-                       PolicyConfig(name="ebatch", max_batch=2, steps_min=8, steps_max=8, adaptive=False))
+    c = BatchingConfig(
+        "tpu", net, WorkloadConfig(), PolicyConfig(name="ebatch", max_batch=2, steps_min=8, steps_max=8, adaptive=False)
+    )
     res = simulate(c, requests=Requests([0.0] * 5, [3, 4, 20, 5, 2]))
     res.check()
     # whole sequences only: the 20-step one takes a chunk of 20, nothing is split

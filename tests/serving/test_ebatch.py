@@ -1,6 +1,7 @@
 """E-BATCH's three mechanisms, each pinned so that breaking it fails a test: a lane is refilled in
 the same chunk as soon as its request ends, chunk boundaries fall exactly at ``T`` steps, and the
 steps-per-chunk controller halves / doubles ``T`` with the p95 latency."""
+
 from collections import deque
 
 import numpy as np
@@ -14,8 +15,10 @@ NET = NetworkConfig(cell="lstm", num_layers=1, input_size=8, hidden_size=32)
 
 
 def ebatch(requests, **policy):
-    pol = PolicyConfig(name="ebatch", **{"max_batch": 1, "steps_min": 8, "steps_max": 64, "adaptive": False,
-                                         "latency_target_s": 1e6, **policy})
+    pol = PolicyConfig(
+        name="ebatch",
+        **{"max_batch": 1, "steps_min": 8, "steps_max": 64, "adaptive": False, "latency_target_s": 1e6, **policy},
+    )
     res = simulate(BatchingConfig("epur", NET, WorkloadConfig(), pol), requests=requests)
     res.check()
     return res
@@ -54,7 +57,9 @@ def test_chunks_are_exactly_T_steps_and_a_sequence_splits_at_T(T):
     assert plan_lanes([T], 1, T).chunks == [(T, [(0, 0, 0, T, True)])]
     assert plan_lanes([T + 1], 1, T).chunks == [(T, [(0, 0, 0, T, True)]), (1, [(0, 0, 0, 1, False)])]
     assert plan_lanes([T - 1, 1, 1], 1, T).chunks == [
-        (T, [(0, 0, 0, T - 1, True), (1, 0, T - 1, 1, True)]), (1, [(2, 0, 0, 1, True)])]
+        (T, [(0, 0, 0, T - 1, True), (1, 0, T - 1, 1, True)]),
+        (1, [(2, 0, 0, 1, True)]),
+    ]
     assert [c[0] for c in plan_lanes([3 * T], 1, T).chunks] == [T, T, T]
 
 

@@ -8,6 +8,7 @@ Thresholds are fixed-point constants: ``theta_q = round_half_even(theta * 2**the
 ``theta_q == 0`` (in particular ``theta = 0``) disables reuse, so the outputs are bit-identical to
 memoization off. See ``docs/memoization.md`` for the exact decision rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,7 @@ CACHES = ("output", "preact")
 GATE_NAMES = TORCH_ORDER
 #: datapath gate order (docs/datapath.md): LSTM [i, f, o, g], GRU [r, z, n]
 DATAPATH_GATES = DATAPATH_ORDER
-THETA_MAX = float(2 ** 20)  # keeps the integer test exact in int64 (checked again per layer)
+THETA_MAX = float(2**20)  # keeps the integer test exact in int64 (checked again per layer)
 
 
 def _check_theta(v: Any, label: str) -> float:
@@ -77,8 +78,9 @@ class MemoConfig:
         self.theta = _check_theta(self.theta, "memo.theta")
         if not isinstance(self.accumulate, bool):
             raise ValueError(f"memo.accumulate must be true or false, got {self.accumulate!r}")
-        if self.max_reuse is not None and (isinstance(self.max_reuse, bool) or not isinstance(self.max_reuse, int)
-                                           or self.max_reuse < 0):
+        if self.max_reuse is not None and (
+            isinstance(self.max_reuse, bool) or not isinstance(self.max_reuse, int) or self.max_reuse < 0
+        ):
             raise ValueError(f"memo.max_reuse={self.max_reuse!r} is invalid: need null or an int >= 0")
         if self.sign_zero not in (1, -1) or isinstance(self.sign_zero, bool):
             raise ValueError(f"memo.sign_zero={self.sign_zero!r} is invalid: need +1 or -1")
@@ -116,14 +118,16 @@ class MemoConfig:
         if isinstance(e, dict):
             bad = set(e) - set(GATE_NAMES[cell])
             if bad:
-                raise ValueError(f"memo.per_layer[{layer}]: gate(s) {sorted(bad)} do not exist in a {cell.upper()} "
-                                 f"(gates: {', '.join(GATE_NAMES[cell])})")
+                raise ValueError(
+                    f"memo.per_layer[{layer}]: gate(s) {sorted(bad)} do not exist in a {cell.upper()} "
+                    f"(gates: {', '.join(GATE_NAMES[cell])})"
+                )
             return [e.get(g, self.theta) for g in DATAPATH_GATES[cell]]
         return [e] * len(DATAPATH_GATES[cell])
 
     def theta_q(self, theta: float) -> int:
         """The fixed-point threshold: ``round_half_even(theta * 2**theta_frac_bits)`` (exact scaling)."""
-        return int(round(theta * 2.0 ** self.theta_frac_bits))
+        return int(round(theta * 2.0**self.theta_frac_bits))
 
     def enabled(self, layer: int) -> bool:
         return self.predictor != "off" and (self.layers is None or layer in self.layers)

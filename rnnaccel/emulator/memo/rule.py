@@ -3,6 +3,7 @@
 Everything here is vectorized over rows and neurons and exact: the BNN outputs are integers
 computed by a float GEMM of ±1 matrices (float32 for N < 2**24 inputs), the reuse test runs in int64.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ def sign_pm1(v: torch.Tensor, sign_zero: int, dtype=torch.float32) -> torch.Tens
 
 def bnn_dtype(n: int) -> torch.dtype:
     """The GEMM type that sums ``n`` terms of ±1 exactly: float32 below ``2**24`` terms, else float64."""
-    return torch.float32 if n < 2 ** 24 else torch.float64
+    return torch.float32 if n < 2**24 else torch.float64
 
 
 def bnn_dot(v_sign: torch.Tensor, w_sign: torch.Tensor) -> torch.Tensor:
@@ -56,9 +57,17 @@ class MemoState:
         return cls(torch.zeros(rows, entries, dtype=torch.bool, device=device), z(), z(), z())
 
 
-def decide(change: torch.Tensor, err: torch.Tensor, denom: torch.Tensor, valid: torch.Tensor,
-           count: torch.Tensor, theta_q: torch.Tensor, k: int, accumulate: bool,
-           max_reuse: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+def decide(
+    change: torch.Tensor,
+    err: torch.Tensor,
+    denom: torch.Tensor,
+    valid: torch.Tensor,
+    count: torch.Tensor,
+    theta_q: torch.Tensor,
+    k: int,
+    accumulate: bool,
+    max_reuse: int | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The reuse test (docs/memoization.md §3), all operands int64 of shape (n, E) or broadcastable.
 
     ``change``: ``|s - s_m|``; ``err``: the accumulated change so far; ``denom``: ``max(|s_m|, 1)``
@@ -74,8 +83,7 @@ def decide(change: torch.Tensor, err: torch.Tensor, denom: torch.Tensor, valid: 
     return ok, e
 
 
-def commit(state: MemoState, n: int, cols: slice, reuse: torch.Tensor, sig: torch.Tensor,
-           e: torch.Tensor) -> None:
+def commit(state: MemoState, n: int, cols: slice, reuse: torch.Tensor, sig: torch.Tensor, e: torch.Tensor) -> None:
     """Update rows ``[:n]``, entries ``cols`` after a decision: reused entries keep ``sig_m``, add
     to ``err`` and ``count``; computed entries store ``sig``, reset ``err``/``count``, become valid."""
     st = state

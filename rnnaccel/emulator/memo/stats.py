@@ -1,4 +1,5 @@
 """Summaries of the ``memo.*`` counters of a :class:`~rnnaccel.emulator.Trace`."""
+
 from __future__ import annotations
 
 from ..trace import Trace
@@ -14,20 +15,33 @@ def memo_stats(trace: Trace) -> dict:
     ``reused``, ``reuse_fraction``, ``macs_skipped``, ``macs``, ``mac_fraction_skipped``,
     ``weight_bytes``, ``weight_bytes_skipped``, ``weight_fraction_skipped``.
     """
+
     def entry(computed, reused, skipped_macs, macs, wbytes, wskip):
         n = computed + reused
-        return {"computed": computed, "reused": reused, "reuse_fraction": reused / n if n else 0.0,
-                "macs_skipped": skipped_macs, "macs": macs,
-                "mac_fraction_skipped": skipped_macs / (macs + skipped_macs) if macs + skipped_macs else 0.0,
-                "weight_bytes": wbytes, "weight_bytes_skipped": wskip,
-                "weight_fraction_skipped": wskip / (wbytes + wskip) if wbytes + wskip else 0.0}
+        return {
+            "computed": computed,
+            "reused": reused,
+            "reuse_fraction": reused / n if n else 0.0,
+            "macs_skipped": skipped_macs,
+            "macs": macs,
+            "mac_fraction_skipped": skipped_macs / (macs + skipped_macs) if macs + skipped_macs else 0.0,
+            "weight_bytes": wbytes,
+            "weight_bytes_skipped": wskip,
+            "weight_fraction_skipped": wskip / (wbytes + wskip) if wbytes + wskip else 0.0,
+        }
 
     layers, tot = {}, [0] * 6
     for lt in trace:
         reused = lt.total("memo.reused")
         macs = sum(lt.total(k) for k in lt.counters if k.startswith("mac."))
-        vals = [lt.total("memo.computed"), reused, reused * (lt.input_size + lt.hidden_size), macs,
-                lt.total("weight_bytes"), lt.total("memo.weight_bytes_skipped")]
+        vals = [
+            lt.total("memo.computed"),
+            reused,
+            reused * (lt.input_size + lt.hidden_size),
+            macs,
+            lt.total("weight_bytes"),
+            lt.total("memo.weight_bytes_skipped"),
+        ]
         layers[lt.key] = entry(*vals)
         tot = [a + b for a, b in zip(tot, vals)]
     return {"layers": layers, "total": entry(*tot)}

@@ -13,6 +13,7 @@ computed neurons; reports the neurons not computed into ``ctx.facts``) and ``cou
 ``memo.*`` counts of the predictor and the buffer; ``memo.weight_bytes_skipped`` and every base
 counter are derived from the facts in :mod:`rnnaccel.emulator.facts`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,9 +27,16 @@ from .rule import MemoState, bnn_dot, bnn_dtype, commit, decide, sign_pm1
 __all__ = ["MemoUnit", "MemoFactory", "memo_factory", "COUNTERS"]
 
 #: the unit's own counters (``memo.weight_bytes_skipped`` is counted from the facts, with the others)
-COUNTERS = ("memo.computed", "memo.reused", "memo.bnn_xnor", "memo.bnn_popcount", "memo.bnn_bits_read",
-            "memo.buffer_reads", "memo.buffer_writes")
-_LIMIT = 2 ** 62  # int64 headroom of the reuse test
+COUNTERS = (
+    "memo.computed",
+    "memo.reused",
+    "memo.bnn_xnor",
+    "memo.bnn_popcount",
+    "memo.bnn_bits_read",
+    "memo.buffer_reads",
+    "memo.buffer_writes",
+)
+_LIMIT = 2**62  # int64 headroom of the reuse test
 
 
 class MemoUnit(StepUnit):
@@ -68,11 +76,13 @@ class MemoUnit(StepUnit):
             self.vm = torch.zeros(B, G, self.N, dtype=torch.int64, device=dev)  # [x; h] at the last evaluation
             self.groups = len(set(tq))  # gates with equal thresholds stay in step: one compare each
         self.frac = frac
-        m = max(smax, 2 ** frac, 1)
+        m = max(smax, 2**frac, 1)
         th = max(cfg.gate_thetas(self.layer, ctx.cell))
-        if (th + 3) * m * 2 ** self.k >= _LIMIT:
-            raise ValueError(f"memo: theta={th} too large for an exact int64 reuse test on layer {self.layer} "
-                             f"(signal up to {m}, theta_frac_bits={self.k})")
+        if (th + 3) * m * 2**self.k >= _LIMIT:
+            raise ValueError(
+                f"memo: theta={th} too large for an exact int64 reuse test on layer {self.layer} "
+                f"(signal up to {m}, theta_frac_bits={self.k})"
+            )
         self.state = MemoState.empty(B, G if self.kind == "delta" else self.GH, dev)
         self.cached = torch.zeros(B, self.GH, dtype=torch.float64, device=dev)  # y_m (act or preact ints)
         self.reuse = None  # (n, GH) decisions of the current step (bnn, delta)
@@ -84,8 +94,13 @@ class MemoUnit(StepUnit):
         if self.record:
             nan = lambda F: torch.full((self.T, B, F), float("nan"), dtype=torch.float64, device=dev)
             #: sig: BNN output b (bnn), true cached quantity (oracle), max|[x;h] - m| per gate (delta)
-            self.rec = {"sig": nan(self.GH), "z": nan(self.GH), "a": nan(self.GH), "hp": nan(H),
-                        "reuse": torch.zeros(self.T, B, self.GH, dtype=torch.bool, device=dev)}
+            self.rec = {
+                "sig": nan(self.GH),
+                "z": nan(self.GH),
+                "a": nan(self.GH),
+                "hp": nan(H),
+                "reuse": torch.zeros(self.T, B, self.GH, dtype=torch.bool, device=dev),
+            }
 
     # ------------------------------------------------------------------ hooks
     def gate_acc(self, t: int, n: int, hp: torch.Tensor):
@@ -110,9 +125,18 @@ class MemoUnit(StepUnit):
             if self.cfg.rule == "relative":
                 denom = vm.abs().amax(dim=2).clamp(min=1)
             else:
-                denom = torch.full_like(change, 2 ** self.frac)
-            ok, e = decide(change, st.err[:n], denom, st.valid[:n], st.count[:n], self.tq_gate, self.k,
-                           self.cfg.accumulate, self.cfg.max_reuse)
+                denom = torch.full_like(change, 2**self.frac)
+            ok, e = decide(
+                change,
+                st.err[:n],
+                denom,
+                st.valid[:n],
+                st.count[:n],
+                self.tq_gate,
+                self.k,
+                self.cfg.accumulate,
+                self.cfg.max_reuse,
+            )
             commit(st, n, slice(None), ok, torch.zeros_like(change), e)
             self.vm[:n] = torch.where(ok.unsqueeze(2), vm, v.unsqueeze(1))
             self.reuse = ok.repeat_interleave(self.H, dim=1)  # (n, GH)
@@ -124,8 +148,10 @@ class MemoUnit(StepUnit):
     def gate_out(self, t, n, cols, z, a, act):
         """``z``, ``a`` (n, len(cols)) pre-activations and activations of datapath columns ``cols``."""
         if self.step != t:
-            raise RuntimeError("memo: gate_acc was not called at this step; put the memo factory before any unit "
-                               "that supplies gate_acc in module.units")
+            raise RuntimeError(
+                "memo: gate_acc was not called at this step; put the memo factory before any unit "
+                "that supplies gate_acc in module.units"
+            )
         out_cache = self.cfg.cache == "output"
         val = a if out_cache else z  # the quantity the buffer holds
         if self.kind == "oracle":
@@ -158,9 +184,18 @@ class MemoUnit(StepUnit):
         st = self.state
         sm = st.sig_m[:n, cols]
         change = (s - sm).abs()
-        denom = sm.abs().clamp(min=1) if self.cfg.rule == "relative" else torch.full_like(sm, 2 ** self.frac)
-        ok, e = decide(change, st.err[:n, cols], denom, st.valid[:n, cols], st.count[:n, cols], self.tq[cols],
-                       self.k, self.cfg.accumulate, self.cfg.max_reuse)
+        denom = sm.abs().clamp(min=1) if self.cfg.rule == "relative" else torch.full_like(sm, 2**self.frac)
+        ok, e = decide(
+            change,
+            st.err[:n, cols],
+            denom,
+            st.valid[:n, cols],
+            st.count[:n, cols],
+            self.tq[cols],
+            self.k,
+            self.cfg.accumulate,
+            self.cfg.max_reuse,
+        )
         if self.kind == "oracle":
             self.c["memo.buffer_reads"][self.step] += int(st.valid[:n, cols].sum())
         commit(st, n, cols, ok, s, e)

@@ -9,11 +9,33 @@ Turn it on for a module (emulate mode)::
     tr = Trace(); model.emulate(x, lengths, trace=tr)
     precision_stats(tr)                 # {"L0.d0": {16: 0.1, 8: 0.2, 4: 0.7}, ..., "all": {...}}
 """
-from .config import (METRICS, MODES, LayerPrecision, PrecisionConfig, available_precision, int_thresholds,
-                     load_precision, register_configs)
+
+from .config import (
+    METRICS,
+    MODES,
+    LayerPrecision,
+    PrecisionConfig,
+    available_precision,
+    int_thresholds,
+    load_precision,
+    register_configs,
+)
 from .stats import format_stats, fraction_at_lowest, precision_stats
 from .unit import PrecisionFactory, PrecisionUnit, precision_factory
 
-__all__ = ["PrecisionConfig", "LayerPrecision", "MODES", "METRICS", "register_configs", "load_precision",
-           "available_precision", "int_thresholds", "PrecisionUnit", "PrecisionFactory", "precision_factory",
-           "precision_stats", "fraction_at_lowest", "format_stats"]
+__all__ = [
+    "PrecisionConfig",
+    "LayerPrecision",
+    "MODES",
+    "METRICS",
+    "register_configs",
+    "load_precision",
+    "available_precision",
+    "int_thresholds",
+    "PrecisionUnit",
+    "PrecisionFactory",
+    "precision_factory",
+    "precision_stats",
+    "fraction_at_lowest",
+    "format_stats",
+]

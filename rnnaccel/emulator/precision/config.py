@@ -5,6 +5,7 @@ A :class:`PrecisionConfig` is a plain dataclass (hydra structured-config schema,
 one-line ``ValueError`` naming the field. The exact rule the fields drive is in
 ``docs/precision.md``.
 """
+
 # no ``from __future__ import annotations``: OmegaConf reads these annotations at run time
 import math
 from dataclasses import asdict, dataclass, field
@@ -13,8 +14,17 @@ from typing import List, Optional
 
 from ...configio import packaged, plain_mapping, read_yaml_source, strict_kwargs
 
-__all__ = ["PrecisionConfig", "LayerPrecision", "MODES", "METRICS", "WEIGHT_READS", "register_configs",
-           "load_precision", "available_precision", "int_thresholds"]
+__all__ = [
+    "PrecisionConfig",
+    "LayerPrecision",
+    "MODES",
+    "METRICS",
+    "WEIGHT_READS",
+    "register_configs",
+    "load_precision",
+    "available_precision",
+    "int_thresholds",
+]
 
 MODES = ("off", "static", "dynamic", "reexec")
 METRICS = ("fraction", "max", "mean")
@@ -69,7 +79,9 @@ class PrecisionConfig:
         if self.mode not in MODES:
             raise ValueError(f"precision.mode={self.mode!r} unknown; choose one of {', '.join(MODES)}")
         if self.weight_read not in WEIGHT_READS:
-            raise ValueError(f"precision.weight_read={self.weight_read!r} unknown; choose one of {', '.join(WEIGHT_READS)}")
+            raise ValueError(
+                f"precision.weight_read={self.weight_read!r} unknown; choose one of {', '.join(WEIGHT_READS)}"
+            )
         if self.metric not in METRICS:
             raise ValueError(f"precision.metric={self.metric!r} unknown; choose one of {', '.join(METRICS)}")
         lad = list(self.ladder) if isinstance(self.ladder, (list, tuple)) else None
@@ -112,8 +124,9 @@ class PrecisionConfig:
         except (TypeError, ValueError):
             raise ValueError(f"{name}={thr!r} must be a list of numbers") from None
         if self.mode in ("dynamic", "reexec") and len(thr) != len(self.ladder) - 1:
-            raise ValueError(f"{name}={thr}: need len(ladder) - 1 = {len(self.ladder) - 1} value(s) "
-                             f"for ladder {self.ladder}")
+            raise ValueError(
+                f"{name}={thr}: need len(ladder) - 1 = {len(self.ladder) - 1} value(s) for ladder {self.ladder}"
+            )
         if any(not math.isfinite(v) or v < 0 for v in thr):
             raise ValueError(f"{name}={thr}: values must be finite and >= 0")
         if self.metric == "fraction" and any(v > 1 for v in thr):
@@ -131,13 +144,17 @@ class PrecisionConfig:
     def layer_rule(self, layer: int) -> tuple:
         """``(tau, thresholds)`` of ``layer`` (per-layer override or the global values)."""
         lp = self.layers[layer] if layer < len(self.layers) else LayerPrecision()
-        return (lp.tau if lp.tau is not None else self.tau,
-                list(lp.thresholds) if lp.thresholds is not None else list(self.thresholds))
+        return (
+            lp.tau if lp.tau is not None else self.tau,
+            list(lp.thresholds) if lp.thresholds is not None else list(self.thresholds),
+        )
 
     def static_baselines(self) -> List["PrecisionConfig"]:
         """One ``static`` config per ladder width (the baselines of a dynamic run)."""
-        return [PrecisionConfig(mode="static", ladder=list(self.ladder), bits=b, weight_read=self.weight_read)
-                for b in self.ladder]
+        return [
+            PrecisionConfig(mode="static", ladder=list(self.ladder), bits=b, weight_read=self.weight_read)
+            for b in self.ladder
+        ]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,6 +197,7 @@ def int_thresholds(metric: str, tau: float, thresholds: List[float], frac: int, 
 def register_configs() -> None:
     """Register the schema with hydra's ConfigStore as ``precision/schema`` (idempotent)."""
     from hydra.core.config_store import ConfigStore
+
     ConfigStore.instance().store(group="precision", name="schema", node=PrecisionConfig)
 
 
@@ -195,6 +213,7 @@ def load_precision(src) -> PrecisionConfig:
         return src
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
     if isinstance(src, str) or hasattr(src, "read_text"):
         node = OmegaConf.create(read_yaml_source("precision", src)[0])
     else:

@@ -1,4 +1,5 @@
 """Statistics of a run with the precision unit, read from its :class:`~rnnaccel.emulator.Trace`."""
+
 from __future__ import annotations
 
 import re

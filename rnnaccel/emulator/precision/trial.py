@@ -1,6 +1,7 @@
 """The re-execution check's trial: the new recurrent state the datapath would compute from given
 dot products (used by ``mode: reexec``). It runs the datapath's own :func:`lstm_step` /
 :func:`gru_step` with the dot products supplied, so the equations exist once."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,9 @@ from ..hooks import DirectionContext
 __all__ = ["trial_state"]
 
 
-def trial_state(ctx: DirectionContext, t: int, ax: torch.Tensor, ah: torch.Tensor, hp: torch.Tensor,
-                cp: torch.Tensor | None) -> torch.Tensor:
+def trial_state(
+    ctx: DirectionContext, t: int, ax: torch.Tensor, ah: torch.Tensor, hp: torch.Tensor, cp: torch.Tensor | None
+) -> torch.Tensor:
     """New state of rows with dot products ``ax``/``ah`` (m, G*H) at step ``t``.
 
     LSTM: the new cell state ``c`` (m, H) from ``cp`` (m, H); GRU: the new hidden state ``h``

@@ -13,6 +13,7 @@ x/h/weights). ``(ax, ah)`` go back to the datapath through the ``gate_acc`` hook
 state and everything after the dot products keep their formats. The decision rule, the counts and
 their names are in ``docs/precision.md``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,9 +57,14 @@ class PrecisionUnit(StepUnit):
         wb = cfg.weight.bits
         for b in pc.widths:
             if b > wb:
-                what = f"precision.bits={b}" if pc.mode == "static" and pc.bits is not None else f"precision.ladder={pc.ladder}"
-                raise ValueError(f"{what}: width {b} is wider than the stored weights "
-                                 f"(layer {layer}: weight format {cfg.weight})")
+                what = (
+                    f"precision.bits={b}"
+                    if pc.mode == "static" and pc.bits is not None
+                    else f"precision.ladder={pc.ladder}"
+                )
+                raise ValueError(
+                    f"{what}: width {b} is wider than the stored weights (layer {layer}: weight format {cfg.weight})"
+                )
         self.pc, self.layer, self.direction = pc, layer, direction
         self.levels = [_Level(b, cfg) for b in pc.widths]
         self.widths = np.asarray(pc.widths, dtype=np.int64)
@@ -118,8 +124,11 @@ class PrecisionUnit(StepUnit):
         if key not in w._gemms:
             wi, s1 = self._narrow(w.w_ih, lvl.sw, lvl.b, SITE_PW, 0)
             wh, s2 = self._narrow(w.w_hh, lvl.sw, lvl.b, SITE_PW, 0)
-            w._gemms[key] = (ExactGemm(wi, lvl.b, lvl.bx, sx, ctx.gemm), ExactGemm(wh, lvl.b, lvl.bh, sh, ctx.gemm),
-                             int(s1 + s2))
+            w._gemms[key] = (
+                ExactGemm(wi, lvl.b, lvl.bx, sx, ctx.gemm),
+                ExactGemm(wh, lvl.b, lvl.bh, sh, ctx.gemm),
+                int(s1 + s2),
+            )
         return w._gemms[key]
 
     def _gx(self, lvl: _Level) -> torch.Tensor:
@@ -132,9 +141,19 @@ class PrecisionUnit(StepUnit):
             else:
                 stoch = self.ctx.cfg.rounding == Rounding.STOCHASTIC
                 steps = range(T) if stoch else [None]
-                raw = torch.cat([round_shift(x[t] if stoch else x, lvl.sx, self.ctx.cfg.rounding,
-                                             seed=self.ctx.cfg.seed, site=self.ctx.site_base + SITE_PX,
-                                             step=t or 0).reshape(-1, B, D) for t in steps])
+                raw = torch.cat(
+                    [
+                        round_shift(
+                            x[t] if stoch else x,
+                            lvl.sx,
+                            self.ctx.cfg.rounding,
+                            seed=self.ctx.cfg.seed,
+                            site=self.ctx.site_base + SITE_PX,
+                            step=t or 0,
+                        ).reshape(-1, B, D)
+                        for t in steps
+                    ]
+                )
                 xq = raw.clamp(float(Fmt(lvl.bx, 0).qmin), float(Fmt(lvl.bx, 0).qmax))
                 lvl.xsat = (raw != xq).sum(dim=2).to(torch.int64).cpu().numpy()
             lvl.gx = lvl.gemm_x(xq.reshape(T * B, D)).reshape(T, B, self.GH) + self.bx_s
