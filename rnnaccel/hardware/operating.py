@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..emulator.trace import LayerTrace, Trace
+from ..errors import RnnaccelError
 from .common import gates
 
 __all__ = [
@@ -59,7 +60,7 @@ RESIDENCY = ("auto", "network", "layer", "stream")
 VALUE_COUNTERS = ("precision.bits",)
 
 
-class CapacityError(ValueError):
+class CapacityError(RnnaccelError):
     """An operating point the hardware cannot run (a buffer too small with no spill path)."""
 
 
