@@ -18,6 +18,12 @@ DIGITS = str(ROOT / "checkpoints" / "digits_blstm.pt")
 SYNTH = str(ROOT / "checkpoints" / "synth_blstm.pt")
 
 
+def sentiment_eval(checkpoint, baseline="none") -> list[str]:
+    """Overrides of a quick 12-item evaluation of the tiny sentiment checkpoint."""
+    args = [f"eval.checkpoint={checkpoint}", "data=sentiment", "eval.limit=12", "eval.progress=false"]
+    return args + ([f"eval.baseline={baseline}"] if baseline else [])
+
+
 def cfg(name, overrides=()):
     with initialize_config_module("rnnaccel.conf", version_base="1.3"):
         return compose(name, overrides=list(overrides))
@@ -67,13 +73,7 @@ def test_settings_are_applied_or_refused_before_any_data(no_data, overrides, say
 
 
 def test_a_fixed_datapath_override_takes_effect(tiny_sentiment, tmp_path):
-    base = [
-        f"eval.checkpoint={tiny_sentiment}",
-        "data=sentiment",
-        "eval.limit=12",
-        "eval.progress=false",
-        "eval.baseline=none",
-    ]
+    base = sentiment_eval(tiny_sentiment)
     r = evaluate.run(cfg("evaluate", base + FIXED + ["datapath.weight=Q8.4", f"eval.output={tmp_path}/a.json"]))
     assert r["datapath_source"] == "config" and r["datapath"][0]["weight"] == {"bits": 8, "frac": 4}
     with pytest.raises(
@@ -186,10 +186,7 @@ def test_summary_line_is_json_and_files_are_0644(tiny_sentiment, tmp_path):
     out = tmp_path / "r.json"
     p = run_app(
         "evaluate",
-        f"eval.checkpoint={tiny_sentiment}",
-        "data=sentiment",
-        "eval.limit=12",
-        "eval.progress=false",
+        *sentiment_eval(tiny_sentiment, baseline=None),
         f"eval.cache_dir={tmp_path}/c",
         f"eval.output={out}",
         f"hydra.run.dir={tmp_path}/run",
@@ -207,14 +204,7 @@ def test_summary_line_is_json_and_files_are_0644(tiny_sentiment, tmp_path):
 
 
 def test_a_reused_output_of_another_config_is_refused(tiny_sentiment, tmp_path):
-    base = [
-        f"eval.checkpoint={tiny_sentiment}",
-        "data=sentiment",
-        "eval.limit=12",
-        "eval.progress=false",
-        "eval.baseline=none",
-        f"eval.output={tmp_path}/r.json",
-    ]
+    base = sentiment_eval(tiny_sentiment) + [f"eval.output={tmp_path}/r.json"]
     evaluate.run(cfg("evaluate", base + ["memo=bnn", "memo.theta=0.1"]))
     assert evaluate.run(cfg("evaluate", base + ["memo=bnn", "memo.theta=0.1"]))["skipped"]
     with pytest.raises(
