@@ -351,6 +351,7 @@ def run_direction(
     units: list[StepUnit] = (),
     layer: int = 0,
     direction: int = 0,
+    rows: torch.Tensor | None = None,
 ) -> DirectionResult:
     """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
 
@@ -363,7 +364,7 @@ def run_direction(
     T, B, D = x.shape
     H = w.w_hh.shape[1]
     facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B)
-    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts)
+    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows)
     d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
     rec = _Recorder(T, B, H, d.GH, h0, c0, record_internals, cell, x.device)
     step = STEPS[cell]

@@ -162,6 +162,7 @@ def emulate_stack(
                 units,
                 layer,
                 d,
+                rows=order,
             )
             o = r.output if d == 0 else reverse_within(r.output, Ls)
             outs.append(o)

@@ -58,6 +58,9 @@ class DirectionContext:
     gemm: str  # exact-GEMM backend name
     #: the direction's facts; units report what they changed into it (never base counters)
     facts: DirectionFacts | None = None
+    #: (B,) the caller's batch row of each length-sorted row (None: the same order); state that
+    #: lives across calls (:class:`Carry`) is kept in the caller's order and follows it
+    rows: torch.Tensor | None = None
 
 
 class StepUnit:
