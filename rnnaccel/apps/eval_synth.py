@@ -27,7 +27,7 @@ from rnnaccel.apps.tasks import decode_all, saturations, speech_log_probs
 from rnnaccel.datasets.synth import SynthSpeech
 from rnnaccel.emulator import Trace
 from rnnaccel.models import error_rates, load_checkpoint, load_model
-from rnnaccel.models.lm import LMScorer, synth_lm
+from rnnaccel.models.lm import make_scorer, synth_lm
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (checkpoints/)
 
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         for a in alphas:
             for b in betas:
                 name = f"beam{args.lm_beam}+lm" + (f" a={a:g} b={b:g}" if len(alphas) * len(betas) > 1 else "")
-                decoders[name] = ("beam", LMScorer(lm, vocab.tokens, a, b))
+                decoders[name] = ("beam", make_scorer(lm, vocab, a, b))
     result = {
         "checkpoint": Path(args.checkpoint).name,
         "split": args.split,
