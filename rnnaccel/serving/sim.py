@@ -118,7 +118,7 @@ def simulate(
         coster = ChunkCoster(cfg.platform, cfg.network)
     elif coster.net != cfg.network:
         raise ValueError("simulate: the coster was built for another network config")
-    coster.resident = None  # a run starts with empty weight buffers
+    coster.reset()  # a run starts with empty weight buffers
     req = requests if requests is not None else make_requests(cfg.workload)
     sched = make_scheduler(cfg, coster, req.length)
     return run_events(sched, req, coster.hw.name)

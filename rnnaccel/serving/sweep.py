@@ -25,9 +25,8 @@ def reference_rate(cfg, coster: ChunkCoster | None = None) -> float:
     p, w = cfg.policy, cfg.workload
     dist = load_lengths(w.lengths)
     mean_steps = float(((-(-dist.values // w.length_divisor)) * dist.counts).sum() / dist.counts.sum())
-    per_step = (
-        sum(coster.layer_cost(d, p.max_batch, p.steps_max, False)[0] for d in coster.inputs) * coster.dirs / p.steps_max
-    )
+    layers = [(layer, d) for layer in range(cfg.network.num_layers) for d in range(coster.dirs)]
+    per_step = sum(coster.layer_cost(layer, d, p.max_batch, p.steps_max, False)[0] for layer, d in layers) / p.steps_max
     return p.max_batch / (mean_steps * per_step)
 
 

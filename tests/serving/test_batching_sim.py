@@ -15,7 +15,7 @@ from rnnaccel.serving import (
     WorkloadConfig,
     simulate,
 )
-from rnnaccel.hardware import layer_chunk_cost
+from rnnaccel.hardware import HwConfig, layer_chunk_cost, load_hw
 
 NET = NetworkConfig(cell="lstm", num_layers=2, input_size=16, hidden_size=64)
 PLATFORMS = ("epur", "tpu")
@@ -36,12 +36,17 @@ def run(platform, name, req, **policy):
     return res
 
 
-def alone_seconds(platform, n, net=NET):
+def alone_seconds(platform, n, net=NET, warm=False):
     """Busy time of one sequence on its own, straight from the cost model: layer by layer, whole
-    sequence, weights fetched."""
+    sequence, weights fetched (``warm``: already resident)."""
     dins = [net.input_size] + [net.hidden_size] * (net.num_layers - 1)
     hw = COSTERS[platform].hw
-    return sum(layer_chunk_cost(hw, net.cell, d, net.hidden_size, 1, n).seconds for d in dins)
+    return sum(layer_chunk_cost(hw, net.cell, d, net.hidden_size, 1, n, weights_resident=warm).seconds for d in dins)
+
+
+def test_small_network_is_resident_on_epur_and_streams_on_tpu():
+    assert COSTERS["epur"].modes == ["network", "network"]  # 2x64 LSTM: far below E-PUR's buffers
+    assert COSTERS["tpu"].modes == ["stream", "stream"]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -52,18 +57,22 @@ def test_zero_load_latency_is_single_request_latency(platform, name):
     req = Requests(np.arange(12) * 10.0, lengths)  # far apart: never two in the system
     policy = {"timeout_s": 0.003} if name == "padded" else {}
     stream = run(platform, name, req, **policy)
-    for i, n in enumerate(lengths):
-        alone = run(platform, name, Requests([0.0], [n]), **policy)
-        assert stream.latency[i] == pytest.approx(alone.latency[0], rel=1e-9)
-    # and that single-request latency is what the cost model says for the policy
-    want = np.array([alone_seconds(platform, int(n)) for n in lengths])
+    alone = run(platform, name, Requests([0.0], [lengths[0]]), **policy)
+    assert stream.latency[0] == pytest.approx(alone.latency[0], rel=1e-9)  # empty buffers both times
+    # every request's latency is what the cost model says for the policy; on E-PUR the whole
+    # network stays resident after the first request (network residency), the TPU always streams
+    warm = [platform == "epur" and i > 0 for i in range(len(lengths))]
+    want = np.array([alone_seconds(platform, int(n), warm=w) for n, w in zip(lengths, warm)])
     if name in ("none", "ebatch"):  # ebatch: steps_max=64 >= every length, one chunk per request
         np.testing.assert_allclose(stream.latency, want, rtol=1e-9)
     elif name == "padded":  # a lone request waits out the timeout
         np.testing.assert_allclose(stream.latency, want + 0.003, rtol=1e-9)
-    else:  # cellular: every layer step is its own chunk with a weight fetch
-        sweep = sum(layer_chunk_cost(COSTERS[platform].hw, "lstm", d, 64, 1, 1).seconds for d in (16, 64))
-        np.testing.assert_allclose(stream.latency, lengths * sweep, rtol=1e-9)
+    else:  # cellular: every layer step is its own chunk; weights fetched once on E-PUR
+        hw = COSTERS[platform].hw
+        cold = sum(layer_chunk_cost(hw, "lstm", d, 64, 1, 1).seconds for d in (16, 64))
+        hot = sum(layer_chunk_cost(hw, "lstm", d, 64, 1, 1, weights_resident=True).seconds for d in (16, 64))
+        first = cold + (lengths[0] - 1) * hot
+        np.testing.assert_allclose(stream.latency, np.r_[first, lengths[1:] * hot], rtol=1e-9)
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -101,14 +110,29 @@ def test_no_request_lost_or_served_twice(gaps, data, name, platform, cap, steps)
     assert res.busy_s <= res.makespan_s * (1 + 1e-9)
 
 
-def test_cellular_charges_a_weight_fetch_per_layer_step():
-    res = run("epur", "cellular", Requests([0.0], [10]))
+def test_cellular_refetches_per_layer_step_only_when_the_network_does_not_fit():
+    # layer residency forced (the table's operating point): every layer step switches weights
+    layer_only = ChunkCoster(_forced("layer"), NET)
+    assert layer_only.modes == ["layer", "layer"]
+    c = cfg("epur", "cellular")
+    res = simulate(c, requests=Requests([0.0], [10]), coster=layer_only)
     step = [layer_chunk_cost("epur", "lstm", d, 64, 1, 1) for d in (16, 64)]
     assert res.weight_loads == 2 * 10
     assert res.energy_by_component()["dram"] == pytest.approx(10 * sum(c.energy_j["dram"] for c in step))
-    eb = run("epur", "ebatch", Requests([0.0], [10]))
+    eb = simulate(cfg("epur", "ebatch"), requests=Requests([0.0], [10]), coster=layer_only)
     assert eb.weight_loads == 2  # one fetch per layer for the whole chunk
     assert eb.energy_by_component()["dram"] == pytest.approx(res.energy_by_component()["dram"] / 10)
+    # network residency (auto: the 2x64 LSTM fits): cellular fetches each layer once, like E-BATCH
+    cel = run("epur", "cellular", Requests([0.0], [10]))
+    assert cel.weight_loads == 2
+    assert cel.energy_by_component()["dram"] == pytest.approx(eb.energy_by_component()["dram"])
+
+
+def _forced(residency):
+    """The E-PUR table with its operating point's weight residency forced."""
+    d = load_hw("epur").to_dict()
+    d["epur"]["weight_residency"] = residency
+    return HwConfig.from_dict(d)
 
 
 def test_single_layer_keeps_weights_resident_between_steps():
