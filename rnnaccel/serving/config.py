@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: scheduling policies (see docs/batching.md)
-POLICIES = ("none", "padded", "cellular", "ebatch")
+POLICIES = ("none", "padded", "bucketed", "cellular", "ebatch")
 CELLS = ("lstm", "gru")
 
 
@@ -107,6 +107,10 @@ class PolicyConfig:
 
     ``max_batch``: batch cap (padded, cellular) = number of lanes (E-BATCH); 1 for ``none``.
     ``timeout_s``: padded batching launches a partial batch once its oldest request waited this long.
+    ``buckets``: ``bucketed`` (padded batching with length bucketing) groups requests by length:
+    ascending upper bounds in time steps, a request goes to the first bucket whose bound is >= its
+    length (longer ones to a last open bucket); each bucket batches on its own (cap, timeout).
+    Empty: the quartiles of the run's request lengths (three bounds, four buckets).
     ``latency_target_s``: E-BATCH's controller keeps the p95 latency of the last ``window``
     completions under it by halving / doubling the steps per batch within
     ``[steps_min, steps_max]`` (powers of two); ``adaptive: false`` pins it at ``steps_max``.
@@ -120,6 +124,7 @@ class PolicyConfig:
     steps_max: int = 256
     adaptive: bool = True
     window: int = 32
+    buckets: list[int] = field(default_factory=list)
 
     def validate(self, p: str = "policy") -> None:
         if self.name not in POLICIES:
@@ -137,6 +142,18 @@ class PolicyConfig:
         if not isinstance(self.adaptive, bool):
             raise ValueError(f"{p}.adaptive must be true or false, got {self.adaptive!r}")
         _int(self.window, f"{p}.window", 1)
+        self._validate_buckets(p)
+
+    def _validate_buckets(self, p: str) -> None:
+        b = self.buckets
+        if not isinstance(b, (list, tuple)):
+            raise ValueError(f"{p}.buckets must be a list of length bounds in steps, got {b!r}")
+        for i, v in enumerate(b):
+            _int(v, f"{p}.buckets[{i}]", 1)
+        if any(x >= y for x, y in zip(b, b[1:])):
+            raise ValueError(f"{p}.buckets must be strictly ascending, got {list(b)}")
+        if self.name == "padded" and b:
+            raise ValueError(f"{p}.buckets is set but policy.name is padded; use policy.name=bucketed")
 
 
 @dataclass

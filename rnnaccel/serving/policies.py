@@ -7,6 +7,9 @@ All three serve requests first come, first served. Charging (docs/batching.md ha
 - ``padded``: up to ``max_batch`` requests start together and run, layer by layer, for the
   length of the longest (``batch=b``, ``steps=max length``): finished rows keep computing padding.
   A partial batch launches when its oldest request has waited ``timeout_s``.
+- ``bucketed``: padded batching with length bucketing (standard serving practice): requests are
+  grouped by length into ``buckets`` (upper bounds in steps), each bucket batches as ``padded``
+  does; when several buckets are ready the one whose oldest request arrived first runs.
 - ``cellular``: BatchMaker's cell-level batching as a lockstep wavefront: each round runs one step
   of layer 0, then layer 1, ... for every running request (``batch=b``, ``steps=1`` per layer), so
   the layer changes at every charge and its weights are fetched again (``weights_resident`` false).
@@ -18,7 +21,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
 from collections import deque
+
+import numpy as np
 
 from .scheduler import Run, Scheduler, Wait
 
@@ -46,28 +52,43 @@ class NoBatch(Scheduler):
         return Run(sec, en, (r,), (r,), 1, n, n)
 
 
+def quartile_bounds(length) -> list[int]:
+    """Bucket bounds at the quartiles of the request lengths (duplicates dropped)."""
+    q = np.percentile(np.asarray(length), [25, 50, 75], method="higher")
+    return sorted({int(v) for v in q})
+
+
 class Padded(Scheduler):
-    """Static batching with a batch-size cap and a wait timeout."""
+    """Static batching with a batch-size cap and a wait timeout, per length bucket (one bucket:
+    plain padded batching)."""
 
     name = "padded"
 
     def __init__(self, coster, cap, length, policy=None, **kw):
         super().__init__(coster, cap, length)
         self.timeout = policy.timeout_s if policy is not None else 0.0
-        self.q: deque[int] = deque()
+        self.bounds = list(policy.buckets) if policy is not None else []
+        if policy is not None and policy.name == "bucketed":
+            self.name = "bucketed"
+            self.bounds = self.bounds or quartile_bounds(length)
+            self.extra = {"buckets": self.bounds}
+        self.qs: list[deque[int]] = [deque() for _ in range(len(self.bounds) + 1)]
         self.arrival = None
 
     def enqueue(self, lo, hi, arrival):
         self.arrival = arrival
-        self.q.extend(range(lo, hi))
+        for r in range(lo, hi):
+            self.qs[bisect_left(self.bounds, int(self.length[r]))].append(r)
 
     def step(self, now, next_arrival):
-        if not self.q:
+        heads = [(float(self.arrival[q[0]]), i) for i, q in enumerate(self.qs) if q]
+        if not heads:
             return Wait(math.inf)
-        deadline = float(self.arrival[self.q[0]]) + self.timeout
-        if len(self.q) < self.cap and now < deadline:
-            return Wait(deadline)
-        ids = [self.q.popleft() for _ in range(min(self.cap, len(self.q)))]
+        ready = [(a, i) for a, i in heads if len(self.qs[i]) >= self.cap or now >= a + self.timeout]
+        if not ready:
+            return Wait(min(heads)[0] + self.timeout)
+        q = self.qs[min(ready)[1]]
+        ids = [q.popleft() for _ in range(min(self.cap, len(q)))]
         lens = self.length[ids]
         T = int(lens.max())
         sec, en = self.coster.network_chunk(len(ids), T)

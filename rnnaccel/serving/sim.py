@@ -97,7 +97,7 @@ def make_scheduler(cfg: BatchingConfig, coster: ChunkCoster, length: np.ndarray)
     """The scheduler named by ``cfg.policy.name``, built from ``cfg.policy``."""
 
     p = cfg.policy
-    kinds = {"none": NoBatch, "padded": Padded, "cellular": Cellular, "ebatch": EBatch}
+    kinds = {"none": NoBatch, "padded": Padded, "bucketed": Padded, "cellular": Cellular, "ebatch": EBatch}
     cap = 1 if p.name == "none" else p.max_batch
     return kinds[p.name](coster, cap, length, policy=p, network=cfg.network)
 
