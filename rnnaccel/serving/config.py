@@ -158,16 +158,22 @@ class PolicyConfig:
 
 @dataclass
 class BatchingConfig:
-    """One simulation: ``platform`` names a price table (``epur``, ``tpu`` or a YAML path)."""
+    """One simulation: ``platform`` names a price table (``epur``, ``tpu`` or a YAML path).
+    ``techniques``: an evaluation trace (``.npz`` from ``eval.trace_output``, or ``.json``) of the
+    served network with its techniques on; chunk costs then scale with its per-row counts
+    (:mod:`.techniques`). ``null``: every neuron computed at full width."""
 
     platform: str = "epur"
     network: NetworkConfig = field(default_factory=NetworkConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    techniques: Optional[str] = None
 
     def validate(self) -> "BatchingConfig":
         if not isinstance(self.platform, str) or not self.platform:
             raise ValueError(f"platform must name a price table (epur, tpu or a .yaml), got {self.platform!r}")
+        if self.techniques is not None and (not isinstance(self.techniques, str) or not self.techniques):
+            raise ValueError(f"techniques must name a trace file (.npz or .json) or be null, got {self.techniques!r}")
         self.network.validate()
         self.workload.validate()
         self.policy.validate()

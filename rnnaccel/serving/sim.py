@@ -30,7 +30,7 @@ from .policies import Cellular, NoBatch, Padded
 from .scheduler import Run, Scheduler, Wait
 from .workload import Requests, make_requests
 
-__all__ = ["Run", "Wait", "Scheduler", "run_events", "simulate", "make_scheduler"]
+__all__ = ["Run", "Wait", "Scheduler", "run_events", "simulate", "make_scheduler", "make_coster"]
 
 
 def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult:
@@ -93,6 +93,16 @@ def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult
     )
 
 
+def make_coster(cfg: BatchingConfig) -> ChunkCoster:
+    """The :class:`ChunkCoster` of ``cfg``: its platform, network and technique trace (if any)."""
+    prof = None
+    if cfg.techniques:
+        from .techniques import TechniqueProfile
+
+        prof = TechniqueProfile.load(cfg.techniques)
+    return ChunkCoster(cfg.platform, cfg.network, techniques=prof)
+
+
 def make_scheduler(cfg: BatchingConfig, coster: ChunkCoster, length: np.ndarray) -> Scheduler:
     """The scheduler named by ``cfg.policy.name``, built from ``cfg.policy``."""
 
@@ -115,7 +125,7 @@ def simulate(
     if overrides:
         cfg = cfg.with_(**overrides)
     if coster is None:
-        coster = ChunkCoster(cfg.platform, cfg.network)
+        coster = make_coster(cfg)
     elif coster.net != cfg.network:
         raise ValueError("simulate: the coster was built for another network config")
     coster.reset()  # a run starts with empty weight buffers
