@@ -24,6 +24,7 @@ from hydra.core.config_store import ConfigStore
 
 from ..configio import read_yaml_source
 from ..datasets import FeatureConfig
+from ..datasets.augment import AugmentConfig
 from ..emulator import DatapathConfig, Fmt
 from ..emulator.config import TENSOR_CLASSES
 from ..errors import RnnaccelError, one_line
@@ -78,7 +79,8 @@ class DataConf:
 
     corpus: str = "connected_digits"
     root: Optional[str] = None  # data root (default: rnnaccel.datasets.default_data_root())
-    scheme: str = "index"  # "index" (index-disjoint) or "speaker" (speaker-disjoint)
+    scheme: str = "speaker"  # "speaker" (speaker-disjoint) or "index" (index-disjoint: in-domain)
+    test_speaker: str = "theo"  # scheme=speaker: the held-out FSDD speaker, a name or fold 0-5
     num_train: Optional[int] = 6000  # utterances (synth_speech: the first N; None = all)
     num_val: Optional[int] = 500
     num_test: Optional[int] = 500
@@ -86,6 +88,9 @@ class DataConf:
     vocab: str = "word"  # "word" (digit words) or "char"
     features: FeaturesConf = field(default_factory=FeaturesConf)
     spec_augment: bool = True  # training only
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # waveform ops, training only
+    synth_train: int = 0  # connected_digits: synthesized-voice utterances added to train only
+    synth_natural_share: float = 0.5  # share of them spoken by flite/festival voices
     cache_dir: Optional[str] = "runs/cache"  # features cache (None: no cache)
 
 

@@ -150,10 +150,32 @@ def _corpus(data, split: str):
     if data.corpus == "connected_digits":
         if num is None:
             raise ValueError(f"data.num_{split} must be a number of utterances for connected_digits")
-        return ConnectedDigits(split, root=data.root, num_utterances=num, scheme=data.scheme, seed=data.corpus_seed)
+        fsdd = ConnectedDigits(
+            split, root=data.root, num_utterances=num, scheme=data.scheme, test_speaker=data.test_speaker,
+            seed=data.corpus_seed,
+        )  # fmt: skip
+        return _with_synth_digits(fsdd, data) if split == "train" and data.synth_train > 0 else fsdd
+    if data.synth_train > 0:
+        raise ValueError(f"data.synth_train={data.synth_train}: only for data.corpus=connected_digits; set it to 0")
     if data.corpus == "synth_speech":  # data.root: the generated corpus (default: the cache)
         return SynthSpeech(split, root=data.root, max_items=num)
     raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA)}")
+
+
+def _with_synth_digits(fsdd, data):
+    """FSDD's training utterances followed by ``data.synth_train`` utterances of synthesized voices
+    (``rnnaccel.datasets.synth_digits``; generated once into ``data.cache_dir``): training only."""
+    from torch.utils.data import ConcatDataset
+
+    from ..datasets.synth_digits import generate_digit_tokens, speaker_weights, synth_digit_recordings
+
+    recs = synth_digit_recordings(generate_digit_tokens(data.cache_dir or "runs/cache", seed=data.corpus_seed))
+    weights = speaker_weights(sorted({r.speaker for r in recs}), data.synth_natural_share)
+    tts = ConnectedDigits(
+        "train", num_utterances=data.synth_train, recordings=recs, speaker_weights=weights, name="tts",
+        seed=data.corpus_seed,
+    )  # fmt: skip
+    return ConcatDataset([fsdd, tts])
 
 
 def _listing_digest(directory: Path, pattern: str) -> str | None:
@@ -238,10 +260,16 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r} unknown; choose train, val or test")
     vocab = build_vocab(data.vocab)
+    from .augmented import AugmentedSet, augment_config
+
+    if augment and augment_config(data).active:  # waveform ops: features per item and epoch, not cached
+        extractor = FeatureExtractor(to_feature_config(data.features))
+        sa = SpecAugment() if data.spec_augment else None
+        return AugmentedSet(_corpus(data, split), extractor, vocab, augment_config(data), sa, seed)  # type: ignore[return-value]
     key_src = {
         k: v
         for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
-        if k not in ("cache_dir", "spec_augment", "root")
+        if k not in ("cache_dir", "spec_augment", "root", "augment")  # augment: on the fly
     }
     key_src["source"] = source_fingerprint(data)
     key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]

@@ -40,6 +40,7 @@ from ..models.checkpoint import load_checkpoint, save_checkpoint
 from ..models.decode import greedy_decode
 from ..models.metrics import error_rates
 from ..models.speech import SpeechModelConfig, SpeechRecognizer
+from .augmented import augment_config
 from .config import TrainApp, register, to_datapath_config
 from .data import batches, build_vocab, load_split, num_batches
 from .results import refuse_other_run
@@ -115,7 +116,8 @@ def run(cfg: TrainApp) -> dict:
     mcfg = SpeechModelConfig.from_dict(OmegaConf.to_container(cfg.model))
     if mcfg.vocab_size != len(vocab) or mcfg.n_feats != cfg.data.features.n_mels:
         raise ValueError(f"model.vocab_size/n_feats must be {len(vocab)}/{cfg.data.features.n_mels} for this data")
-    train_ds = load_split(cfg.data, "train", augment=cfg.data.spec_augment, seed=tc.seed, progress=tc.progress)
+    augment = bool(cfg.data.spec_augment or augment_config(cfg.data).active)  # training split only
+    train_ds = load_split(cfg.data, "train", augment=augment, seed=tc.seed, progress=tc.progress)
     val_ds = load_split(cfg.data, "val", progress=tc.progress)
     model = SpeechRecognizer(mcfg)
     datapath = None

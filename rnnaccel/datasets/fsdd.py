@@ -7,10 +7,14 @@ digit words ("three one four"), scored by WER.
 
 Splits (``scheme``):
 
-- ``"index"`` (default, index-disjoint, all six speakers in every split): recording indices 0-4 are
-  test (the dataset's customary split), 5-9 validation, 10-49 train.
-- ``"speaker"`` (speaker-disjoint): every recording of ``held_out_speaker`` is test; the other five
-  speakers give validation (indices 5-9) and train (indices 0-4 and 10-49).
+- ``"speaker"`` (speaker-disjoint, what the apps use by default: ``data.scheme=speaker``): every
+  recording of ``test_speaker`` is test; the other five speakers give validation (their indices 5-9,
+  a held-out slice of the training speakers: tuning never hears the test speaker) and train (their
+  indices 0-4 and 10-49). ``test_speaker`` is a name or a fold number ``0``-``5`` (the leave-one-
+  speaker-out fold ``k`` holds out ``SPEAKERS[k]``); the default is fold 4, ``"theo"``.
+- ``"index"`` (index-disjoint, **in-domain**: all six speakers in every split; this class's default
+  for backward compatibility): recording indices 0-4 are test (the dataset's customary split), 5-9
+  validation, 10-49 train. Its scores say nothing about voices never heard.
 
 Utterance ``i`` of a split is drawn from its own generator seeded by ``(seed, split, i)``, so it does
 not depend on how many utterances are requested, nor on which were read before.
@@ -35,6 +39,7 @@ SAMPLE_RATE = 8000
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 SPLITS = ("train", "val", "test")
 SCHEMES = ("index", "speaker")
+DEFAULT_TEST_SPEAKER = "theo"  # fold 4 of the leave-one-speaker-out folds over SPEAKERS
 TEST_INDICES = range(0, 5)
 VAL_INDICES = range(5, 10)
 DEFAULT_NUM_UTTERANCES = {"train": 6000, "val": 500, "test": 500}
@@ -96,8 +101,24 @@ def list_recordings(root: str | os.PathLike | None = None) -> list[Recording]:
     return sorted(recs, key=lambda r: (r.speaker, r.digit, r.index))
 
 
+def resolve_test_speaker(test_speaker: str | int) -> str:
+    """The held-out speaker named by ``test_speaker``: a speaker of :data:`SPEAKERS` or a fold
+    number ``0``-``5`` (fold ``k`` holds out ``SPEAKERS[k]``).
+
+    Raises:
+        ValueError: neither (the message lists both forms).
+    """
+    text = str(test_speaker).strip().lower()
+    if text.isdigit() and int(text) < len(SPEAKERS):
+        return SPEAKERS[int(text)]
+    if text in SPEAKERS:
+        return text
+    folds = ", ".join(f"{k}={name}" for k, name in enumerate(SPEAKERS))
+    raise ValueError(f"test speaker {test_speaker!r} unknown; give a speaker or a fold number ({folds})")
+
+
 def split_recordings(
-    recordings: list[Recording], split: str, scheme: str = "index", held_out_speaker: str = "theo"
+    recordings: list[Recording], split: str, scheme: str = "index", test_speaker: str | int = DEFAULT_TEST_SPEAKER
 ) -> list[Recording]:
     """The recordings a split may draw from (see the module docstring for the rules)."""
     if split not in SPLITS:
@@ -111,11 +132,12 @@ def split_recordings(
             return [r for r in recordings if r.index in VAL_INDICES]
         held = set(TEST_INDICES) | set(VAL_INDICES)
         return [r for r in recordings if r.index not in held]
-    if held_out_speaker not in {r.speaker for r in recordings}:
-        raise ValueError(f"held_out_speaker {held_out_speaker!r} has no recordings")
+    held_out = resolve_test_speaker(test_speaker)
+    if held_out not in {r.speaker for r in recordings}:
+        raise ValueError(f"test speaker {held_out!r} has no recordings")
     if split == "test":
-        return [r for r in recordings if r.speaker == held_out_speaker]
-    others = [r for r in recordings if r.speaker != held_out_speaker]
+        return [r for r in recordings if r.speaker == held_out]
+    others = [r for r in recordings if r.speaker != held_out]
     if split == "val":
         return [r for r in others if r.index in VAL_INDICES]
     return [r for r in others if r.index not in VAL_INDICES]
@@ -131,8 +153,13 @@ class ConnectedDigits(Dataset[SpeechItem]):
         split: ``"train"``, ``"val"`` or ``"test"``.
         root: data root holding ``fsdd/recordings`` (default: :func:`default_data_root`).
         num_utterances: utterances in this split (default: train 6000, val 500, test 500).
-        scheme: ``"index"`` (index-disjoint, default) or ``"speaker"`` (speaker-disjoint).
-        held_out_speaker: the test speaker of the ``"speaker"`` scheme.
+        scheme: ``"index"`` (index-disjoint, in-domain; this class's default) or ``"speaker"``
+            (speaker-disjoint; the apps' default).
+        test_speaker: the held-out speaker of the ``"speaker"`` scheme: a name or a fold number.
+        recordings: draw from these instead of FSDD's split (e.g. synthesized digits,
+            :mod:`rnnaccel.datasets.synth_digits`); ``split`` then only names and seeds the items.
+        speaker_weights: speaker -> relative weight of drawing that speaker (default: equal).
+        name: prefix of ``utt_id`` (``"<name>-<split>-<i>"``).
         min_digits, max_digits: digits per utterance, drawn uniformly in this closed range.
         pause_min_s, pause_max_s: pause between digits, uniform in seconds.
         edge_max_s: leading and trailing silence, each uniform in ``[0, edge_max_s]`` seconds.
@@ -148,7 +175,10 @@ class ConnectedDigits(Dataset[SpeechItem]):
         root: str | os.PathLike | None = None,
         num_utterances: int | None = None,
         scheme: str = "index",
-        held_out_speaker: str = "theo",
+        test_speaker: str | int = DEFAULT_TEST_SPEAKER,
+        recordings: list[Recording] | None = None,
+        speaker_weights: dict[str, float] | None = None,
+        name: str = "fsdd",
         min_digits: int = 1,
         max_digits: int = 7,
         pause_min_s: float = 0.05,
@@ -161,8 +191,13 @@ class ConnectedDigits(Dataset[SpeechItem]):
             raise ValueError(f"need 1 <= min_digits <= max_digits, got {min_digits}, {max_digits}")
         if not 0 <= pause_min_s <= pause_max_s or edge_max_s < 0:
             raise ValueError("pauses must satisfy 0 <= pause_min_s <= pause_max_s, edge_max_s >= 0")
-        pool = split_recordings(list_recordings(root), split, scheme, held_out_speaker)
-        self.split, self.scheme, self.seed = split, scheme, seed
+        if recordings is None:
+            pool = split_recordings(list_recordings(root), split, scheme, test_speaker)
+        else:
+            pool = list(recordings)
+            if split not in SPLITS:
+                raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.split, self.scheme, self.seed, self.name = split, scheme, seed, name
         self.num_utterances = DEFAULT_NUM_UTTERANCES[split] if num_utterances is None else num_utterances
         self.min_digits, self.max_digits = min_digits, max_digits
         self.pause_s = (pause_min_s, pause_max_s)
@@ -177,6 +212,7 @@ class ConnectedDigits(Dataset[SpeechItem]):
             if missing:
                 raise DataError(f"FSDD speaker {speaker!r} has no {split} recordings of digits {missing}")
         self.speakers = tuple(sorted(self.pool))
+        self._speaker_p = _speaker_probabilities(self.speakers, speaker_weights)
         self._cache: dict[Path, torch.Tensor] = {}
 
     def __len__(self) -> int:
@@ -187,7 +223,10 @@ class ConnectedDigits(Dataset[SpeechItem]):
         if not 0 <= i < self.num_utterances:
             raise IndexError(f"utterance {i} out of range [0, {self.num_utterances})")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], i])
-        speaker = self.speakers[rng.integers(len(self.speakers))]
+        if self._speaker_p is None:
+            speaker = self.speakers[rng.integers(len(self.speakers))]
+        else:
+            speaker = self.speakers[int(np.searchsorted(self._speaker_p, rng.random(), side="right"))]
         n = int(rng.integers(self.min_digits, self.max_digits + 1))
         recs = []
         for digit in rng.integers(0, 10, size=n):
@@ -219,4 +258,16 @@ class ConnectedDigits(Dataset[SpeechItem]):
             scale = (power / 10.0 ** (self.noise_snr_db / 10.0)) ** 0.5
             noise = np.random.default_rng(plan.noise_seed).standard_normal(wave.numel())
             wave = wave + torch.from_numpy((noise * scale).astype(np.float32))
-        return SpeechItem(wave, SAMPLE_RATE, plan.transcript, plan.speaker, f"fsdd-{self.split}-{i:05d}")
+        return SpeechItem(wave, SAMPLE_RATE, plan.transcript, plan.speaker, f"{self.name}-{self.split}-{i:05d}")
+
+
+def _speaker_probabilities(speakers: tuple[str, ...], weights: dict[str, float] | None) -> np.ndarray | None:
+    """Cumulative drawing probabilities of ``speakers`` (None: equal, drawn as before)."""
+    if weights is None:
+        return None
+    w = np.array([float(weights.get(s, 1.0)) for s in speakers])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("speaker weights must be >= 0 and not all 0")
+    cum = np.cumsum(w / w.sum())
+    cum[-1] = 1.0
+    return cum[:-1]

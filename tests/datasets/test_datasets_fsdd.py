@@ -6,7 +6,7 @@ import soundfile as sf
 import torch
 
 from rnnaccel.datasets import DIGIT_WORDS, ConnectedDigits, list_recordings, split_recordings
-from rnnaccel.datasets.fsdd import SPEAKERS
+from rnnaccel.datasets.fsdd import SPEAKERS, resolve_test_speaker
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +47,40 @@ def test_speaker_split_holds_one_speaker_out(recordings, held_out):
 
 
 def test_unknown_held_out_speaker_rejected(recordings):
-    with pytest.raises(ValueError, match="nobody"):
+    with pytest.raises(ValueError, match="nobody.*fold number"):
         split_recordings(recordings, "test", "speaker", "nobody")
+    with pytest.raises(ValueError, match="'6'"):
+        resolve_test_speaker("6")
+
+
+@pytest.mark.parametrize("fold", range(len(SPEAKERS)))
+def test_every_fold_keeps_its_speaker_out_of_train_and_val(recordings, fold):
+    """Leave-one-speaker-out: fold k (by number or by name) tests SPEAKERS[k] only, and no utterance
+    of the training or validation split is spoken by them."""
+    assert resolve_test_speaker(fold) == resolve_test_speaker(SPEAKERS[fold].upper()) == SPEAKERS[fold]
+    splits = {
+        s: ConnectedDigits(s, num_utterances=150, scheme="speaker", test_speaker=str(fold), seed=fold)
+        for s in ("train", "val", "test")
+    }
+    spoken = {s: {ds.plan(i).speaker for i in range(len(ds))} for s, ds in splits.items()}
+    assert spoken["test"] == {SPEAKERS[fold]}
+    assert not (spoken["train"] | spoken["val"]) & spoken["test"]
+    assert spoken["train"] == spoken["val"] == set(SPEAKERS) - {SPEAKERS[fold]}
+
+
+def test_speaker_weights_steer_the_draw():
+    ds = ConnectedDigits("train", num_utterances=400, scheme="speaker", speaker_weights={"george": 8.0, "jackson": 0.0})
+    drawn = [ds.plan(i).speaker for i in range(len(ds))]
+    assert "jackson" not in drawn and drawn.count("george") > len(drawn) / 3
+    with pytest.raises(ValueError, match="weights"):
+        ConnectedDigits("train", scheme="speaker", speaker_weights={s: 0.0 for s in SPEAKERS})
 
 
 def test_utterances_use_only_their_split():
     test = ConnectedDigits("test", num_utterances=200, seed=3)
     used = {r.index for i in range(len(test)) for r in test.plan(i).recordings}
     assert used <= set(range(5))
-    held = ConnectedDigits("train", num_utterances=200, scheme="speaker", held_out_speaker="lucas")
+    held = ConnectedDigits("train", num_utterances=200, scheme="speaker", test_speaker="lucas")
     assert "lucas" not in {held.plan(i).speaker for i in range(len(held))}
 
 

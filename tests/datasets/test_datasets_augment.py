@@ -1,0 +1,92 @@
+"""Waveform augmentation: deterministic per seed, changes the waveform, keeps length semantics."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from rnnaccel.datasets.augment import (
+    AugmentConfig,
+    Augmenter,
+    add_noise,
+    reverberate,
+    room_impulse_response,
+    speed_perturb,
+    telephone,
+    vtlp,
+)
+
+SR = 8000
+
+
+@pytest.fixture(scope="module")
+def wave():
+    """Two harmonic 'vowels' with a pause between: speech-like enough for every op."""
+    t = torch.arange(int(0.6 * SR)) / SR
+    vowel = sum(torch.sin(2 * torch.pi * f * t) / k for k, f in enumerate((140, 280, 700, 1200, 2400), 1))
+    return torch.cat([0.3 * vowel, torch.zeros(SR // 5), 0.2 * vowel]).float()
+
+
+ALL_ON = AugmentConfig(speed_p=1.0, vtlp_p=1.0, reverb_p=1.0, telephone_p=1.0, noise_p=1.0)
+
+
+def test_same_seed_same_waveform_other_seed_other(wave):
+    aug = Augmenter(ALL_ON)
+    a, ops_a = aug(wave, SR, (0, 3, 17))
+    b, ops_b = aug(wave, SR, (0, 3, 17))
+    c, _ = aug(wave, SR, (0, 4, 17))
+    assert torch.equal(a, b) and ops_a == ops_b
+    assert a.numel() != c.numel() or not torch.equal(a, c)
+    assert [re.match("[a-z]+", op).group() for op in ops_a] == ["speed", "vtlp", "reverb", "telephone", "noise"]
+
+
+def test_off_by_default_and_at_probability_zero(wave):
+    out, ops = Augmenter(AugmentConfig())(wave, SR, 5)
+    assert ops == [] and torch.equal(out, wave)
+    assert not AugmentConfig().active and ALL_ON.active
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda w: vtlp(w, 1.08),
+        lambda w: reverberate(w, room_impulse_response(0.4, SR, np.random.default_rng(0))),
+        lambda w: telephone(w, SR),
+        lambda w: telephone(w, 16000),
+        lambda w: add_noise(w, 10.0, np.random.default_rng(1)),
+    ],
+    ids=["vtlp", "reverb", "telephone8k", "telephone16k", "noise"],
+)
+def test_ops_change_the_waveform_and_keep_its_length(wave, op):
+    out = op(wave)
+    assert out.shape == wave.shape and out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert (out - wave).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_speed_changes_length_by_the_factor(wave, factor):
+    out = speed_perturb(wave, factor)
+    assert abs(out.numel() - wave.numel() / factor) <= 2
+    assert speed_perturb(wave, 1.0) is wave
+
+
+def test_noise_is_at_the_drawn_snr(wave):
+    noisy = add_noise(wave, 12.0, np.random.default_rng(3))
+    speech = wave[wave.abs() > 1e-4].double()
+    snr = 10 * np.log10(float(speech.pow(2).mean() / (noisy - wave).double().pow(2).mean()))
+    assert abs(snr - 12.0) < 0.5
+
+
+def test_telephone_removes_what_is_outside_the_band():
+    t = torch.arange(SR) / SR
+    low = torch.sin(2 * torch.pi * 60 * t).float()  # mains hum, below 300 Hz
+    out = telephone(low, SR)
+    assert float(out[SR // 4 :].pow(2).mean()) < 0.05 * float(low.pow(2).mean())
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="data.augment.noise_p"):
+        Augmenter(AugmentConfig(noise_p=1.5))
+    with pytest.raises(ValueError, match="data.augment.snr_db"):
+        Augmenter(AugmentConfig(snr_db=[30.0, 5.0]))
