@@ -60,6 +60,14 @@ simply absent. Reserved names (written by the memoization and precision units as
 The MACs of a run at several widths appear under several ``mac.<wb>x<ab>`` names. Missing counters read as zero through
 :meth:`LayerTrace.get`.
 
+Modules: a LayerTrace names the module it belongs to (``module``: its qualified name in the model,
+e.g. ``"decoder"``; ``""`` when recorded without a session, and in traces written before the field
+existed). Its :attr:`LayerTrace.key` then reads ``"decoder:L0.d0"``, so an encoder and a decoder
+recorded into one trace keep apart in every statistic and in the cost model. Inside a session
+(:mod:`rnnaccel.emulator.session`) consecutive calls of one module append their steps to one
+LayerTrace (:meth:`LayerTrace.append_steps`): a decoder called once per token is one trace of
+``T = tokens`` steps, like the same decoder run over the whole sequence, not ``T`` one-step traces.
+
 Recording is off unless a ``Trace`` is passed to the layer's ``forward``; saturation *totals* are
 always kept on the layer result regardless, so no saturation is ever silent.
 
@@ -92,6 +100,7 @@ class LayerTrace:
     weight_bits: int
     act_bits: int
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    module: str = ""  # qualified name of the module in its model ("" without a session)
 
     def get(self, name: str) -> np.ndarray:
         """Counter ``name`` per step, zeros when the run did not produce it."""
@@ -114,10 +123,28 @@ class LayerTrace:
 
     @property
     def key(self) -> str:
-        return f"L{self.layer}.d{self.direction}"
+        """``L<layer>.d<direction>``, prefixed ``<module>:`` when the module is named."""
+        base = f"L{self.layer}.d{self.direction}"
+        return f"{self.module}:{base}" if self.module else base
+
+    def same_shape(self, other: "LayerTrace") -> bool:
+        """Same module, layer, direction, cell, sizes and widths (the steps may differ)."""
+        a, b = self.meta(), other.meta()
+        a.pop("steps"), b.pop("steps")
+        return a == b
+
+    def append_steps(self, other: "LayerTrace") -> None:
+        """Continue this trace with the steps of ``other`` (a later call of the same module and
+        direction, same shape): every counter is concatenated (a counter one side lacks counts 0)."""
+        if not self.same_shape(other):
+            raise ValueError(f"append_steps: {other.key} {other.meta()} does not continue {self.key} {self.meta()}")
+        names = list(self.counters) + [k for k in other.counters if k not in self.counters]
+        self.counters = {k: np.concatenate([self.get(k), other.get(k)]) for k in names}
+        self.steps += other.steps
 
     def meta(self) -> dict:
-        return {
+        """The static facts (``module`` only when named, so unnamed traces read as before)."""
+        return ({"module": self.module} if self.module else {}) | {
             "layer": self.layer,
             "direction": self.direction,
             "cell": self.cell,
@@ -162,6 +189,14 @@ class Trace:
 
     def counter_names(self) -> list[str]:
         return sorted({k for lt in self.layers for k in lt.counters})
+
+    def modules(self) -> list[str]:
+        """The module names present, in order of first appearance (``""``: unnamed)."""
+        return list(dict.fromkeys(lt.module for lt in self.layers))
+
+    def select(self, module: str) -> "Trace":
+        """The LayerTraces of one module (the same objects)."""
+        return Trace([lt for lt in self.layers if lt.module == module])
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict:

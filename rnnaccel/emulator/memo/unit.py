@@ -1,7 +1,9 @@
 """The memoization :class:`~rnnaccel.emulator.hooks.StepUnit` and its factory.
 
 One :class:`MemoUnit` serves one (layer, direction) of one call; its memo buffer has one entry
-per (row, gate neuron), empty at the start, so nothing crosses a sequence, layer or direction.
+per (row, gate neuron), held in the factory's :class:`~rnnaccel.emulator.hooks.Carry` of that
+(layer, direction): empty at every call in plain emulation, kept across calls in a session (a
+decoder called once per token reuses across tokens). Nothing crosses a layer or direction.
 Shapes: ``B`` rows (length-sorted; the active rows at step ``t`` are ``[:n]``), ``G`` gates, ``H``
 units, ``GH = G*H`` gate neurons in datapath order (LSTM i, f, o, g; GRU r, z, n), ``D`` inputs,
 ``N = D + H``.
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from ..gates import GATES, SIGMOID_GATES
-from ..hooks import DirectionContext, StepUnit
+from ..hooks import Carry, CarryingFactory, DirectionContext, StepUnit
 from .config import MemoConfig
 from .rule import MemoState, bnn_dot, bnn_dtype, commit, decide, sign_pm1
 
@@ -43,8 +45,9 @@ class MemoUnit(StepUnit):
     """Neuron-level fuzzy memoization of one (layer, direction). ``record=True`` keeps, per step,
     the predictor signal, the true gate values and the decisions in :attr:`rec` (see :meth:`begin`)."""
 
-    def __init__(self, cfg: MemoConfig, layer: int, direction: int, record: bool = False):
+    def __init__(self, cfg: MemoConfig, layer: int, direction: int, record: bool = False, carry: Carry | None = None):
         self.cfg, self.layer, self.direction, self.record = cfg, layer, direction, record
+        self.carry = carry if carry is not None else Carry()
 
     # ------------------------------------------------------------------ setup
     def begin(self, ctx: DirectionContext) -> None:
@@ -73,7 +76,6 @@ class MemoUnit(StepUnit):
             frac = max(dc.input.frac, dc.hidden.frac)
             self.sx, self.sh = 2 ** (frac - dc.input.frac), 2 ** (frac - dc.hidden.frac)
             smax = max(dc.input.max_abs * self.sx, dc.hidden.max_abs * self.sh)
-            self.vm = torch.zeros(B, G, self.N, dtype=torch.int64, device=dev)  # [x; h] at the last evaluation
             self.groups = len(set(tq))  # gates with equal thresholds stay in step: one compare each
         self.frac = frac
         m = max(smax, 2**frac, 1)
@@ -83,8 +85,10 @@ class MemoUnit(StepUnit):
                 f"memo: theta={th} too large for an exact int64 reuse test on layer {self.layer} "
                 f"(signal up to {m}, theta_frac_bits={self.k})"
             )
-        self.state = MemoState.empty(B, G if self.kind == "delta" else self.GH, dev)
-        self.cached = torch.zeros(B, self.GH, dtype=torch.float64, device=dev)  # y_m (act or preact ints)
+        buf = self.carry.take(ctx, self._fresh)  # the sequences' buffers (continued in a session)
+        self.state = MemoState(buf["valid"], buf["sig_m"], buf["err"], buf["count"])
+        self.cached = buf["cached"]  # y_m (act or preact ints)
+        self.vm = buf.get("vm")  # delta: [x; h] at the last evaluation
         self.reuse = None  # (n, GH) decisions of the current step (bnn, delta)
         self.step = -1
         z = lambda: np.zeros(self.T, dtype=np.int64)
@@ -101,6 +105,16 @@ class MemoUnit(StepUnit):
                 "hp": nan(H),
                 "reuse": torch.zeros(self.T, B, self.GH, dtype=torch.bool, device=dev),
             }
+
+    def _fresh(self, rows: int) -> dict:
+        """Empty buffers of ``rows`` new sequences (every entry invalid)."""
+        dev = self.ctx.x.device
+        st = MemoState.empty(rows, self.G if self.kind == "delta" else self.GH, dev)
+        buf = {"valid": st.valid, "sig_m": st.sig_m, "err": st.err, "count": st.count}
+        buf["cached"] = torch.zeros(rows, self.GH, dtype=torch.float64, device=dev)
+        if self.kind == "delta":
+            buf["vm"] = torch.zeros(rows, self.G, self.N, dtype=torch.int64, device=dev)
+        return buf
 
     # ------------------------------------------------------------------ hooks
     def gate_acc(self, t: int, n: int, hp: torch.Tensor):
@@ -221,7 +235,7 @@ class MemoUnit(StepUnit):
             self.ctx.facts.skip_activations(t, sigmoid=sig, tanh=r - sig)
 
 
-class MemoFactory:
+class MemoFactory(CarryingFactory):
     """``f(layer, direction, datapath_cfg) -> MemoUnit | None`` for ``module.units``.
 
     With ``record=True`` the units of the latest call are kept in :attr:`units` (keyed
@@ -238,10 +252,14 @@ class MemoFactory:
             self.units = {}  # a new call of the stack
         if not self.cfg.enabled(layer):
             return None
-        u = MemoUnit(self.cfg, layer, direction, self.record)
+        u = MemoUnit(self.cfg, layer, direction, self.record, self.carry(layer, direction))
         if self.record:
             self.units[(layer, direction)] = u
         return u
+
+    def spawn(self) -> "MemoFactory":
+        """A new factory of the same settings (one per module of a session)."""
+        return MemoFactory(self.cfg, self.record)
 
 
 def memo_factory(cfg: "MemoConfig | str | dict | None" = None, record: bool = False, **kw) -> MemoFactory:

@@ -22,7 +22,7 @@ import torch
 from ..config import DatapathConfig
 from ..formats import Fmt, Rounding, round_shift, saturate
 from ..gemm import ExactGemm
-from ..hooks import DirectionContext, StepUnit
+from ..hooks import Carry, CarryingFactory, DirectionContext, StepUnit
 from .config import PrecisionConfig, int_thresholds, load_precision
 from .trial import trial_state
 
@@ -53,7 +53,10 @@ class PrecisionUnit(StepUnit):
 
     record_trials = False  # tests: keep the re-execution trial states
 
-    def __init__(self, pc: PrecisionConfig, layer: int, direction: int, cfg: DatapathConfig):
+    def __init__(
+        self, pc: PrecisionConfig, layer: int, direction: int, cfg: DatapathConfig, carry: Carry | None = None
+    ):
+        self.carry = carry if carry is not None else Carry()
         wb = cfg.weight.bits
         for b in pc.widths:
             if b > wb:
@@ -93,12 +96,12 @@ class PrecisionUnit(StepUnit):
         self.sat = np.zeros(T, np.int64)
         self.cmp = np.zeros(T, np.int64)
         self.cnt = np.zeros(T, np.int64)
-        self.hist = np.full((B, self.pc.history), -1, np.int64)
         self.bits_rows = np.zeros((T, B), np.int64)
         self.level_rows = np.full((T, B), -1, np.int64)  # ladder level each row computed at
         self.scores = np.full((T, B), -1, np.int64)
         self.trials = []
-        self.c_last = None
+        st = self.carry.take(ctx, self._fresh)  # each sequence's history (continued in a session)
+        self.hist, self.pos, self.c_last = st["hist"], st["pos"], st.get("c_last")
         self._used = set()
         for lvl in self.levels:
             lvl.gemm_x, lvl.gemm_h, lvl.wsat = self._gemms(lvl)
@@ -106,6 +109,14 @@ class PrecisionUnit(StepUnit):
         H = self.H
         # controller operations per row and metric evaluation (docs/precision.md §4)
         self.ops_cmp, self.ops_cnt = {"fraction": (H, 2 * H), "max": (H, H), "mean": (0, 2 * H)}[self.pc.metric]
+
+    def _fresh(self, rows: int) -> dict:
+        """The controller state of ``rows`` new sequences: no history (their first step runs at the
+        widest width), and for ``reexec`` on an LSTM the cell state the previous step ended with."""
+        st = {"hist": np.full((rows, self.pc.history), -1, np.int64), "pos": np.zeros(rows, np.int64)}
+        if self.reexec and self.lstm:
+            st["c_last"] = torch.zeros(rows, self.H, dtype=torch.float64, device=self.ctx.x.device)
+        return st
 
     def _narrow(self, v, s, bits, site, step):
         cfg = self.ctx.cfg
@@ -192,11 +203,14 @@ class PrecisionUnit(StepUnit):
         return s.to(torch.int64).cpu().numpy()
 
     def decide(self, t: int, n: int) -> np.ndarray:
-        """Level index (0 = widest) of each active row at step ``t``, from earlier steps only."""
-        if self.dynamic and t > 0:
-            self.cmp[t] += n * (len(self.levels) - 1 + self.pc.history - 1)
-            return self._level(self.hist[:n].max(axis=1))
-        return np.zeros(n, np.int64)  # static, or the first step: the widest width
+        """Level index (0 = widest) of each active row at step ``t``, from the row's earlier steps
+        only; a row without history (static mode, a sequence's first step) runs at the widest."""
+        if not self.dynamic:
+            return np.zeros(n, np.int64)
+        past = self.hist[:n].max(axis=1)
+        known = past >= 0
+        self.cmp[t] += int(known.sum()) * (len(self.levels) - 1 + self.pc.history - 1)
+        return np.where(known, self._level(past), 0)
 
     def gate_acc(self, t: int, n: int, hp: torch.Tensor):
         K = len(self.levels)
@@ -248,12 +262,14 @@ class PrecisionUnit(StepUnit):
             self.ctx.facts.set_widths(t, np.asarray(redo), top.b, top.bx, top.bh, pass_=1)
 
     def observe(self, t, n, h_prev, h_new, c_prev, c_new) -> None:
-        self.c_last = c_new
+        if self.c_last is not None:
+            self.c_last[:n] = c_new
         if not self.dynamic:
             return
         d = (c_new - c_prev).abs() if self.lstm else (h_new - h_prev).abs()
         s = self._score(d)
-        self.hist[:n, t % self.pc.history] = s
+        self.hist[np.arange(n), self.pos[:n] % self.pc.history] = s
+        self.pos[:n] += 1
         self.scores[t, :n] = s
         self.cmp[t] += n * self.ops_cmp
         self.cnt[t] += n * self.ops_cnt
@@ -276,10 +292,12 @@ class PrecisionUnit(StepUnit):
         return out
 
 
-class PrecisionFactory:
+class PrecisionFactory(CarryingFactory):
     """``f(layer, direction, cfg) -> PrecisionUnit | None`` for ``module.units``.
 
     ``units[(layer, direction)]`` holds the unit of the latest run (for statistics and plots).
+    Each (layer, direction)'s history lives in a :class:`~rnnaccel.emulator.hooks.Carry`: fresh
+    at every call, kept across calls in a session.
     """
 
     def __init__(self, config: PrecisionConfig):
@@ -289,9 +307,13 @@ class PrecisionFactory:
     def __call__(self, layer: int, direction: int, cfg: DatapathConfig):
         if self.config.mode == "off":
             return None
-        u = PrecisionUnit(self.config, layer, direction, cfg)
+        u = PrecisionUnit(self.config, layer, direction, cfg, self.carry(layer, direction))
         self.units[(layer, direction)] = u
         return u
+
+    def spawn(self) -> "PrecisionFactory":
+        """A new factory of the same settings (one per module of a session)."""
+        return PrecisionFactory(self.config)
 
 
 def precision_factory(config) -> PrecisionFactory:
