@@ -65,7 +65,9 @@ class CapacityError(RnnaccelError):
 
 
 def layer_key(lt: LayerTrace) -> tuple:
-    return (lt.layer, lt.direction, lt.cell, lt.input_size, lt.hidden_size, lt.weight_bits, lt.act_bits)
+    """What keeps LayerTraces apart: the module (encoder and decoder are priced separately), the
+    (layer, direction) and the shape."""
+    return (lt.module, lt.layer, lt.direction, lt.cell, lt.input_size, lt.hidden_size, lt.weight_bits, lt.act_bits)
 
 
 def merge_runs(trace: Trace) -> list[LayerTrace]:
@@ -88,6 +90,7 @@ def merge_runs(trace: Trace) -> list[LayerTrace]:
             steps,
             first.weight_bits,
             first.act_bits,
+            module=first.module,
         )
         for lt in lts:
             if "seq_weight_bytes" not in lt.counters:  # a trace recorded before the fact existed
