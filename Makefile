@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # what the tests need: the core plus the test, lint, plotting, TTS, sweep and field-tool extras
 EXTRAS := test,lint,plot,tts,sweep,hwtools
 
-.PHONY: demo test check bench venv clean
+.PHONY: demo test check bench venv clean tts-voices
 
 venv: $(STAMP)
 
@@ -36,3 +36,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# the natural-sounding TTS voices (flite, festival) the synthesized corpora use when installed:
+# apt-get when root with apt, otherwise the command to run
+TTS_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
+tts-voices:
+	@if command -v flite >/dev/null && command -v festival >/dev/null; then echo "flite and festival present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TTS_PACKAGES); \
+	else echo "tts-voices: run as root: apt-get install $(TTS_PACKAGES) (without them only espeak-ng voices are used)"; fi

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,8 @@ def _key(voices: list[str], renditions: int, seed: int) -> str:
 def generate_digit_tokens(cache_dir: str | os.PathLike, renditions: int = 6, seed: int = 0) -> Path:
     """Synthesize (or find cached) the tokens of every available voice; returns their directory."""
     voices = available_voices()
+    if not any(is_natural(v) for v in voices):
+        print("synth digits: no flite/festival voice installed, espeak-ng only (make tts-voices)", file=sys.stderr)
     out = Path(cache_dir) / f"tts_digits-{_key(voices, renditions, seed)}"
     if (out / "manifest.json").is_file():
         return out

@@ -80,3 +80,37 @@ def test_the_command_line_refuses_in_one_line(tmp_path):
     r = run_app("train", "task=sentiment", "train.epochs=2", f"hydra.run.dir={tmp_path}")
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].startswith("rnnaccel-train: train.epochs: only for task=speech")
+
+
+@pytest.mark.parametrize("fold", ["0", "theo", "5"])
+def test_digits_training_data_never_holds_the_test_speaker(fold, tmp_path):
+    """The packaged digits data (speaker-disjoint by default): no speaker of the test split is in
+    train or validation, for any fold; the synthesized voices join the training split only."""
+    from omegaconf import OmegaConf
+
+    from rnnaccel.apps.data import _corpus
+    from rnnaccel.datasets.fsdd import resolve_test_speaker
+
+    c = cfg([f"data.test_speaker={fold}", "data.num_train=300", "data.num_val=100", "data.num_test=100"])
+    assert c.data.scheme == "speaker"
+    data = OmegaConf.to_object(c.data)
+    data.synth_train = 0  # the TTS voices are checked apart (generating them takes a minute)
+    speakers = {}
+    for split in ("train", "val", "test"):
+        ds = _corpus(data, split)
+        speakers[split] = {ds.plan(i).speaker for i in range(len(ds))}
+    assert speakers["test"] == {resolve_test_speaker(fold)}
+    assert not speakers["test"] & (speakers["train"] | speakers["val"])
+    data.synth_train = 50
+    for split in ("val", "test"):
+        assert all(u.startswith("fsdd-") for u in (_corpus(data, split)[i].utt_id for i in range(3)))
+
+
+def test_the_in_domain_split_stays_available():
+    from omegaconf import OmegaConf
+
+    from rnnaccel.apps.data import _corpus
+
+    data = OmegaConf.to_object(cfg(["data.scheme=index", "data.num_test=40", "data.synth_train=0"]).data)
+    ds = _corpus(data, "test")
+    assert {r.index for i in range(len(ds)) for r in ds.plan(i).recordings} <= set(range(5))
