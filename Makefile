@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # what the tests need: the core plus the test, lint, plotting, TTS, sweep and field-tool extras
 EXTRAS := test,lint,plot,tts,sweep,hwtools
 
-.PHONY: demo test check bench venv clean tts-voices
+.PHONY: demo test check bench venv clean papers tts-voices
 
 venv: $(STAMP)
 
@@ -30,6 +30,20 @@ check: $(STAMP)
 
 test: check
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# docs/papers.md: every technique's setting searched on validation, evaluated once on test, per
+# shipped network (rnnaccel-tune; results and tables under runs/papers/<network>/; reruns skip runs
+# already complete). Measured run time: docs/papers.md.
+TUNE := nice -n 10 $(PY) -m rnnaccel.apps.tune
+papers: $(STAMP)
+	@start=$$(date +%s); \
+	$(TUNE) --checkpoint checkpoints/digits_blstm.pt --out runs/papers/digits_blstm && \
+	$(TUNE) --checkpoint checkpoints/digits_bgru.pt --out runs/papers/digits_bgru && \
+	$(TUNE) --checkpoint checkpoints/sentiment/sentiment_lstm.pt --set data=sentiment --set eval.batch_size=256 \
+		--out runs/papers/sentiment_lstm && \
+	$(PY) -m rnnaccel.apps.report report.sweep_dir=runs/papers report.budget=0.5 report.out_dir=runs/papers/report \
+		>/dev/null && \
+	echo "make papers: $$(( $$(date +%s) - start )) s; tables: runs/papers/*/tune.md, figures: runs/papers/report/"
 
 bench: $(STAMP)
 	$(PY) scripts/bench_emulator.py

@@ -235,7 +235,8 @@ def _by_network(rows: list[dict]) -> list[dict]:
 
 def papers_table(rows: list[dict], budget: float) -> str:
     """Per network and technique: the run with the largest energy saving whose accuracy loss is
-    within ``budget`` points (the layout of the papers' results tables)."""
+    within ``budget`` points and whose saving is positive (the layout of the papers' results
+    tables); a setting that costs energy is never "best": then the row says none qualifies."""
     lines = [
         f"| network | technique | setting | reuse % | time at {_widths_label(rows)} bit % | accuracy loss (pts) "
         f"| speedup | energy savings % |",
@@ -246,9 +247,9 @@ def papers_table(rows: list[dict], budget: float) -> str:
         if r["technique"] != "baseline" and r["accuracy_loss_pts"] is not None and r["energy_saving_pct"] is not None:
             groups.setdefault((r["network"], r["technique"]), []).append(r)
     for (net, fam), rs in groups.items():
-        ok = [r for r in rs if r["accuracy_loss_pts"] <= budget]
+        ok = [r for r in rs if r["accuracy_loss_pts"] <= budget and r["energy_saving_pct"] > 0]
         if not ok:
-            lines.append(f"| {net} | {fam} | none within {budget:g} pts | – | – | – | – | – |")
+            lines.append(f"| {net} | {fam} | none within {budget:g} pts with a positive saving | – | – | – | – | – |")
             continue
         b = max(ok, key=lambda r: (r["energy_saving_pct"], -r["accuracy_loss_pts"]))
         lines.append(

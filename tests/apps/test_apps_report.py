@@ -117,3 +117,21 @@ def test_runs_that_differ_get_their_own_label_bar_and_platform(tmp_path, monkeyp
     bars = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in axes if ax.get_title()}
     assert any("oracle" in b for b in bars["energy breakdown (epur)"]) and len(bars["energy breakdown (epur)"]) == 3
     assert all("tpu" in b or "baseline" in b for b in bars["energy breakdown (tpu)"])
+
+
+def _lossy(r):
+    r["accuracy_loss_pts"] = 3.0
+
+
+def test_best_row_never_has_a_negative_saving(tmp_path):
+    """Within the budget only theta = 0 fits, and it costs energy (the BNN runs, nothing is
+    reused): the table says none qualifies instead of naming it."""
+    _variant(tmp_path, "memo0", "digits_memo0", lambda r: None)
+    _variant(tmp_path, "memo0.2", "digits_memo0.2", _lossy)
+    sweep = str(tmp_path / "sweep")
+    out = report.run(ReportApp(report=ReportConf(sweep_dir=sweep, out_dir=str(tmp_path), budget=1.0, plots=False)))
+    memo0 = next(r for r in out["rows"] if r["run"] == "memo0")
+    assert memo0["accuracy_loss_pts"] <= 1.0 and memo0["energy_saving_pct"] < 0
+    best = (tmp_path / "results.md").read_text().split("## All runs")[0]
+    assert "| digits_blstm | memo:bnn | none within 1 pts with a positive saving |" in best
+    assert "theta=0 |" not in best
