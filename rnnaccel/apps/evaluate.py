@@ -174,9 +174,34 @@ def cost_summary(trace: Trace, hw: "str | HwConfig", base: Trace | None = None) 
         "energy_j": {k: float(v) for k, v in rep.energy_j.items()},
         "total_j": float(rep.total_j),
     }
-    if base is not None:
-        out.update(compare(estimate(base, hwc), rep))
+    base_rep = estimate(base, hwc) if base is not None else None
+    if base_rep is not None:
+        out.update(compare(base_rep, rep))
+    if len(trace.modules()) > 1:  # e.g. a translator: the encoder and the decoder apart
+        out["by_module"] = _by_module(rep, base_rep)
     return out
+
+
+def _by_module(rep, base_rep) -> dict:
+    """Seconds and joules of each module's layers (LayerCost keys ``module:L0.d0``), with the
+    energy saving against the same module of the baseline when there is one."""
+
+    def sums(r) -> dict:
+        out: dict = {}
+        for lc in r.per_layer:
+            name = lc.key.rsplit(":", 1)[0] if ":" in lc.key else ""
+            m = out.setdefault(name, {"seconds": 0.0, "total_j": 0.0, "energy_j": {}})
+            m["seconds"] += float(lc.seconds)
+            m["total_j"] += float(lc.total_j)
+            for k, v in lc.energy_j.items():
+                m["energy_j"][k] = m["energy_j"].get(k, 0.0) + float(v)
+        return out
+
+    mods, base = sums(rep), sums(base_rep) if base_rep is not None else {}
+    for name, m in mods.items():
+        if name in base and base[name]["total_j"]:
+            m["energy_saving"] = 1.0 - m["total_j"] / base[name]["total_j"]
+    return mods
 
 
 def objective(result: dict, budget: float, penalty: float) -> float:
@@ -258,12 +283,10 @@ def _store_baseline(ec, key: str, metrics: dict, trace: Trace) -> None:
 
 
 def _memo_summary(trace: Trace) -> dict:
-    """memo_stats of the whole run, per layer summed over every call (batch) of that layer."""
-    keys = dict.fromkeys(lt.key for lt in trace)
-    return {
-        "layers": {k: memo_stats(Trace([lt for lt in trace if lt.key == k]))["total"] for k in keys},
-        "total": memo_stats(trace)["total"],
-    }
+    """memo_stats of the whole run, per layer (``module:L0.d0`` for a named module) and per
+    module, each summed over every call (batch) of that layer."""
+    st = memo_stats(trace)
+    return {"layers": st["layers"], "modules": st["modules"], "total": st["total"]}
 
 
 def _refuse_other_config(out: Path, old: dict, sem: dict, h: str) -> None:

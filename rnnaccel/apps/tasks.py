@@ -9,9 +9,11 @@ split in a mode:
 - **sentiment** (``rnnaccel.sentiment/1`` checkpoints): accuracy of the class (higher is better);
 - **translation** (``rnnaccel.translation/1``, :mod:`rnnaccel.models.translation`): Multi30k
   en->de (``test`` is ``test_2016_flickr``), greedy or beam search, BLEU and chrF with sacrebleu
-  (higher is better). The decoder runs one token per call, and technique units live for one call,
-  so memoization and the precision history act within the encoder's sequences; on the decoder
-  every step is a first step (computed, widest width).
+  (higher is better). The decoder runs one token per call inside a technique session
+  (:mod:`rnnaccel.emulator.session`), so memoization and the precision history act on the
+  encoder and carry across the decoder's tokens (following the hypotheses of beam search); the
+  trace, the memo and precision summaries and the cost report each stack apart
+  (``encoder:L0.d0``, ``decoder:L0.d0``; ``cost.by_module``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ Only the two LSTM stacks run on the accelerator datapath (``set_mode``: ``float`
 output projection stay float (host). One checkpoint serves every mode. In emulate mode decoding
 calls the decoder one step at a time with its dequantized ``(h, c)``, which requantize exactly, so
 the stepwise recurrence equals a whole-sequence emulation bit for bit.
+
+Techniques (memoization, dynamic precision) act on both stacks: decoding
+(:mod:`rnnaccel.models.beam_seq2seq`) runs inside a technique session
+(:mod:`rnnaccel.emulator.session`), so the decoder's memo buffers and precision history carry from
+one token's call to the next (and follow the hypotheses in beam search), and the trace names each
+stack (``encoder:L0.d0``, ``decoder:L0.d0``).
 """
 
 from __future__ import annotations

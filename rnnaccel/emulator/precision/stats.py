@@ -21,20 +21,26 @@ def precision_stats(trace: Trace) -> dict[str, dict[int, float]]:
     """Fraction of (row x step) work kept at each width.
 
     Keys: every LayerTrace (``"L0.d1"``), every layer over its directions (``"L0"``) and the whole
-    run (``"all"``); values ``{width: fraction}`` (fractions of a key sum to 1). LayerTraces run
-    without the unit are skipped; an empty dict when none ran with it.
+    run (``"all"``); values ``{width: fraction}`` (fractions of a key sum to 1). A named module's
+    keys carry its name (``"decoder:L0.d0"``, ``"decoder:L0"``) and the module has its own key
+    (``"decoder"``). LayerTraces run without the unit are skipped; an empty dict when none ran
+    with it.
     """
     counts: dict[str, dict[int, int]] = {}
+    level: dict[str, int] = {}  # 0 direction, 1 layer, 2 module, 3 all: the listing order
     for lt in trace:
         w = _widths(lt)
         if not w:
             continue
-        for key in (lt.key, f"L{lt.layer}", "all"):
+        pre = f"{lt.module}:" if lt.module else ""
+        keys = [(lt.key, 0), (f"{pre}L{lt.layer}", 1)] + ([(lt.module, 2)] if lt.module else []) + [("all", 3)]
+        for key, lvl in keys:
+            level[key] = lvl
             c = counts.setdefault(key, {})
             for b, v in w.items():
                 c[b] = c.get(b, 0) + int(v.sum())
     out = {}
-    order = sorted(counts, key=lambda k: (k == "all", "." not in k, k))  # directions, layers, all
+    order = sorted(counts, key=lambda k: (level[k], k))
     for key in order:
         c = counts[key]
         tot = sum(c.values())
