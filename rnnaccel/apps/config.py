@@ -74,8 +74,10 @@ def to_feature_config(c: FeaturesConf) -> FeatureConfig:
 class DataConf:
     """Corpus, splits and caching. ``corpus``: ``connected_digits`` (FSDD), ``synth_speech`` (the
     generated synthesized-speech corpus, ``python scripts/make_synth_corpus.py``; ``root`` is its
-    directory, default the cache) or ``vader_sentiment`` (the shipped movie-review snippets; only
-    ``corpus_seed`` applies, the vocab is the checkpoint's)."""
+    directory, default the cache), ``vader_sentiment`` (the shipped movie-review snippets; only
+    ``corpus_seed`` applies, the vocab is the checkpoint's), ``folder`` (your own recordings:
+    ``root`` + ``transcripts``, :mod:`rnnaccel.datasets.folder`) or ``parallel`` (your own sentence
+    pairs for a translator: ``src`` + ``tgt``, or ``pairs``)."""
 
     corpus: str = "connected_digits"
     root: Optional[str] = None  # data root (default: rnnaccel.datasets.default_data_root())
@@ -92,6 +94,10 @@ class DataConf:
     synth_train: int = 0  # connected_digits: synthesized-voice utterances added to train only
     synth_natural_share: float = 0.5  # share of them spoken by flite/festival voices
     cache_dir: Optional[str] = "runs/cache"  # features cache (None: no cache)
+    transcripts: Optional[str] = None  # folder: path<TAB>transcript TSV or JSONL (null: the one in root)
+    src: Optional[str] = None  # parallel: source sentences, one a line
+    tgt: Optional[str] = None  # parallel: their translations, line by line
+    pairs: Optional[str] = None  # parallel: one source<TAB>target file instead of src + tgt
 
 
 def _datapath_fields() -> list[tuple]:
@@ -237,8 +243,12 @@ class EvalConf:
     mode: str = "emulate"  # float | fakequant | emulate (memo / precision need emulate)
     limit: Optional[int] = None  # first N utterances (sentences) of the split
     batch_size: int = 50
-    decoder: str = "greedy"  # greedy | beam (speech)
+    decoder: str = "greedy"  # greedy | beam | beam_lm (speech: CTC prefix beam search + word LM)
     beam_size: int = 8
+    lm: Optional[str] = None  # beam_lm: an ARPA file, or a text corpus (one sentence a line) to fit
+    lm_order: int = 3  # beam_lm from a text corpus: n of the Kneser-Ney n-gram
+    lm_alpha: float = 0.8  # beam_lm: LM weight
+    lm_beta: float = 1.0  # beam_lm: bonus per word
     datapath_from: str = "checkpoint"  # checkpoint | config
     also_hw: List[str] = field(default_factory=lambda: ["tpu"])  # more price tables for the same trace
     baseline: str = "cache"  # techniques-off reference: cache (by config hash) | run (this run) | none

@@ -4,6 +4,11 @@ Features of a split are extracted once (log-mel of every utterance, the slow par
 ``data.cache_dir`` keyed by every setting that changes them and by what they were computed from
 (:func:`source_fingerprint`: the corpus directory and its files); SpecAugment is applied on the fly from
 ``(seed, epoch, index)`` so a run is reproducible and resumable at any step.
+
+Your own data (:data:`OWN_DATA`): ``data=folder`` (recordings + a transcript file, evaluated as one
+set; transcripts fitted to the checkpoint's vocabulary by :func:`rnnaccel.datasets.folder.fit_to_vocab`,
+every change counted) and ``data=parallel`` (sentence pairs for a translator, :func:`load_parallel`).
+:func:`data_summary` is the result JSON's ``data`` entry: kind, paths, SHA-256 digests, counts.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +48,10 @@ __all__ = [
     "checkpoint_split",
     "source_fingerprint",
     "check_checkpoint_data",
+    "check_data_kind",
+    "data_summary",
+    "load_parallel",
+    "OWN_DATA",
     "TRAINED_WITH",
 ]
 
@@ -84,17 +95,32 @@ def _matching_option(trained: dict) -> str | None:
 
 def check_checkpoint_data(ck: dict, data, path) -> None:
     """The ``data`` config must give the features and transcripts the speech checkpoint was trained
-    on: otherwise one line naming the data option (or the ``data.*`` overrides) to pass."""
+    on: otherwise one line naming the data option (or the ``data.*`` overrides) to pass. Your own
+    data (``data=folder``) is another corpus by design: only its vocabulary and features must match."""
     if not (isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict)):
         return  # no record of its data: trust the config
     trained = OmegaConf.to_container(OmegaConf.structured(checkpoint_data(ck)))
     given = OmegaConf.to_container(OmegaConf.structured(data))
-    diff = [k for k in TRAINED_WITH if trained[k] != given[k]]
+    own = data.corpus in OWN_DATA
+    diff = [k for k in TRAINED_WITH if trained[k] != given[k] and not (own and k == "corpus")]
     if diff:
         want = ", ".join(f"data.{k}={trained[k]}" for k in diff)
-        option = _matching_option(trained)
-        fix = f"data={option}" if option else "those data.* overrides"
+        option = None if own else _matching_option(trained)
+        fix = f"data={option}" if option else ("those data.* overrides" if not own else f"data={data.corpus} {want}")
         raise RnnaccelError(f"{path} was trained with {want}; pass {fix}")
+
+
+#: ``data.corpus`` of your own data -> the task it feeds
+OWN_DATA = {"folder": "speech", "parallel": "translation"}
+
+
+def check_data_kind(data, task: str) -> None:
+    """Your own data feeds one kind of checkpoint: ``data=folder`` a speech model, ``data=parallel``
+    a translator (else one line)."""
+    want = OWN_DATA.get(data.corpus)
+    if want is not None and want != task:
+        other = {"translation": "data=parallel", "speech": "data=folder", "sentiment": "data=sentiment"}[task]
+        raise RnnaccelError(f"data={data.corpus} feeds a {want} checkpoint, this one is {task}; pass {other}")
 
 
 def build_vocab(kind: str) -> Vocab:
@@ -106,7 +132,11 @@ def build_vocab(kind: str) -> Vocab:
 
 
 class FeatureSet(Dataset):
-    """In-memory features of one split: item ``i`` -> :class:`FeatureItem` (``features`` (T, F))."""
+    """In-memory features of one split: item ``i`` -> :class:`FeatureItem` (``features`` (T, F)).
+    ``fits``: per utterance, what fitting its transcript to the vocabulary changed (``data=folder``)."""
+
+    fits: list | None = None
+    skipped: tuple = ()  # utterance ids left with no spellable word (data=folder), not scored
 
     def __init__(
         self,
@@ -139,13 +169,48 @@ class FeatureSet(Dataset):
         out = object.__new__(FeatureSet)
         out.feats, out.transcripts, out.utt_ids = self.feats[:n], self.transcripts[:n], self.utt_ids[:n]
         out.targets, out.spec_augment, out.seed, out.epoch = self.targets[:n], None, self.seed, 0
+        out.fits, out.skipped = (self.fits[:n] if self.fits is not None else None), self.skipped
         return out
 
 
 SPEECH_CORPORA = ("connected_digits", "synth_speech")
 
 
+def _open_folder(data):
+    """The :class:`~rnnaccel.datasets.folder.AudioFolder` of ``data=folder`` (one line on a bad one)."""
+    from ..datasets import DataError
+    from ..datasets.folder import AudioFolder
+
+    if data.root is None:
+        raise RnnaccelError("data=folder needs data.root=<the directory of your audio files>")
+    try:
+        return AudioFolder(Path(data.root).expanduser(), data.transcripts)
+    except FileNotFoundError as e:
+        fix = (
+            "fix the path or remove that line"
+            if "audio file" in str(e)
+            else "pass data.transcripts=<file>"
+            if "transcript" in str(e)
+            else "point data.root at your audio folder"
+        )
+        raise RnnaccelError(f"data=folder: {one_line(e)}; {fix}") from None
+    except DataError as e:
+        fix = "pass data.transcripts=<one of them>" if "transcript files" in str(e) else "fix that line"
+        raise RnnaccelError(f"data=folder: {one_line(e)}; {fix} (path<TAB>transcript per line)") from None
+
+
+def _one_set(data, split: str) -> None:
+    if split != "test":
+        raise RnnaccelError(
+            f"data={data.corpus} is one evaluation set, it has no {split} split: pass eval.split=test"
+            + (" and calibrate on the training corpus (eval.datapath_from=checkpoint)" if split == "train" else "")
+        )
+
+
 def _corpus(data, split: str):
+    if data.corpus == "folder":
+        _one_set(data, split)
+        return _open_folder(data)
     num = {"train": data.num_train, "val": data.num_val, "test": data.num_test}[split]
     if data.corpus == "connected_digits":
         if num is None:
@@ -159,7 +224,7 @@ def _corpus(data, split: str):
         raise ValueError(f"data.synth_train={data.synth_train}: only for data.corpus=connected_digits; set it to 0")
     if data.corpus == "synth_speech":  # data.root: the generated corpus (default: the cache)
         return SynthSpeech(split, root=data.root, max_items=num)
-    raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA)}")
+    raise ValueError(f"data.corpus={data.corpus!r} unknown; available: {', '.join(SPEECH_CORPORA + ('folder',))}")
 
 
 def _with_synth_digits(fsdd, data):
@@ -205,7 +270,10 @@ def source_fingerprint(data) -> dict:
     """What the features of ``data`` are computed from: the corpus directory (resolved) and a
     digest of its audio files (FSDD: the recordings' names, sizes and times; synth_speech: the
     manifest). Part of the feature-cache key and of the evaluate result hash, so another
-    ``data.root``, or the same one with other files, never reuses stale features or results."""
+    ``data.root``, or the same one with other files, never reuses stale features or results.
+    Your own data: the files and the SHA-256 of their content (:func:`_own_source`)."""
+    if data.corpus in OWN_DATA:
+        return _own_source(data)
     if data.corpus == "synth_speech":
         from ..datasets.synth import default_cache_dir
 
@@ -254,12 +322,15 @@ def _extract(data, split: str, progress: bool) -> tuple[list, list, list]:
     return feats, transcripts, ids
 
 
-def load_split(data, split: str, augment: bool = False, seed: int = 0, progress: bool = False) -> FeatureSet:
+def load_split(
+    data, split: str, augment: bool = False, seed: int = 0, progress: bool = False, vocab: Vocab | None = None
+) -> FeatureSet:
     """Features of ``split`` (``train``/``val``/``test``) under the ``data`` config (a DataConf),
-    cached under ``data.cache_dir`` keyed by every setting and the :func:`source_fingerprint`."""
+    cached under ``data.cache_dir`` keyed by every setting and the :func:`source_fingerprint`.
+    ``vocab``: the model's (default: ``data.vocab``'s); ``data=folder`` fits its transcripts to it."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r} unknown; choose train, val or test")
-    vocab = build_vocab(data.vocab)
+    vocab = vocab if vocab is not None else build_vocab(data.vocab)
     from .augmented import AugmentedSet, augment_config
 
     if augment and augment_config(data).active:  # waveform ops: features per item and epoch, not cached
@@ -280,7 +351,7 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
             feats, transcripts, ids = obj["feats"], obj["transcripts"], obj["utt_ids"]
         except Exception:
             cache.unlink(missing_ok=True)
-            return load_split(data, split, augment, seed, progress)
+            return load_split(data, split, augment, seed, progress, vocab)
     else:
         feats, transcripts, ids = _extract(data, split, progress)
         if cache is not None:
@@ -288,8 +359,159 @@ def load_split(data, split: str, augment: bool = False, seed: int = 0, progress:
             tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
             torch.save({"feats": feats, "transcripts": transcripts, "utt_ids": ids}, tmp)
             os.replace(tmp, cache)
+    if data.corpus == "folder":
+        return _fitted(feats, transcripts, ids, vocab)
     sa = SpecAugment() if augment else None
     return FeatureSet(feats, transcripts, ids, vocab, sa, seed)
+
+
+def _fitted(feats: list, transcripts: list[str], ids: list[str], vocab: Vocab) -> FeatureSet:
+    """The utterances of ``data=folder`` with their transcripts fitted to ``vocab`` (what changed:
+    ``fits``); an utterance left without a spellable word is not scored (``skipped``)."""
+    from ..datasets.folder import fit_to_vocab
+
+    fitted = [fit_to_vocab(t, vocab) for t in transcripts]
+    keep = [i for i, (text, _) in enumerate(fitted) if text]
+    if not keep:
+        raise RnnaccelError(
+            f"data=folder: no transcript has a word the model's vocabulary can spell ({vocab!r}: "
+            f"{' '.join(vocab.tokens[1:12])} ...); check the transcripts or the checkpoint"
+        )
+    ds = FeatureSet([feats[i] for i in keep], [fitted[i][0] for i in keep], [ids[i] for i in keep], vocab)
+    ds.fits = [fitted[i][1] for i in keep]
+    ds.skipped = tuple(u for i, u in enumerate(ids) if not fitted[i][0])
+    return ds
+
+
+def items_sha256(*columns: list[str]) -> str:
+    """SHA-256 of the rows of ``columns`` (tab-joined, one a line): which items, in which order,
+    with which references were scored."""
+    h = hashlib.sha256()
+    for row in zip(*columns):
+        h.update(("\t".join(row) + "\n").encode())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _content_sha256(stats: tuple) -> str:
+    """:func:`~rnnaccel.datasets.folder.files_sha256` of ``stats``' paths, once per process as long
+    as no file's size or time changes (``stats``: ``(path, size, mtime_ns)`` per file)."""
+    from ..datasets.folder import files_sha256
+
+    return files_sha256([p for p, _, _ in stats])
+
+
+def _stats(paths) -> tuple:
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
+def _parallel_files(data) -> dict[str, Path]:
+    """The files of ``data=parallel``: ``src`` + ``tgt``, or ``pairs`` (one line when neither or both)."""
+    given = {k: getattr(data, k) for k in ("src", "tgt", "pairs") if getattr(data, k) is not None}
+    if set(given) not in ({"src", "tgt"}, {"pairs"}):
+        got = ", ".join(f"data.{k}" for k in given) or "neither"
+        raise RnnaccelError(
+            f"data=parallel needs data.src=<file> and data.tgt=<file> (aligned, one sentence a line) "
+            f"or data.pairs=<file of source<TAB>target lines>; got {got}"
+        )
+    files = {k: Path(v).expanduser() for k, v in given.items()}
+    for k, f in files.items():
+        if not f.is_file():
+            raise RnnaccelError(f"data.{k}={given[k]}: no such file; pass the path of your {k} text file")
+    return files
+
+
+def _own_source(data) -> dict:
+    """Kind, paths and content SHA-256 of your own data (one line when it is missing or malformed)."""
+    if data.corpus == "folder":
+        f = _open_folder(data)
+        return {
+            "kind": "folder",
+            "root": str(f.root.resolve()),
+            "transcripts": str(f.transcripts_path.resolve()),
+            "files": len(f),
+            "sha256": _content_sha256(_stats([f.transcripts_path, *f.paths])),
+        }
+    files = _parallel_files(data)
+    return {"kind": "parallel", **{k: str(f.resolve()) for k, f in files.items()}} | {
+        "sha256": _content_sha256(_stats(files.values()))
+    }
+
+
+def load_parallel(data, split: str = "test") -> list:
+    """The sentence pairs of ``data=parallel`` (:class:`~rnnaccel.datasets.SentencePair`): aligned
+    ``data.src`` / ``data.tgt`` or a ``data.pairs`` TSV; a count mismatch or an empty line is one
+    line naming the file(s)."""
+    from ..datasets import DataError, SentencePair, read_lines
+    from ..datasets.parallel_text import read_tsv_pairs
+
+    _one_set(data, split)
+    files = _parallel_files(data)
+    try:
+        if "pairs" in files:
+            return read_tsv_pairs(files["pairs"])
+        src, tgt = read_lines(files["src"], allow_empty=True), read_lines(files["tgt"], allow_empty=True)
+    except DataError as e:
+        raise RnnaccelError(f"data=parallel: {one_line(e)}; fix that file") from None
+    if len(src) != len(tgt):
+        raise RnnaccelError(
+            f"data=parallel: data.src={data.src} has {len(src)} lines, data.tgt={data.tgt} has {len(tgt)}; "
+            f"the files must be aligned line by line"
+        )
+    for k, lines in (("src", src), ("tgt", tgt)):
+        if "" in lines:
+            raise RnnaccelError(
+                f"data=parallel: {files[k]}:{lines.index('') + 1}: empty line; every line needs a sentence "
+                f"(remove the pair from both files)"
+            )
+    return [SentencePair(a, b) for a, b in zip(src, tgt)]
+
+
+def _fit_summary(fits: list, skipped: tuple) -> dict:
+    total = sum(fits, Counter())
+    oov = Counter({k[4:]: v for k, v in total.items() if k.startswith("oov:")})
+    return {
+        "oov": {
+            "tokens": total["oov"],
+            "utterances": sum(1 for f in fits if f["oov"]),
+            "examples": [t for t, _ in oov.most_common(10)],
+        },
+        "mapped_chars": total["mapped"],
+        "spelled_digits": total["spelled"],
+        "punctuation_removed": total["punctuation"],
+        "skipped": {"utterances": len(skipped), "ids": list(skipped[:20])},
+    }
+
+
+def data_summary(data, ds: FeatureSet) -> dict:
+    """The result JSON's ``data`` entry of a speech run: kind, where, digests, counts (and for
+    ``data=folder`` what fitting the transcripts to the vocabulary changed)."""
+    src = source_fingerprint(data)
+    out = {"kind": data.corpus} | {k: v for k, v in src.items() if k != "kind"}
+    out |= {"utterances": len(ds), "items_sha256": items_sha256(ds.utt_ids, ds.transcripts)}
+    return out | (_fit_summary(ds.fits, ds.skipped) if ds.fits is not None else {})
+
+
+def parallel_summary(data, srcs: list[str], refs: list[str], src_vocab, tgt_vocab, split: str) -> dict:
+    """The result JSON's ``data`` entry of a translation run: kind, where, digests, sentences and the
+    tokens each side's tokenizer cannot represent (``unk``)."""
+    from ..datasets.subword import UNK
+
+    if data.corpus == "parallel":
+        out = _own_source(data)
+    else:
+        out = {"kind": "multi30k", "split": split, "root": data.root}
+    unk_src = [sum(t == UNK for t in src_vocab.encode(s)) for s in srcs]
+    unk_tgt = [sum(t == UNK for t in tgt_vocab.encode(s)) for s in refs]
+    return out | {
+        "sentences": len(srcs),
+        "items_sha256": items_sha256(srcs, refs),
+        "oov": {
+            "src_unk_tokens": sum(unk_src),
+            "tgt_unk_tokens": sum(unk_tgt),
+            "sentences": sum(1 for a, b in zip(unk_src, unk_tgt) if a or b),
+        },
+    }
 
 
 def batches(ds: FeatureSet, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0, skip: int = 0):

@@ -101,7 +101,7 @@ def _check_eval(ec) -> None:
         "datapath_from": ("checkpoint", "config"),
         "baseline": ("cache", "run", "none"),
         "split": ("train", "val", "test"),
-        "decoder": ("greedy", "beam"),
+        "decoder": ("greedy", "beam", "beam_lm"),
     }
     for k, ok in choices.items():
         if getattr(ec, k) not in ok:
@@ -349,10 +349,12 @@ def run(cfg: EvaluateApp) -> dict:
         "checkpoint": str(ec.checkpoint),
         "checkpoint_sha256": sem["checkpoint_sha256"],
         "data_source": sem["data_source"],
+        "data": task.data or None,
         "split": ec.split,
         "utterances": task.items,
         "mode": ec.mode,
         "decoder": ec.decoder if task.kind == "speech" else None,
+        "lm": task.lm,
         **m,
         "score": {
             "metric": task.metric,

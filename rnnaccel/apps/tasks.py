@@ -18,17 +18,28 @@ split in a mode:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
 from ..emulator import Trace
+from ..errors import RnnaccelError, one_line
 from ..models.calibrate import calibrate
 from ..models.decode import decode
 from ..models.metrics import error_rates
 from .config import to_datapath_config
-from .data import batches, check_checkpoint_data, load_split, num_batches
+from .data import (
+    batches,
+    check_checkpoint_data,
+    check_data_kind,
+    data_summary,
+    load_parallel,
+    load_split,
+    num_batches,
+    parallel_summary,
+)
 
 __all__ = [
     "Task",
@@ -81,10 +92,13 @@ def score(
     beam_size: int = 8,
     trace: Trace | None = None,
     progress: bool = False,
+    scorer=None,
 ) -> dict:
     """Decode every item of a speech FeatureSet with ``model`` in ``mode``; error rates + hypotheses.
-    In emulate mode ``trace`` (if given) collects the action counts of the whole run."""
-    hyps = decode_all(speech_log_probs(model, ds, mode, batch_size, trace, progress), vocab, decoder, beam_size)
+    In emulate mode ``trace`` (if given) collects the action counts of the whole run; ``scorer``: a
+    language model for ``decoder="beam"`` (:func:`rnnaccel.models.lm.make_scorer`)."""
+    outputs = speech_log_probs(model, ds, mode, batch_size, trace, progress)
+    hyps = decode_all(outputs, vocab, decoder, beam_size, scorer)
     out = error_rates(list(ds.transcripts), hyps)
     out["hypotheses"] = hyps
     return out
@@ -121,6 +135,8 @@ class Task:
     datapath_source: str
     run: Callable[[str, Trace | None, bool], dict] = field(repr=False)
     points: float = 100.0  # headline metric x points = percentage points (BLEU is already in points)
+    data: dict = field(default_factory=dict)  # which data was scored (apps.data.data_summary)
+    lm: dict | None = None  # the language model of eval.decoder=beam_lm
 
     def score(self, mode: str, trace: Trace | None = None, progress: bool = False) -> dict:
         return self.run(mode, trace, progress)
@@ -155,6 +171,8 @@ def load_task(cfg) -> Task:
     """The task of ``cfg.eval.checkpoint`` (format read from the file) with its data loaded."""
     ec = cfg.eval
     fmt = checkpoint_format(ec.checkpoint)
+    check_data_kind(cfg.data, TASK_FORMATS[fmt])
+    check_decoder(ec, TASK_FORMATS[fmt])
     if fmt == "rnnaccel.sentiment/1":
         return _sentiment(cfg)
     if fmt == "rnnaccel.translation/1":
@@ -181,18 +199,70 @@ def _speech(cfg) -> Task:
     model, vocab, ck = load_model(ec.checkpoint)
     check_checkpoint_data(ck, cfg.data, ec.checkpoint)
     src = _speech_datapath(model, ck, cfg)
-    ds = load_split(cfg.data, ec.split, progress=ec.progress)
+    scorer, lm = lm_decoder(ec, vocab)
+    method = "beam" if ec.decoder == "beam_lm" else ec.decoder
+    ds = load_split(cfg.data, ec.split, progress=ec.progress, vocab=vocab)
     if ec.limit is not None:
         ds = ds.subset(ec.limit)
 
     def run(mode, trace, progress):
-        m = score(model, ds, vocab, mode, ec.batch_size, ec.decoder, ec.beam_size, trace, progress)
+        m = score(model, ds, vocab, mode, ec.batch_size, method, ec.beam_size, trace, progress, scorer)
         m.pop("hypotheses")
         return m
 
+    net = _network(model.config, Path(ec.checkpoint).stem)
     return Task(
-        "speech", "wer", False, model, [model.rnn], len(ds), _network(model.config, Path(ec.checkpoint).stem), src, run
+        "speech", "wer", False, model, [model.rnn], len(ds), net, src, run, data=data_summary(cfg.data, ds), lm=lm
     )
+
+
+#: the eval.lm_* settings and their defaults (applied only with eval.decoder=beam_lm)
+LM_SETTINGS = {"lm": None, "lm_order": 3, "lm_alpha": 0.8, "lm_beta": 1.0}
+
+
+def check_decoder(ec, task: str) -> None:
+    """``eval.decoder=beam_lm`` only on a CTC speech checkpoint and with ``eval.lm``; an ``eval.lm*``
+    setting without it is refused (never dropped)."""
+    if ec.decoder != "beam_lm":
+        changed = [f"eval.{k}={getattr(ec, k)}" for k, v in LM_SETTINGS.items() if getattr(ec, k) != v]
+        if changed:
+            raise RnnaccelError(
+                f"{', '.join(changed)}: not applied, only eval.decoder=beam_lm uses a language model; "
+                f"pass eval.decoder=beam_lm"
+            )
+        return
+    if task != "speech":
+        raise RnnaccelError(
+            f"eval.decoder=beam_lm fuses a word LM into CTC beam search: a {task} checkpoint has no CTC "
+            f"output; pass eval.decoder=greedy or beam"
+        )
+    if ec.lm is None:
+        raise RnnaccelError("eval.decoder=beam_lm needs eval.lm=<an ARPA file or a text corpus, one sentence a line>")
+    if ec.lm_order < 1 or not (math.isfinite(ec.lm_alpha) and math.isfinite(ec.lm_beta)):
+        raise RnnaccelError(
+            f"eval.lm_order={ec.lm_order} must be >= 1, eval.lm_alpha={ec.lm_alpha} and "
+            f"eval.lm_beta={ec.lm_beta} finite numbers"
+        )
+
+
+def lm_decoder(ec, vocab) -> tuple[object | None, dict | None]:
+    """The scorer and description of ``eval.decoder=beam_lm`` (``(None, None)`` otherwise): an ARPA
+    file as it is, a text corpus fitted to the model's vocabulary and built into an
+    ``eval.lm_order``-gram (one line when the file is missing, malformed or empty)."""
+    from ..datasets.folder import fit_to_vocab
+    from ..models.lm import load_lm, make_scorer
+
+    if ec.decoder != "beam_lm":
+        return None, None
+    try:
+        lm, info = load_lm(ec.lm, ec.lm_order, lambda line: fit_to_vocab(line, vocab)[0])
+    except (FileNotFoundError, ValueError) as e:
+        raise RnnaccelError(f"eval.lm={ec.lm}: {one_line(e)}; pass an ARPA file or a text corpus") from None
+    if info["kind"] == "arpa" and ec.lm_order != LM_SETTINGS["lm_order"]:
+        raise RnnaccelError(
+            f"eval.lm_order={ec.lm_order}: not applied, the ARPA file {ec.lm} is a {info['order']}-gram; drop it"
+        )
+    return make_scorer(lm, vocab, ec.lm_alpha, ec.lm_beta), info | {"alpha": ec.lm_alpha, "beta": ec.lm_beta}
 
 
 def _speech_datapath(model, ck: dict, cfg) -> str:
@@ -277,9 +347,13 @@ def _translation(cfg) -> Task:
             "(scripts/train_translation.py eval calibrates it)"
         )
     model, sv, tv, ck = load_translator(ec.checkpoint)
-    pairs = Multi30k(TRANSLATION_SPLITS[ec.split], root=cfg.data.root).pairs
+    if cfg.data.corpus == "parallel":
+        pairs = load_parallel(cfg.data, ec.split)
+    else:
+        pairs = Multi30k(TRANSLATION_SPLITS[ec.split], root=cfg.data.root).pairs
     pairs = pairs[: ec.limit] if ec.limit is not None else pairs
     srcs, refs = [p.src for p in pairs], [p.tgt for p in pairs]
+    data = parallel_summary(cfg.data, srcs, refs, sv, tv, ec.split)
     beam = 1 if ec.decoder == "greedy" else ec.beam_size
 
     def run(mode, trace, progress):
@@ -308,6 +382,4 @@ def _translation(cfg) -> Task:
         "bidirectional": True,
     }
     src = "checkpoint" if ck.get("datapath") else "checkpoint (default formats)"
-    return Task(
-        "translation", "bleu", True, model, [model.encoder, model.decoder], len(srcs), net, src, run, points=1.0
-    )
+    return Task("translation", "bleu", True, model, [model.encoder, model.decoder], len(srcs), net, src, run, 1.0, data)

@@ -77,6 +77,26 @@ def read_parallel(
     return [SentencePair(s, t) for s, t in zip(src, tgt)]
 
 
+def read_tsv_pairs(path: str | os.PathLike) -> list[SentencePair]:
+    """Pairs of a ``src<TAB>tgt`` file (plain or ``.gz``), one per non-blank line.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataError: a line without exactly one tab or with an empty side (names file:line), or no pair.
+    """
+    pairs = []
+    for number, line in enumerate(read_lines(path, allow_empty=True), start=1):
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split("\t")]
+        if len(parts) != 2 or not all(parts):
+            raise DataError(f"{path}:{number}: expected source<TAB>target, both non-empty")
+        pairs.append(SentencePair(parts[0], parts[1]))
+    if not pairs:
+        raise DataError(f"{path}: no sentence pairs (empty file)")
+    return pairs
+
+
 class ParallelText(Dataset[SentencePair]):
     """Sentence pairs from ``<prefix>.<src>[.gz]`` and ``<prefix>.<tgt>[.gz]``.
 
