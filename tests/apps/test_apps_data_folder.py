@@ -3,6 +3,7 @@ digits model, a pair of aligned text files on the shipped translator, beam searc
 from a text file; the result says which data was scored (digests, counts, what the vocabulary
 could not spell), and a bad folder is one line and exit 2."""
 
+import json
 import re
 
 import numpy as np
@@ -51,8 +52,13 @@ def test_fit_to_vocab_counts_every_change():
     CharVocab().encode(text)  # encodable by construction
 
 
-def test_folder_features_follow_the_checkpoint_front_end(tmp_path):
+@pytest.mark.parametrize("listing", ["tsv", "jsonl"])
+def test_folder_features_follow_the_checkpoint_front_end(tmp_path, listing):
     root = make_folder(tmp_path / "f", header=False)
+    if listing == "jsonl":
+        rows = [line.split("\t") for line in (root / "list.tsv").read_text().splitlines()]
+        (root / "list.tsv").unlink()
+        (root / "list.jsonl").write_text("".join(json.dumps({"path": a, "transcript": t}) + "\n" for a, t in rows))
     ds = load_split(DataConf(corpus="folder", root=str(root), cache_dir=None), "test", vocab=WordVocab())
     assert ds.transcripts == ["three five", "seven eight", "one two"] and ds.utt_ids[2] == "sub_c.wav"
     # resampled to 16 kHz, centred 10 ms frames: 1 + samples // 160, stereo mixed down to (T, 40)
@@ -174,10 +180,15 @@ def test_settings_that_would_be_dropped_are_refused(tmp_path):
     out = f"eval.output={tmp_path}/r.json"
     root = make_folder(tmp_path / "f")
     (tmp_path / "p.tsv").write_text("a\tb\n")
+    (tmp_path / "lm.arpa").write_text("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0 one\n\n\\end\\\n")
     folder = ["data=folder", f"data.root={root}"]
     for overrides, match in [
         (["eval.lm_alpha=0.5"], r"eval.lm_alpha=0.5: not applied, only eval.decoder=beam_lm"),
         (["eval.decoder=beam_lm"], "eval.decoder=beam_lm needs eval.lm="),
+        (
+            ["eval.decoder=beam_lm", f"eval.lm={tmp_path}/lm.arpa", "eval.lm_order=2"],
+            "eval.lm_order=2: not applied, the ARPA file .* is a 1-gram",
+        ),
         ([*folder, "data.vocab=char"], "trained with data.vocab=word; pass data=folder data.vocab=word$"),
         ([*folder, "eval.split=val"], "data=folder is one evaluation set, it has no val split: pass eval.split=test$"),
         (
