@@ -1,7 +1,8 @@
 """`make demo`: the shipped connected-digits model through the bit-exact emulator.
 
-Evaluates ``checkpoints/digits_blstm.pt`` on its test split (FSDD connected digits, index-disjoint,
-500 utterances; ``--limit N`` for fewer) in float and in 16-bit bit-exact emulation with its
+Evaluates ``checkpoints/digits_blstm.pt`` on its test split (FSDD connected digits, 500 utterances,
+the split the checkpoint was trained for: speaker-disjoint or the in-domain index-disjoint one, as
+the header line says; ``--limit N`` for fewer) in float and in 16-bit bit-exact emulation with its
 calibrated datapath, then with neuron-level memoization (BNN predictor, theta 0.1) and with
 per-step dynamic precision (the packaged ``dynamic`` config, tuned on validation data), and prints
 one table: WER, saturations, computations avoided, share of steps below 16 bits, and the
@@ -52,6 +53,16 @@ def dynamic_precision(model) -> None:
 ROWS = [("16-bit emulated", baseline), ("memo bnn θ=0.1", memo), ("dynamic precision", dynamic_precision)]
 
 
+def split_words(data) -> str:
+    """Which split the demo scores and whose voices: held out from training or not."""
+    from rnnaccel.datasets.fsdd import SPEAKERS, resolve_test_speaker
+
+    if data.scheme == "speaker":
+        held = resolve_test_speaker(data.test_speaker)
+        return f"speaker-disjoint: speaker {held} (fold {SPEAKERS.index(held)}), never heard in training"
+    return f"{data.scheme}-disjoint, in-domain: all six speakers ({', '.join(SPEAKERS)}) also in training"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(CHECKPOINT))
@@ -68,7 +79,7 @@ def main(argv=None) -> int:
     print(
         f"model: {Path(args.checkpoint).name}  {c.num_layers}x{'Bi' if c.bidirectional else ''}{c.cell.upper()}"
         f"({c.hidden_size}), stack {c.stack}/stride {c.stride}; test split: {len(ds)} utterances "
-        f"(FSDD connected digits, {checkpoint_data(ck).scheme}-disjoint)"
+        f"(FSDD connected digits, {split_words(checkpoint_data(ck))})"
     )
     rows = []
     f = score(model, ds, vocab, "float")

@@ -130,6 +130,18 @@ def _pair(text: str, kind=float) -> tuple:
     return kind(lo), kind(hi or lo)
 
 
+def _weights(text: str) -> dict[str, float]:
+    """``"espeak=0.4,flite=0.3"`` -> ``{"espeak": 0.4, "flite": 0.3}`` (one line naming a bad item)."""
+    out = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise SystemExit(f"make_synth_corpus: --engine-weights item {item!r}: give engine=weight") from None
+    return out
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SynthConfig]:
     d = SynthConfig()
     p = argparse.ArgumentParser(prog="make_synth_corpus", description=__doc__.split("\n\n")[0])
@@ -142,6 +154,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Synth
         "--test-utts", type=int, default=d.test_utterances, help="default: every test_2016_flickr sentence once"
     )
     p.add_argument("--engines", default="auto", help=f"'auto' or a comma list of {','.join(ENGINES)}")
+    p.add_argument(
+        "--engine-weights",
+        default=",".join(f"{k}={v:g}" for k, v in d.engine_weights.items()),
+        help="chance of each engine per utterance, e.g. espeak=0.4,flite=0.3,festival=0.3 (default %(default)s)",
+    )
     p.add_argument("--voices", default=None, help="comma list of voice ids to keep (e.g. espeak:en-US+m1)")
     p.add_argument("--rate", default="%d,%d" % d.rate_wpm, help="words/min range (default %(default)s)")
     p.add_argument("--pitch", default="%d,%d" % d.pitch, help="espeak pitch range 0-99 (default %(default)s)")
@@ -158,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Synth
         val_utterances=a.val_utts,
         test_utterances=a.test_utts,
         engines=None if a.engines == "auto" else tuple(e.strip() for e in a.engines.split(",")),
+        engine_weights=_weights(a.engine_weights),
         voices=None if a.voices is None else tuple(v.strip() for v in a.voices.split(",")),
         rate_wpm=_pair(a.rate, int),
         pitch=_pair(a.pitch, int),
