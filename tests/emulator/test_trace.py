@@ -10,10 +10,10 @@ from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt, Trace
 @pytest.mark.parametrize("cell,G", [("lstm", 4), ("gru", 3)])
 def test_counts_by_hand(cell, G):
     D, H = 5, 7
-    m = (LSTM if cell == "lstm" else GRU)(D, H, bidirectional=True, mode="emulate")
+    m = (LSTM if cell == "lstm" else GRU)(D, H, bidirectional=True, batch_first=True, mode="emulate")
     tr = Trace()
     lengths = torch.tensor([4, 2, 3])
-    m(torch.randn(3, 4, D), lengths, trace=tr)
+    m(torch.randn(3, 4, D), lengths=lengths, trace=tr)
     assert len(tr) == 2 and [lt.direction for lt in tr] == [0, 1]
     lt = tr.layers[0]
     assert lt.counters["active"].tolist() == [3, 3, 2, 1]
@@ -58,7 +58,9 @@ def test_trace_off_records_nothing_and_changes_no_bit():
 
 def test_serialization_round_trip(tmp_path):
     tr = Trace()
-    LSTM(3, 4, num_layers=2, bidirectional=True, mode="emulate")(torch.randn(2, 5, 3), torch.tensor([5, 3]), trace=tr)
+    LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True, mode="emulate")(
+        torch.randn(2, 5, 3), lengths=torch.tensor([5, 3]), trace=tr
+    )
     for back in (Trace.from_json(tr.to_json()), Trace.from_dict(tr.to_dict())):
         assert back.totals() == tr.totals()
         assert [lt.meta() for lt in back] == [lt.meta() for lt in tr]
@@ -69,3 +71,19 @@ def test_serialization_round_trip(tmp_path):
         assert all(np.array_equal(a.counters[k], b.counters[k]) for k in a.counters)
     with pytest.raises(ValueError, match="not an rnnaccel trace"):
         Trace.from_dict({"layers": []})
+
+
+def test_module_names_round_trip_and_append_steps(tmp_path):
+    from rnnaccel.emulator.trace import LayerTrace, Trace
+
+    a = LayerTrace(0, 0, "lstm", 4, 3, 2, 16, 16, {"active": np.array([2, 2])}, module="decoder")
+    b = LayerTrace(0, 0, "lstm", 4, 3, 1, 16, 16, {"active": np.array([1]), "memo.reused": np.array([5])}, "decoder")
+    a.append_steps(b)
+    assert a.key == "decoder:L0.d0" and a.steps == 3
+    assert a.get("active").tolist() == [2, 2, 1] and a.get("memo.reused").tolist() == [0, 0, 5]
+    with pytest.raises(ValueError, match="does not continue"):
+        a.append_steps(LayerTrace(0, 0, "lstm", 4, 3, 1, 16, 16, {}, module="encoder"))
+    tr = Trace([a, LayerTrace(0, 1, "lstm", 4, 3, 1, 16, 16, {"active": np.array([1])})])
+    tr.save_npz(tmp_path / "t.npz")
+    for back in (Trace.from_json(tr.to_json()), Trace.load_npz(tmp_path / "t.npz")):
+        assert [lt.key for lt in back] == ["decoder:L0.d0", "L0.d1"] and back.modules() == ["decoder", ""]

@@ -72,3 +72,16 @@ def test_caller_session_and_trace_are_exclusive():
     with session(model, trace=Trace()) as s:
         with pytest.raises(ValueError, match="pass the trace to the session"):
             _search(model, 1, trace=Trace(), session=s)
+
+
+def test_encoder_and_decoder_priced_apart():
+    from rnnaccel.hardware.estimate import estimate
+
+    model = _model()
+    tr = Trace()
+    _search(model, 1, trace=tr)
+    rep = estimate(tr, "epur")
+    keys = [lc.key for lc in rep.per_layer]
+    assert sorted(keys) == ["decoder:L0.d0", "encoder:L0.d0", "encoder:L0.d1"]
+    dec = next(lc for lc in rep.per_layer if lc.key == "decoder:L0.d0")
+    assert dec.steps == tr.select("decoder").layers[0].steps and dec.total_j > 0
