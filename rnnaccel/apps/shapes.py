@@ -28,8 +28,8 @@ from rnnaccel.serving.sweep import reference_rate
 POLICIES = ("none", "padded", "bucketed", "cellular", "ebatch")
 SHIPPED = {  # the shipped networks' serving shapes (docs/batching.md section 8)
     "digits_blstm": {
-        "network": {"cell": "lstm", "num_layers": 2, "input_size": 120, "hidden_size": 128, "bidirectional": True},
-        "workload": {"lengths": "digits_test", "length_divisor": 3},
+        "network": {"cell": "lstm", "num_layers": 2, "input_size": 160, "hidden_size": 96, "bidirectional": True},
+        "workload": {"lengths": "digits_test", "length_divisor": 4},  # conf/model/digits_blstm: 4 frames, stride 4
     },
     "speech_lstm": {},  # the configs' own 5x320 LSTM, 40 features, digit-test lengths
 }
