@@ -300,7 +300,7 @@ def run(cfg: ReportApp) -> dict:
     if rc.plots:
         from .report_plots import plot_all
 
-        plots = [str(p) for p in plot_all(rows, results, out)]
+        plots = [str(p) for p in plot_all(rows, results, out, rc.hw)]
     print(md, flush=True)
     print(
         json.dumps(

@@ -1,9 +1,12 @@
-"""Figures of ``rnnaccel-report`` (matplotlib Figure + Agg canvas: no global backend change).
+"""Figures of ``rnnaccel-report`` and ``rnnaccel-tune`` (style: :mod:`rnnaccel.apps.figstyle`; each
+written as PDF, SVG and 300-dpi PNG; the caption names hardware with its operating point and split).
 
-- ``accuracy_vs_avoided.png``: score against computations avoided (memoization runs);
-- ``savings_vs_loss.png``: energy savings and speedup against accuracy loss, Pareto front drawn;
-- ``time_at_precision.png``: share of work at each width (precision runs);
-- ``energy_breakdown.png``: energy by component per run, with the techniques-off baseline bar.
+- ``accuracy_vs_avoided``: score against computations avoided (memoization runs), one colour and
+  marker per network and technique, each network's no-technique score dotted in its colour;
+- ``savings_vs_loss``: energy saving and speedup against accuracy loss, each network's Pareto
+  front drawn in its colour;
+- ``time_at_precision``: share of work at each width (precision runs);
+- ``energy_breakdown``: energy by component per run, with the techniques-off baseline bar.
 """
 
 from __future__ import annotations
@@ -11,23 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..hardware import COMPONENTS
+from .figstyle import PAGE, caption, figure, palette, save, style
 
-__all__ = ["plot_all", "front"]
+__all__ = ["plot_all", "front", "context"]
 
-
-def _fig(w: float = 6.0, h: float = 4.0, ncols: int = 1):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w * ncols, h))
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, ncols)
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+METRIC_AXIS = {"wer": "WER (%)", "accuracy": "accuracy (%)", "bleu": "BLEU (points)"}
+FRONT_STYLES = ["--", ":", "-.", (0, (5, 1, 1, 1))]
 
 
 def front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -47,77 +39,111 @@ def _label(r: dict) -> str:
     return ", ".join([f"{r['network']}: {r['technique']}"] + rest)
 
 
-def _platforms(rows: list[dict]) -> str:
-    return ", ".join(dict.fromkeys(str(r["hw"]) for r in rows))
+def context(results: list[tuple[str, dict]], hw: str | None = None) -> str:
+    """Caption of the runs: the hardware each was priced on (name with node, clock and lanes) and
+    their split(s) and item counts."""
+    names = []
+    for _, r in results:
+        cost = ((r.get("cost_by_hw") or {}).get(hw) if hw else None) or r.get("cost") or {}
+        if cost.get("hw"):
+            names.append(cost["hw"])
+    splits = [f"{r.get('split')} ({r.get('utterances')} items)" for _, r in results]
+    return caption(hardware=", ".join(dict.fromkeys(names)), split=", ".join(dict.fromkeys(splits)))
 
 
-def plot_all(rows: list[dict], results: list[tuple[str, dict]], out_dir: str | Path) -> list[Path]:
+def _legend(fig, axes_list, ncol: int = 2) -> None:
+    handles, labels = {}, []
+    for ax in axes_list:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    if handles:
+        fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def _title(fig, what: str, ctx: str) -> None:
+    fig.suptitle(f"{what}\n{ctx}" if ctx else what)
+
+
+def plot_all(
+    rows: list[dict], results: list[tuple[str, dict]], out_dir: str | Path, hw: str | None = None
+) -> list[Path]:
+    """Every figure the rows allow; returns the PNG paths (a PDF and an SVG sit beside each)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ctx = context(results, hw)
     paths = []
-    memo = [r for r in rows if r["reuse_pct"] is not None]
-    if memo:
-        metrics = list(dict.fromkeys(r["metric"] for r in memo))  # one panel per metric (WER, accuracy, BLEU)
-        fig, axes = _fig(ncols=len(metrics))
-        for ax, metric in zip(axes if len(metrics) > 1 else [axes], metrics):
-            sub = [r for r in memo if r["metric"] == metric]
-            for key in dict.fromkeys(_label(r) for r in sub):
-                pts = sorted((r["reuse_pct"], r["score_pts"]) for r in sub if _label(r) == key)
-                ax.plot(*zip(*pts), marker="o", label=key)
-            for net in dict.fromkeys(r["network"] for r in sub):
-                base = next(
-                    (r["baseline_pts"] for r in sub if r["network"] == net and r["baseline_pts"] is not None), None
-                )
-                if base is not None:
-                    ax.axhline(base, ls=":", color="gray")
-            ax.set(
-                xlabel="computations avoided (gate neurons reused, %)",
-                ylabel=f"{metric.upper()} (points)",
-                title=f"{metric.upper()} vs computations avoided (dotted: no memoization)",
-            )
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
-        paths.append(_save(fig, out / "accuracy_vs_avoided.png"))
-    tech = [r for r in rows if r["accuracy_loss_pts"] is not None and r["speedup"] is not None]
-    if tech:
-        fig, axes = _fig(ncols=2)
-        for ax, (col, name) in zip(axes, (("energy_saving_pct", "energy savings (%)"), ("speedup", "speedup"))):
-            for key in dict.fromkeys(_label(r) for r in tech):
-                pts = [(r["accuracy_loss_pts"], r[col]) for r in tech if _label(r) == key]
-                ax.scatter(*zip(*pts), label=key, s=22)
-            for net in dict.fromkeys(r["network"] for r in tech):
-                f = front([(r["accuracy_loss_pts"], r[col]) for r in tech if r["network"] == net])
-                ax.step(*zip(*f), where="post", color="k", lw=1, alpha=0.7)
-            ax.set(
-                xlabel="accuracy loss (points)",
-                ylabel=name,
-                title=f"{name} vs accuracy loss on {_platforms(tech)} (line: Pareto front)",
-            )
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize="x-small")
-        paths.append(_save(fig, out / "savings_vs_loss.png"))
-    widths = [
-        k[len("time_at_") : -len("b_pct")]
-        for k in (rows[0] if rows else {})
-        if k.startswith("time_at_") and k.endswith("b_pct")
-    ]
-    prec = [r for r in rows if r["time_at_lowest_pct"] is not None]
-    if prec and widths:
-        fig, ax = _fig(7.0, 0.35 * len(prec) + 1.5)
-        labels = [f"{r['network']}: {r['label']}"[:80] for r in prec]
-        left = [0.0] * len(prec)
-        for w in widths:
-            vals = [r[f"time_at_{w}b_pct"] or 0.0 for r in prec]
-            ax.barh(labels, vals, left=left, label=f"{w} bit")
-            left = [a + b for a, b in zip(left, vals)]
-        ax.set(xlabel="share of (row x step) work (%)", title="time at each precision")
-        ax.tick_params(axis="y", labelsize="x-small")
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        paths.append(_save(fig, out / "time_at_precision.png"))
-    en = [(r, res) for r, (_, res) in zip(rows, results) if r["total_j"] is not None]
-    if en:
-        paths.append(_energy_breakdown(en, out / "energy_breakdown.png"))
+    with style():
+        memo = [r for r in rows if r["reuse_pct"] is not None]
+        if memo:
+            paths.append(_accuracy_vs_avoided(memo, ctx, out / "accuracy_vs_avoided.png"))
+        tech = [r for r in rows if r["accuracy_loss_pts"] is not None and r["speedup"] is not None]
+        if tech:
+            paths.append(_savings_vs_loss(tech, ctx, out / "savings_vs_loss.png"))
+        prec = [r for r in rows if r["time_at_lowest_pct"] is not None]
+        widths = [k[len("time_at_") : -len("b_pct")] for k in (rows[0] if rows else {}) if k.endswith("b_pct")]
+        if prec and widths:
+            paths.append(_time_at_precision(prec, widths, ctx, out / "time_at_precision.png"))
+        en = [(r, res) for r, (_, res) in zip(rows, results) if r["total_j"] is not None]
+        if en:
+            paths.append(_energy_breakdown(en, ctx, out / "energy_breakdown.png"))
     return paths
+
+
+def _accuracy_vs_avoided(memo: list[dict], ctx: str, path: Path) -> Path:
+    metrics = list(dict.fromkeys(r["metric"] for r in memo))  # one panel per metric (WER, accuracy, BLEU)
+    fig, axes = figure(PAGE if len(metrics) > 1 else PAGE * 0.6, 3.2, ncols=len(metrics))
+    axes = list(axes) if len(metrics) > 1 else [axes]
+    look = palette(_label(r) for r in memo)
+    nets = palette(r["network"] for r in memo)
+    for ax, metric in zip(axes, metrics):
+        sub = [r for r in memo if r["metric"] == metric]
+        for key in dict.fromkeys(_label(r) for r in sub):
+            pts = sorted((r["reuse_pct"], r["score_pts"]) for r in sub if _label(r) == key)
+            ax.plot(*zip(*pts), label=key, **look[key])
+        for net in dict.fromkeys(r["network"] for r in sub):
+            base = next((r["baseline_pts"] for r in sub if r["network"] == net and r["baseline_pts"] is not None), None)
+            if base is not None:
+                ax.axhline(base, ls=":", lw=1, color=nets[net]["color"])
+        ax.set(xlabel="computations avoided (% of gate-neuron evaluations)", ylabel=METRIC_AXIS.get(metric, metric))
+    _title(fig, "Score vs computations avoided (dotted: no memoization)", ctx)
+    _legend(fig, axes)
+    return save(fig, path)
+
+
+def _savings_vs_loss(tech: list[dict], ctx: str, path: Path) -> Path:
+    fig, axes = figure(PAGE, 3.4, ncols=2)
+    look = palette(_label(r) for r in tech)
+    for ax, (col, name) in zip(axes, (("energy_saving_pct", "energy saving (%)"), ("speedup", "speedup (x)"))):
+        for key in dict.fromkeys(_label(r) for r in tech):
+            pts = [(r["accuracy_loss_pts"], r[col]) for r in tech if _label(r) == key]
+            ax.scatter(*zip(*pts), label=key, s=22, color=look[key]["color"], marker=look[key]["marker"])
+        for i, net in enumerate(dict.fromkeys(r["network"] for r in tech)):
+            f = front([(r["accuracy_loss_pts"], r[col]) for r in tech if r["network"] == net])
+            ls = FRONT_STYLES[i % len(FRONT_STYLES)]
+            ax.step(*zip(*f), where="post", color="0.35", lw=1, ls=ls, label=f"Pareto front: {net}", zorder=1)
+        ax.set(xlabel="accuracy loss (percentage points)", ylabel=name)
+    _title(fig, "Savings vs accuracy loss (gray: each network's Pareto front)", ctx)
+    _legend(fig, list(axes))
+    return save(fig, path)
+
+
+def _time_at_precision(prec: list[dict], widths: list[str], ctx: str, path: Path) -> Path:
+    fig, ax = figure(PAGE, 0.22 * len(prec) + 1.6)
+    labels = [f"{r['network']}: {r['label']}"[:90] for r in prec]
+    look = palette(int(w) for w in widths)
+    left = [0.0] * len(prec)
+    for w in widths:
+        vals = [r[f"time_at_{w}b_pct"] or 0.0 for r in prec]
+        ax.barh(labels, vals, left=left, label=f"{w} bit", color=look[int(w)]["color"])
+        left = [a + b for a, b in zip(left, vals)]
+    ax.set(xlabel="share of (row x step) work (%)", xlim=(0, 100))
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="y", visible=False)
+    _title(fig, "Time at each precision", ctx)
+    _legend(fig, [ax], ncol=len(widths))
+    return save(fig, path)
 
 
 def _energy_bars(runs: list[tuple[dict, dict]]) -> dict[str, dict]:
@@ -131,21 +157,27 @@ def _energy_bars(runs: list[tuple[dict, dict]]) -> dict[str, dict]:
     return bars
 
 
-def _energy_breakdown(runs: list[tuple[dict, dict]], path: Path) -> Path:
+def _energy_breakdown(runs: list[tuple[dict, dict]], ctx: str, path: Path) -> Path:
     """One panel per platform, titled by the platform its runs were priced on."""
     platforms = list(dict.fromkeys(r["hw"] for r, _ in runs))
     panels = [(hw, _energy_bars([(r, res) for r, res in runs if r["hw"] == hw])) for hw in platforms]
     widest = max(len(bars) for _, bars in panels)
-    fig, axes = _fig(max(6.0, 0.5 * widest + 3), 4.5, ncols=len(panels))
-    for ax, (hw, bars) in zip(axes if len(panels) > 1 else [axes], panels):
+    fig, axes = figure(max(PAGE, 0.32 * widest * len(panels) + 2), 4.6, ncols=len(panels))
+    axes = list(axes) if len(panels) > 1 else [axes]
+    look = palette(COMPONENTS)
+    for ax, (hw, bars) in zip(axes, panels):
         labels = list(bars)
         bottom = [0.0] * len(labels)
         for c in COMPONENTS:
             vals = [1e3 * bars[k].get(c, 0.0) for k in labels]
             if any(vals):
-                ax.bar(labels, vals, bottom=bottom, label=c)
+                ax.bar(labels, vals, bottom=bottom, label=c, color=look[c]["color"])
                 bottom = [a + b for a, b in zip(bottom, vals)]
         ax.set(ylabel="energy (mJ)", title=f"energy breakdown ({hw})")
-        ax.tick_params(axis="x", labelrotation=75, labelsize="x-small")
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _save(fig, path)
+        ax.tick_params(axis="x", labelrotation=35, labelsize=6.5)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
+        ax.grid(axis="x", visible=False)
+    _title(fig, "Energy by component", ctx)
+    _legend(fig, axes, ncol=min(len(COMPONENTS), 6))
+    return save(fig, path)

@@ -43,7 +43,15 @@ def test_report_writes_the_expected_csv_tables_and_plots(tmp_path):
         "savings_vs_loss.png",
         "time_at_precision.png",
     ]
-    assert all(Path(p).stat().st_size > 5000 for p in out["plots"])
+    for p in map(Path, out["plots"]):  # vector PDF and SVG beside each 300-dpi PNG
+        assert p.stat().st_size > 5000 and p.with_suffix(".pdf").is_file() and p.with_suffix(".svg").is_file()
+        assert _dpi(p) >= 200
+
+
+def _dpi(png: Path) -> float:
+    from PIL import Image
+
+    return Image.open(png).info["dpi"][0]
 
 
 def test_budget_and_platform_change_the_table(tmp_path):
@@ -103,7 +111,7 @@ def test_runs_that_differ_get_their_own_label_bar_and_platform(tmp_path, monkeyp
     _variant(tmp_path, "oracle", "digits_memo0.1", _oracle)  # differs only in memo.predictor
     _variant(tmp_path, "tpu", "digits_memo0.2", _on_tpu)  # another platform
     figures = {}
-    monkeypatch.setattr(report_plots, "_save", lambda fig, path: figures.setdefault(path.name, fig) and path)
+    monkeypatch.setattr(report_plots, "save", lambda fig, path: figures.setdefault(path.name, fig) and path)
     out = report.run(ReportApp(report=ReportConf(sweep_dir=str(tmp_path / "sweep"), out_dir=str(tmp_path / "rep"))))
     labels = {r["run"]: r["label"] for r in out["rows"]}
     assert labels == {
