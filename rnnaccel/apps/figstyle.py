@@ -60,14 +60,15 @@ def style():
         yield
 
 
-def figure(width: float = COLUMN, height: float = 2.6, ncols: int = 1, nrows: int = 1):
-    """``(fig, axes)``: ``axes`` a single Axes when ``ncols == nrows == 1``, else an array."""
+def figure(width: float = COLUMN, height: float = 2.6, ncols: int = 1, nrows: int = 1, **subplots):
+    """``(fig, axes)``: ``axes`` a single Axes when ``ncols == nrows == 1``, else an array;
+    ``subplots``: more ``Figure.subplots`` arguments (``sharex``, ``gridspec_kw``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, squeeze=True)
+    return fig, fig.subplots(nrows, ncols, squeeze=True, **subplots)
 
 
 def palette(keys) -> dict:

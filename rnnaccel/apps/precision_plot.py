@@ -80,37 +80,34 @@ def precision_series(
 
 
 def plot(series: dict, out: str | Path, title: str = "") -> Path:
-    """Three panels over time: the state element, the metric with its thresholds, the chosen width."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Three panels over time: the state element, the metric with its thresholds, the chosen width
+    (style: :mod:`rnnaccel.apps.figstyle`; PDF, SVG and PNG beside ``out``; returns the PNG)."""
+    from .figstyle import COLORS, PAGE, figure, save, style
 
     T = len(series["bits"])
     t = np.arange(T)
-    fig, ax = plt.subplots(3, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
     name = "c" if series["cell"] == "lstm" else "h"
-    ax[0].plot(t, series["state"], color="C0", lw=1.5)
-    ax[0].set_ylabel(f"{name}_t[{series['neuron']}]")
-    score = np.array([np.nan if s is None else s for s in series["score"]])
-    ax[1].plot(t, score, color="C2", lw=1.2, label=f"{series['metric']} |Δ{name}| after step t")
-    for k, th in enumerate(series["thresholds"]):
-        ax[1].axhline(th, color="C3", ls="--", lw=0.8, label=f"> {th:g}: {series['widths'][k]} bit")
-    ax[1].set_ylabel("metric")
-    ax[1].legend(fontsize=7, loc="upper right")
-    ax[2].step(t, series["bits"], where="mid", color="C1", lw=1.5)
-    ax[2].set_yticks(series["widths"])
-    ax[2].set_ylabel("bits at step t")
-    ax[2].set_xlabel("time step")
-    low = series["stats"].get(f"L{series['layer']}.d{series['direction']}", {})
-    share = ", ".join(f"{b} bit {100 * f:.0f}%" for b, f in low.items())
-    fig.suptitle(title or f"layer {series['layer']} dir {series['direction']}: {share}", fontsize=10)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    with style():
+        fig, ax = figure(PAGE, 4.8, nrows=3, sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
+        ax[0].plot(t, series["state"], color=COLORS[0])
+        ax[0].set_ylabel(f"{name}_t[{series['neuron']}]\n(real units)")
+        score = np.array([np.nan if s is None else s for s in series["score"]])
+        unit = "share" if series["metric"] == "fraction" else "real units"
+        ax[1].plot(t, score, color=COLORS[2], lw=1.2, label=f"{series['metric']} of |Δ{name}| after step t")
+        for k, th in enumerate(series["thresholds"]):
+            ax[1].axhline(th, color=COLORS[3 + k], ls="--", lw=0.9, label=f"> {th:g}: {series['widths'][k]} bit")
+        ax[1].set_ylabel(f"metric\n({unit})")
+        ax[1].legend(loc="upper right", frameon=False)
+        ax[2].step(t, series["bits"], where="mid", color=COLORS[1])
+        ax[2].set_yticks(series["widths"])
+        ax[2].set_ylabel("width (bits)")
+        ax[2].set_xlabel("time step")
+        fig.align_ylabels(ax)
+        low = series["stats"].get(f"L{series['layer']}.d{series['direction']}", {})
+        share = ", ".join(f"{b} bit {100 * f:.0f}%" for b, f in low.items())
+        head = title or f"layer {series['layer']} dir {series['direction']}"
+        fig.suptitle(f"{head}\nwidths chosen: {share}; bit-exact emulator, metric {series['metric']}")
+        return save(fig, Path(out))
 
 
 def random_case(cell: str = "lstm", steps: int = 120, seed: int = 0):
