@@ -74,6 +74,7 @@ __all__ = [
     "parameter_ranges",
     "observe",
     "cover_formats",
+    "check_accumulator",
     "table_units",
     "table_error",
     "table_index_bits",
@@ -223,7 +224,7 @@ def _detached(v):
 
 
 @contextmanager
-def _observing(mods: list[tuple[str, nn.Module]], obs: Observation):
+def _observing(mods: list[tuple[str, nn.Module]], obs: Observation, keep_calls: bool = True):
     """While active, every float forward of the modules in ``mods`` reports its tensor classes
     into ``obs`` and its call (inputs, float output) is kept."""
     current: list[Any] = [None]  # (name, module, direction calls so far)
@@ -261,6 +262,8 @@ def _observing(mods: list[tuple[str, nn.Module]], obs: Observation):
     def post(m, args, kwargs, out, name):
         current[0] = None
         obs.n_calls[name] += 1
+        if not keep_calls:
+            return
         kw = {k: _detached(v) for k, v in kwargs.items() if k != "trace"}
         obs.calls[name].append(_Call(_detached(args), kw, primary_output(out).detach().clone()))
 
@@ -287,9 +290,11 @@ def observe(
     batches: Iterable,
     forward: Callable[[nn.Module, Any], Any] | None = None,
     modules: list[tuple[str, Any]] | None = None,
+    keep_calls: bool = True,
 ) -> Observation:
     """Run ``forward(model, batch)`` (default ``model(batch)``) in float over ``batches`` recording
-    every emulator module of ``model`` (or ``modules``). Modes and train/eval state are restored.
+    every emulator module of ``model`` (or ``modules``); ``keep_calls``: also keep each call's
+    inputs and float output (for measuring candidates). Modes and train/eval state are restored.
     Refused when there are no batches or when a module was never called."""
     mods = modules if modules is not None else recurrent_modules(model)
     if not mods:
@@ -308,7 +313,7 @@ def observe(
     try:
         for _, m in mods:
             m.mode = "float"
-        with _observing(mods, obs):
+        with _observing(mods, obs, keep_calls):
             for batch in batches:
                 forward(model, batch)
                 obs.n_batches += 1
@@ -349,9 +354,8 @@ def cover_formats(
     for layer, st in enumerate(stats):
         f = {c: best_format(st.max_abs[c], bits, margin) for c in ("weight", "bias", "input", "cell", "preact")}
         top = Fmt(bits, bits - 1)
-        f["hidden"] = (
-            top if st.max_abs["hidden"] * (1 + margin) < 1.0 else best_format(st.max_abs["hidden"], bits, margin)
-        )
+        bounded = st.max_abs["hidden"] < 1.0  # LSTM/GRU/tanh states are < 1 by construction: no margin
+        f["hidden"] = top if bounded else best_format(st.max_abs["hidden"], bits, margin)
         f["act"] = top
         f.update(overrides)
         if layer > 0 and "input" not in overrides:
@@ -391,7 +395,10 @@ def _table_error_lsb(func, fin, fout, k, interp) -> float:
 
 #: a table may add at most half an LSB of the act format to the half LSB of its own rounding
 TABLE_BUDGET_LSB = 1.0
-_TABLE_TOL = 1e-9
+#: at fine resolutions the largest error sits at 1 LSB (rounded entries + rounded interpolation) up
+#: to float noise; errors within 1/16 LSB of the budget count as within it so that the choice does
+#: not hinge on that noise (one resolution coarser is >= 1.1 LSB in every format tried)
+_TABLE_TOL = 1.0 / 16
 
 
 def table_units(cfg: DatapathConfig, cell: str) -> list[tuple[str, Fmt]]:
@@ -409,18 +416,40 @@ def table_error(cfg: DatapathConfig, cell: str, index_bits: int | None = None) -
     return max((_table_error_lsb(f, fin, cfg.act, k, cfg.act_interp) for f, fin in table_units(cfg, cell)), default=0.0)
 
 
+#: largest |f''| and |f'| of the tabulated functions (interpolation / lookup error estimates)
+_CURVATURE = {"sigmoid": (0.0963, 0.25), "tanh": (0.7699, 1.0)}
+
+
+def _estimate_index_bits(cfg: DatapathConfig, cell: str) -> int:
+    """Resolution at which the textbook error bound of each table (interpolation: ``w**2/8 max|f''|``;
+    lookup: ``w/2 max|f'|``, ``w`` the segment width) reaches half an LSB of ``act``."""
+    need = 0.5 * cfg.act.scale
+    k = 1
+    for func, fin in table_units(cfg, cell):
+        f2, f1 = _CURVATURE[func]
+        w = math.sqrt(8 * need / f2) if cfg.act_interp else 2 * need / f1  # widest segment allowed
+        k = max(k, math.ceil(fin.bits - fin.frac - math.log2(w)))  # 2**(bits-k) * 2**-frac <= w
+    return k
+
+
 def table_index_bits(cfg: DatapathConfig, cell: str = "lstm") -> tuple[int, float]:
     """The smallest ``act_index_bits`` whose tables (:func:`table_units`) stay within
     :data:`TABLE_BUDGET_LSB` of the act format, with the largest error (LSBs) at that resolution;
-    the finest allowed resolution when none does; the config's own when the cell has no table."""
+    the finest allowed resolution when none does; the config's own when the cell has no table.
+    The measured error is scanned from two below the analytic estimate (up while over budget,
+    down while within it), so only a few resolutions are tabulated."""
     if not table_units(cfg, cell):
         return cfg.act_index_bits, 0.0
+    ok = lambda k: table_error(cfg, cell, k) <= TABLE_BUDGET_LSB + _TABLE_TOL
     k_max = min(cfg.preact.bits, cfg.cell.bits, 16)
-    for k in range(1, k_max + 1):
-        err = table_error(cfg, cell, k)
-        if err <= TABLE_BUDGET_LSB + _TABLE_TOL:
-            return k, err
-    return k_max, err
+    k = min(max(1, _estimate_index_bits(cfg, cell) - 2), k_max)
+    if ok(k):
+        while k > 1 and ok(k - 1):
+            k -= 1
+    else:
+        while k < k_max and not ok(k):
+            k += 1
+    return k, table_error(cfg, cell, k)
 
 
 # ------------------------------------------------------------------------------------- reporting
@@ -462,8 +491,9 @@ class ModuleResult:
     rms_error: float | None  # output RMS error vs float on the sampled calls, chosen formats
     rms_error_cover: float | None  # ... with the covering formats (before the search)
     output_rms: float  # RMS of the float output (scale of the errors)
-    measure: str
+    measure: str | None
     tried: int = 0  # candidate configurations measured
+    stats: list[RangeStats] = field(default_factory=list, repr=False)  # what was observed, per layer
 
     def to_dict(self) -> dict:
         return {
@@ -488,7 +518,12 @@ class CalibrationReport:
     applied: bool
 
     def configs(self, name: str) -> list[DatapathConfig]:
+        """The chosen per-layer configs of module ``name``."""
         return self.module(name).configs
+
+    def ranges(self, name: str) -> list[RangeStats]:
+        """The per-layer range statistics observed for module ``name``."""
+        return self.module(name).stats
 
     def module(self, name: str) -> ModuleResult:
         for m in self.modules:
@@ -661,6 +696,7 @@ def calibrate(
     sample_calls: int = 64,
     apply: bool = True,
     modules: list[tuple[str, Any]] | None = None,
+    keep_calls: bool = True,
 ) -> CalibrationReport:
     """Choose and (``apply``) set the datapath formats of every emulator module of ``model``.
 
@@ -671,7 +707,8 @@ def calibrate(
     covering ranges. ``search``/``tables``: see the module doc. ``measure``: ``"emulate"`` or
     ``"fakequant"`` (None: no error measured; only with ``search=False``). ``sample_calls``:
     recorded calls per module re-run per candidate (evenly spaced; 0: all). ``modules``: restrict
-    to these ``(name, module)`` pairs.
+    to these ``(name, module)`` pairs. ``keep_calls=False`` (with ``measure=None``) records the
+    ranges without keeping the calls.
     """
     if measure not in ("emulate", "fakequant", None):
         raise RnnaccelError(
@@ -689,7 +726,7 @@ def calibrate(
             f"calibrate: overrides name module(s) {', '.join(unknown)} not in the model; "
             f"its emulator modules are {', '.join(n or '<model>' for n, _ in mods)}"
         )
-    obs = observe(model, batches, forward, mods)
+    obs = observe(model, batches, forward, mods, keep_calls=keep_calls or search or measure is not None)
     results = []
     for name, m in mods:
         results.append(
@@ -704,14 +741,12 @@ def calibrate(
 
 
 def _calibrate_module(name, m, obs, bits, base, margin, overrides, search, tables, measure, extra_frac, sample_calls):
+    """Cover, then (``search``) improve; measure; describe each layer."""
     stats = obs.stats[name]
     fixed = _module_overrides(overrides, name, bits)
     fmts = cover_formats(stats, bits, margin, base, fixed)
-    _check_acc(name, fmts, base, stats, margin)
+    check_accumulator(name, fmts, base, stats, margin)
     calls = _sample(obs.calls[name], sample_calls)
-    out_rms = math.sqrt(
-        sum(float(c.output.double().pow(2).sum()) for c in calls) / max(1, sum(c.output.numel() for c in calls))
-    )
     try:
         cfgs = _configs(m, fmts, base, stats, tables)
     except ValueError as e:
@@ -721,30 +756,32 @@ def _calibrate_module(name, m, obs, bits, base, margin, overrides, search, table
     if search:
         cfgs, err, n = _search(m, fmts, cfgs, err, base, stats, tables, calls, measure, bits, fixed, extra_frac)
         tried += n
-    results = []
-    for cfg, st in zip(cfgs, stats):
-        formats = {c: getattr(cfg, c) for c in CLASSES}
-        results.append(
-            LayerResult(
-                formats,
-                dict(st.max_abs),
-                {c: st.saturation_rate(c, formats[c]) for c in CLASSES},
-                cfg.act_index_bits,
-                table_error(cfg, _cell(m)),
-            )
-        )
+    layers_ = [_describe(cfg, st, _cell(m)) for cfg, st in zip(cfgs, stats)]
+    n_calls = obs.n_calls[name]
     return ModuleResult(
-        name, type(m).__name__, obs.n_calls[name], results, cfgs, err, err_cover, out_rms, measure, tried
+        name, type(m).__name__, n_calls, layers_, cfgs, err, err_cover, _rms(calls), measure, tried, stats
     )
 
 
-def _check_acc(name, fmts, base, stats, margin) -> None:
+def _rms(calls: list[_Call]) -> float:
+    n = sum(c.output.numel() for c in calls)
+    return math.sqrt(sum(float(c.output.double().pow(2).sum()) for c in calls) / max(1, n))
+
+
+def _describe(cfg: DatapathConfig, st: RangeStats, cell: str) -> LayerResult:
+    formats = {c: getattr(cfg, c) for c in CLASSES}
+    rates = {c: st.saturation_rate(c, formats[c]) for c in CLASSES}
+    return LayerResult(formats, dict(st.max_abs), rates, cfg.act_index_bits, table_error(cfg, cell))
+
+
+def check_accumulator(name: str, fmts: list[dict[str, Fmt]], base: DatapathConfig, stats, margin: float) -> None:
+    """Refuse (naming ``acc_bits``) formats whose accumulator cannot hold the observed pre-activations."""
     for layer, (f, st) in enumerate(zip(fmts, stats)):
         acc_frac = f["weight"].frac + max(f["input"].frac, f["hidden"].frac)
         top = 2.0 ** (base.acc_bits - 1 - acc_frac)
         if st.max_abs["preact"] * (1.0 + margin) > top:
+            where = f"{name} layer {layer}" if name else f"layer {layer}"
             raise RnnaccelError(
-                f"calibration: {name or '<model>'} layer {layer} pre-activations reach {st.max_abs['preact']:.4g} but "
-                f"the accumulator (acc_bits={base.acc_bits}, frac {acc_frac}) holds only ±{top:.4g}; "
-                "raise datapath.acc_bits"
+                f"calibration: {where} pre-activations reach {st.max_abs['preact']:.4g} but the accumulator "
+                f"(acc_bits={base.acc_bits}, frac {acc_frac}) holds only ±{top:.4g}; raise datapath.acc_bits"
             )
