@@ -18,11 +18,13 @@ the weight buffers are read ``reads_t = seq_weight_bytes[t]`` bytes (S = 1: each
 rows it computes) or ``n_t * seq_weight_bytes[t] / active[t]`` (S > 1: a batch reads a row once for
 its S sequences). DRAM: ``network`` residency fetches the layer's footprint once, ``layer`` once per
 hardware batch — both overlapped with compute, ``cycles = max(sum_t busy_t, dram / B)``; ``stream``
-fetches ``dram_t = reads_t * (H + D / mwl_steps) / (D + H)`` every step (MWL: input-to-hidden rows
-once per ``mwl_steps`` steps) and ``cycles = sum_t max(busy_t, dram_t / B)``;
+fetches the recurrent rows ``reads_t * H / (D + H)`` every step and the input-to-hidden rows once
+per window of ``mwl_steps`` steps (MWL; :func:`mwl_stream_bytes`: ``ceil(steps / mwl_steps)``
+fetches of a dense run, each spread over its window) and ``cycles = sum_t max(busy_t, dram_t / B)``;
 ``B = dram.bandwidth / frequency`` bytes per cycle. Without a plan (an analytic serving chunk) the
 chunk's rows run together and the layer is fetched once if it fits (not at all when
-``weights_resident``), streamed every step otherwise.
+``weights_resident``), streamed otherwise by the same MWL rule over the chunk's steps (a one-step
+chunk, cellular batching, gets no input-weight reuse).
 
 The intermediate memory holds, per sequence in flight, the layer's outputs over the sequence and
 the MWL partial sums of ``mwl_steps`` steps; the part of that working set beyond its capacity
@@ -42,7 +44,7 @@ from .pricing import PriceBook
 from .report import LayerCost, Ledger
 from .schema import EpurArch, HwConfig
 
-__all__ = ["epur_layer", "cycles_per_mac", "weight_capacity"]
+__all__ = ["epur_layer", "cycles_per_mac", "weight_capacity", "mwl_stream_bytes"]
 
 
 def cycles_per_mac(arch: EpurArch, wb: int, ab: int) -> float:
@@ -54,6 +56,24 @@ def weight_capacity(hw: HwConfig, cell: str) -> float:
     """Weight-buffer bytes a layer of ``cell`` can use (one buffer per busy computation unit)."""
     a: EpurArch = hw.arch
     return min(a.computation_units.value, gates(cell)) * a.weight_buffer.capacity.si
+
+
+def mwl_stream_bytes(reads: np.ndarray, D: int, H: int, mwl: int) -> np.ndarray:
+    """DRAM bytes per step of a streamed layer under the MWL schedule. ``reads[t]``: weight bytes
+    the step reads (input-to-hidden and recurrent rows in proportion ``D : H``). Recurrent rows
+    stream every step; input-to-hidden rows once per window of ``mwl`` steps (the window's largest
+    read: the rows any of its steps needs), that fetch spread over the window's steps. A run of
+    ``n`` dense steps fetches them ``ceil(n / mwl)`` times; ``mwl = 1``: every step."""
+    n = len(reads)
+    if n == 0:
+        return np.zeros(0)
+    inp = reads * (D / (D + H))
+    windows = -(-n // mwl)
+    padded = np.zeros(windows * mwl)
+    padded[:n] = inp
+    fetch = padded.reshape(windows, mwl).max(axis=1)
+    span = np.minimum(mwl, n - mwl * np.arange(windows))
+    return reads * (H / (D + H)) + np.repeat(fetch / span, span)
 
 
 def _operating(a: EpurArch, name: str, default):
@@ -91,7 +111,9 @@ def epur_layer(
         reads = rd.get("weight_bytes")
         footprint = float((reads + rd.get("memo.weight_bytes_skipped")).max()) if lt.steps else 0.0
         mode = ("resident" if weights_resident else "layer") if footprint <= capacity else "stream"
-        S, loads, mwl = int(active.max()) if lt.steps else 1, 1, 1
+        # a streamed chunk runs its layer over all its steps: the table's MWL window, as for a trace
+        S, loads = int(active.max()) if lt.steps else 1, 1
+        mwl = _operating(a, "mwl_steps", 1) if mode == "stream" else 1
     else:
         seq = seq_weight_bytes(lt)
         S, loads, mwl, footprint, mode = (
@@ -106,7 +128,7 @@ def epur_layer(
         else:
             reads = plan.batches_per_step(active) * np.divide(seq, active, out=np.zeros(lt.steps), where=active > 0)
     if mode == "stream":
-        dram_t = reads * (H + D / mwl) / (D + H)
+        dram_t = mwl_stream_bytes(reads, D, H, mwl)
         dram = float(dram_t.sum())
         cycles = float(np.maximum(busy, dram_t / bpc).sum())
     else:

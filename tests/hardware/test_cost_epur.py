@@ -2,11 +2,12 @@
 the skip-everything case."""
 
 import copy
+import math
 
 import pytest
 
 from rnnaccel.hardware import compare, estimate, load_hw
-from rnnaccel.hardware.estimate import dense_layer_trace
+from rnnaccel.hardware.estimate import dense_layer_trace, layer_chunk_cost
 from rnnaccel.hardware.pricing import PriceBook
 from rnnaccel.emulator.trace import Trace
 
@@ -128,11 +129,32 @@ def test_dram_rule_fit_vs_stream():
     assert not fb["weights_fit"]
     mwl = hw.arch.mwl_steps.value  # streamed: recurrent rows every step, input rows once per mwl_steps steps
     assert fb["residency"] == "stream"
-    assert fb["dram_weight_bytes"] == pytest.approx(big.total("weight_bytes") * (1024 + 1024 / mwl) / 2048)
+    step = big.get("weight_bytes")[0]
+    assert fb["dram_weight_bytes"] == pytest.approx(step * (10 * 1024 + math.ceil(10 / mwl) * 1024) / 2048)
     # a bidirectional layer is two LayerTraces: each direction loads its own weights
     rev = dense_layer_trace("lstm", 256, 256, 1, 10, direction=1)
     both = estimate(Trace([small, rev]), hw)
     assert both.energy_j["dram"] == pytest.approx(2 * rs.energy_j["dram"])
+
+
+def test_streamed_chunk_reads_input_weights_once_per_mwl_window():
+    """A serving chunk of T steps on a layer that does not fit fetches W_hh every step and W_ih
+    ceil(T / mwl_steps) times (MWL over the chunk); a one-step chunk (cellular batching) every step."""
+    hw = load_hw("epur")
+    mwl = hw.arch.mwl_steps.value
+    D = H = 1024  # 16 MiB: streams
+    one = layer_chunk_cost(hw, "lstm", D, H, 4, 1)
+    assert one.stats["residency"] == "stream"
+    row = one.stats["dram_weight_bytes"]  # W_ih + W_hh, once
+    for T in (1, 7, mwl, mwl + 3):
+        c = layer_chunk_cost(hw, "lstm", D, H, 4, T)
+        ih_fetches = math.ceil(T / mwl)
+        assert c.stats["dram_weight_bytes"] == pytest.approx(row * (T * H + ih_fetches * D) / (D + H))
+        assert c.stats["mwl_steps"] == mwl
+    cellular = sum(layer_chunk_cost(hw, "lstm", D, H, 4, 1).stats["dram_weight_bytes"] for _ in range(7))
+    assert layer_chunk_cost(hw, "lstm", D, H, 4, 7).stats["dram_weight_bytes"] < 0.6 * cellular
+    fits = layer_chunk_cost(hw, "lstm", 256, 256, 4, 7)  # a layer that fits: fetched once, no window
+    assert fits.stats["residency"] == "layer" and fits.stats["mwl_steps"] == 1
 
 
 def test_memoization_savings_show_through_trace(make_lt, make_trace):

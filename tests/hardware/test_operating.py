@@ -91,7 +91,7 @@ def test_streamed_layer_follows_the_mwl_schedule(make_lt, make_trace):
         rep = estimate(make_trace(lt), _hw(sequences_at_once=1, mwl_steps=mwl))
         s = rep.per_layer[0].stats
         assert s["residency"] == "stream"
-        assert s["dram_weight_bytes"] == pytest.approx(2 * 6 * wb * (H + D / mwl) / (D + H))
+        assert s["dram_weight_bytes"] == pytest.approx(2 * wb * (6 * H + math.ceil(6 / mwl) * D) / (D + H))
         assert any("streamed from DRAM" in w for w in rep.warnings)
     with pytest.raises(CapacityError, match="weight_residency=layer: a layer's weights"):
         estimate(make_trace(lt), _hw(weight_residency="layer"))
