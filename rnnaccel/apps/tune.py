@@ -297,10 +297,19 @@ def tune(a) -> dict:
         test = {f: runner.evaluate("test", _again(r)) for f, r in chosen.items() if r is not None}
         static_test = runner.evaluate("test", _again(static)) if static is not None else None
     result = _summary(a, out, val, chosen, static, test, static_test, round(time.time() - t0, 1))
+    result["figures"] = _figures(val, out / "figures") if a.plots and val else []
     atomic_write_json(out / "tune.json", result)
     atomic_write_bytes(out / "tune.md", markdown(result).encode())
     print(json.dumps({"out": str(out / "tune.md"), "chosen": result["chosen_names"], "wall_s": result["wall_s"]}))
     return result
+
+
+def _figures(val: list[dict], out: Path) -> list[str]:
+    """The report's figures of every validation run (caption: hardware and split)."""
+    from .report_plots import plot_all
+
+    pairs = [(r["tune"]["name"], r) for r in val]
+    return [str(p) for p in plot_all(rows_of(pairs), pairs, out)]
 
 
 @contextlib.contextmanager
@@ -390,6 +399,8 @@ def markdown(res: dict) -> str:
         f"the budget AND its energy saving is positive. Searches: {', '.join(res['searches'])}. "
         f"Wall time {res['wall_s']:.0f} s.",
         "",
+        *[f"![{Path(p).stem}](figures/{Path(p).name})" for p in res.get("figures", [])],
+        "",
         "## Validation (every point searched)",
         "",
         "| search | setting | loss (pts) | reuse % | time at bits (%) | speedup | energy saving % | qualifies |",
@@ -473,6 +484,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--out", default=None, help="output folder (default runs/tune/<checkpoint stem>)")
     ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    ap.add_argument("--no-plots", dest="plots", action="store_false", help="no figures (<out>/figures)")
     a = ap.parse_args(argv)
     a.argv = list(sys.argv[1:] if argv is None else argv)
     return a

@@ -3,6 +3,7 @@ once-on-test evaluation, and the rule that a setting with a negative saving is n
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,6 +91,12 @@ def test_static_baseline_is_the_lowest_lossless_width(lossless_at_8, tmp_path):
     md = (tmp_path / "tune" / "tune.md").read_text()
     assert "8 bits (the lowest width within 0.5 pts" in md and "precision.bits=8" in md
     assert json.loads((tmp_path / "tune" / "tune.json").read_text())["static_baseline"]["bits"] == 8
+    assert [Path(p).name for p in res["figures"]] == [
+        "savings_vs_loss.png",
+        "time_at_precision.png",
+        "energy_breakdown.png",
+    ]
+    assert all(Path(p).with_suffix(".pdf").is_file() for p in res["figures"]) and "](figures/savings_vs_loss.png)" in md
     # a stricter model of "lossless" that 8 bits fails is impossible here; a larger budget never picks wider
     assert tune.lowest_static([tune_result(16, 0.0), tune_result(8, 0.0), tune_result(4, 3.0)], 0.5)["x"] == 8
     assert tune.lowest_static([tune_result(16, 0.0), tune_result(8, 0.6)], 0.5)["x"] == 16
