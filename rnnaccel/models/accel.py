@@ -2,9 +2,10 @@
 
 A model (an ``nn.Module``) names the attributes that hold its emulator stacks
 (:class:`~rnnaccel.emulator.LSTM` / :class:`~rnnaccel.emulator.GRU`) in ``STACKS`` and inherits
-:class:`OnDatapath`: ``set_mode`` switches every stack, ``set_datapath`` gives each stack its formats
-(one config for every layer, or one per layer) and checks that every layer's GEMM fits the
-accumulator (:meth:`DatapathConfig.check_gemm`), ``mode`` / ``datapath`` read them back.
+:class:`OnDatapath`: ``set_mode`` switches every emulator module (as :func:`rnnaccel.set_mode`),
+``set_datapath`` gives each stack its formats (one config for every layer, or one per layer) and
+checks that every layer's GEMM fits the accumulator (:meth:`DatapathConfig.check_gemm`),
+``mode`` / ``datapath`` read them back.
 
     class SpeechRecognizer(OnDatapath, nn.Module):
         STACKS = ("rnn",)                          # model.set_datapath(cfg)
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..emulator import DatapathConfig, per_layer_configs
+from ..emulator.convert import set_mode
 
 __all__ = ["OnDatapath", "check_stack"]
 
@@ -44,10 +46,9 @@ class OnDatapath:
         return self.recurrent_layers()[0].mode
 
     def set_mode(self, mode: str):
-        """Switch every recurrent stack to ``"float"``, ``"fakequant"`` or ``"emulate"``."""
-        for rnn in self.recurrent_layers():
-            rnn.mode = mode
-        return self
+        """Switch every emulator module of the model to ``"float"``, ``"fakequant"`` or ``"emulate"``
+        (:func:`rnnaccel.emulator.set_mode`: the stacks in ``STACKS`` and any other one)."""
+        return set_mode(self, mode)
 
     @property
     def datapath(self) -> Any:
