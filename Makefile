@@ -41,9 +41,7 @@ papers: $(STAMP)
 	$(TUNE) --checkpoint checkpoints/digits_bgru.pt --out runs/papers/digits_bgru && \
 	$(TUNE) --checkpoint checkpoints/sentiment/sentiment_lstm.pt --set data=sentiment --set eval.batch_size=256 \
 		--out runs/papers/sentiment_lstm && \
-	$(PY) -m rnnaccel.apps.report report.sweep_dir=runs/papers report.budget=0.5 report.out_dir=runs/papers/report \
-		>/dev/null && \
-	echo "make papers: $$(( $$(date +%s) - start )) s; tables: runs/papers/*/tune.md, figures: runs/papers/report/"
+	echo "make papers: $$(( $$(date +%s) - start )) s; tables and figures: runs/papers/*/tune.md"
 
 bench: $(STAMP)
 	$(PY) scripts/bench_emulator.py
