@@ -31,6 +31,7 @@ __all__ = [
 #: scheduling policies (see docs/batching.md)
 POLICIES = ("none", "padded", "bucketed", "cellular", "ebatch")
 CELLS = ("lstm", "gru")
+FINISHED_LANES = ("skip", "compute")
 
 
 def _int(v, name: str, lo: int) -> None:
@@ -114,6 +115,10 @@ class PolicyConfig:
     ``latency_target_s``: E-BATCH's controller keeps the p95 latency of the last ``window``
     completions under it by halving / doubling the steps per batch within
     ``[steps_min, steps_max]`` (powers of two); ``adaptive: false`` pins it at ``steps_max``.
+    ``finished_lanes`` (E-BATCH): ``skip`` — a lane whose request ended inside a chunk with nothing
+    queued to refill it is not computed for the rest of the chunk (the accelerator knows each
+    lane's end of sequence, E-BATCH's hardware support); ``compute`` — it computes padding to the
+    chunk's end (every lane runs every step of the chunk).
     """
 
     name: str = "ebatch"
@@ -125,6 +130,7 @@ class PolicyConfig:
     adaptive: bool = True
     window: int = 32
     buckets: list[int] = field(default_factory=list)
+    finished_lanes: str = "skip"
 
     def validate(self, p: str = "policy") -> None:
         if self.name not in POLICIES:
@@ -142,6 +148,10 @@ class PolicyConfig:
         if not isinstance(self.adaptive, bool):
             raise ValueError(f"{p}.adaptive must be true or false, got {self.adaptive!r}")
         _int(self.window, f"{p}.window", 1)
+        if self.finished_lanes not in FINISHED_LANES:
+            raise ValueError(f"{p}.finished_lanes must be skip or compute, got {self.finished_lanes!r}")
+        if self.finished_lanes != "skip" and self.name != "ebatch":
+            raise ValueError(f"{p}.finished_lanes is E-BATCH's; {self.name} does not read it (leave it at skip)")
         self._validate_buckets(p)
 
     def _validate_buckets(self, p: str) -> None:

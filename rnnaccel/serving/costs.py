@@ -25,13 +25,37 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..emulator.trace import LayerTrace
 from ..hardware import COMPONENTS, dense_layer_trace, estimate_layer, load_hw
 from ..hardware.epur import weight_capacity
 from ..hardware.estimate import operating_point
 from ..hardware.operating import plan_weights
 from .config import NetworkConfig
 
-__all__ = ["ChunkCoster", "COMPONENTS", "residency_plan"]
+__all__ = ["ChunkCoster", "COMPONENTS", "residency_plan", "active_profile", "profile_trace"]
+
+
+def active_profile(batch: int, steps: int, fills=None) -> np.ndarray:
+    """Rows computed at each step of a chunk: ``batch`` at every step, or, given the busy steps of
+    each lane (``fills``), the lanes still busy at step t (a lane whose work ended is not computed)."""
+    if fills is None:
+        return np.full(steps, batch, dtype=np.int64)
+    f = np.asarray(fills, dtype=np.int64)
+    return (f[None, :] > np.arange(steps)[:, None]).sum(axis=1)
+
+
+def profile_trace(cell: str, input_size: int, hidden_size: int, active, datapath=None) -> LayerTrace:
+    """The dense LayerTrace (every neuron computed) of one layer direction running ``active[t]``
+    rows at step t: the datapath's own ``step_counters``, as :func:`rnnaccel.hardware.dense_layer_trace`."""
+    from ..emulator.config import DatapathConfig
+    from ..emulator.datapath import step_counters
+
+    cfg = datapath if datapath is not None else DatapathConfig()
+    active = [int(a) for a in active]
+    lt = LayerTrace(0, 0, cell, input_size, hidden_size, len(active), cfg.weight.bits, cfg.act.bits)
+    for k, v in step_counters(cell, cfg, input_size, hidden_size, active).items():
+        lt.add(k, v)
+    return lt
 
 
 def residency_plan(hw, network: NetworkConfig, datapath=None) -> list[str]:
@@ -84,14 +108,15 @@ class ChunkCoster:
 
     # ------------------------------------------------------------------ one layer chunk
     def layer_cost(
-        self, layer: int, direction: int, batch: int, steps: int, resident: bool
+        self, layer: int, direction: int, batch: int, steps: int, resident: bool, fills: tuple | None = None
     ) -> tuple[float, np.ndarray]:
-        """``(seconds, energy (7,))`` of one layer direction: ``batch`` rows x ``steps`` steps."""
+        """``(seconds, energy (7,))`` of one layer direction: ``batch`` rows x ``steps`` steps
+        (``fills``: busy steps per lane, finished lanes not computed; see :func:`active_profile`)."""
         shape = self.inputs[layer] if self.techniques is None else (layer, direction)
-        key = (shape, batch, steps, resident)
+        key = (shape, batch, steps, resident, fills)
         hit = self._layer.get(key)
         if hit is None:
-            lt = self._chunk_trace(layer, direction, batch, steps)
+            lt = self._chunk_trace(layer, direction, active_profile(batch, steps, fills))
             c = estimate_layer(lt, self.hw, weights_resident=resident)[0]
             e = c.energy_j
             hit = (float(c.seconds), np.array([e[k] for k in COMPONENTS], dtype=np.float64))
@@ -99,10 +124,10 @@ class ChunkCoster:
             self.calls += 1
         return hit
 
-    def _chunk_trace(self, layer: int, direction: int, batch: int, steps: int):
+    def _chunk_trace(self, layer: int, direction: int, active: np.ndarray):
         if self.techniques is not None:
-            return self.techniques.chunk_trace(layer, direction, batch, steps)
-        return dense_layer_trace(self.net.cell, self.inputs[layer], self.net.hidden_size, batch, steps, self.datapath)
+            return self.techniques.chunk_trace(layer, direction, active)
+        return profile_trace(self.net.cell, self.inputs[layer], self.net.hidden_size, active, self.datapath)
 
     def _pass(self, loaded: frozenset) -> tuple[list[bool], frozenset]:
         """Whether each (layer, direction) of one layer-major pass finds its weights resident,
@@ -122,17 +147,20 @@ class ChunkCoster:
         return flags, loaded
 
     # ------------------------------------------------------------------ whole network
-    def network_chunk(self, batch: int, steps: int) -> tuple[float, np.ndarray]:
+    def network_chunk(self, batch: int, steps: int, fills=None) -> tuple[float, np.ndarray]:
         """Every layer (and direction) in turn for ``steps`` steps of ``batch`` rows (layer-major,
-        the MWL schedule): layer l runs all ``steps`` before layer l+1 starts."""
-        key = (batch, steps, self.loaded)
+        the MWL schedule): layer l runs all ``steps`` before layer l+1 starts. ``fills``: the busy
+        steps of each of the ``batch`` lanes; a lane is not computed after its work ends (None:
+        every row computes every step, padding included)."""
+        fills = _lane_key(batch, steps, fills)
+        key = (batch, steps, self.loaded, fills)
         hit = self._chunk.get(key)
         if hit is None:
             flags, after = self._pass(self.loaded)
             sec, en = 0.0, np.zeros(len(COMPONENTS))
             pairs = [(layer, d) for layer in range(self.net.num_layers) for d in range(self.dirs)]
             for (layer, d), res in zip(pairs, flags):
-                s, e = self.layer_cost(layer, d, batch, steps, res)
+                s, e = self.layer_cost(layer, d, batch, steps, res, fills)
                 sec, en = sec + s, en + e
             hit = (sec, en, after, flags.count(False))
             self._chunk[key] = hit
@@ -166,3 +194,16 @@ class ChunkCoster:
         flags, _ = self._pass(frozenset())
         pairs = [(layer, d) for layer in range(self.net.num_layers) for d in range(self.dirs)]
         return sum(self.layer_cost(layer, d, 1, length, res)[0] for (layer, d), res in zip(pairs, flags))
+
+
+def _lane_key(batch: int, steps: int, fills) -> tuple | None:
+    """``fills`` as a cache key (busy steps per lane, longest first); None when every lane is busy
+    for the whole chunk (the same work as no fills)."""
+    if fills is None:
+        return None
+    f = tuple(sorted((int(x) for x in fills), reverse=True))
+    if len(f) != batch or (f and (f[0] != steps or f[-1] < 1)):
+        raise ValueError(
+            f"network_chunk: fills {list(f)} must be {batch} lanes of 1..{steps} busy steps, one of {steps}"
+        )
+    return None if f[-1] == steps else f

@@ -6,7 +6,10 @@ per chunk and reused for ``lanes x T`` input vectors). Within a lane, requests f
 back to back: when one ends, the accelerator resets that lane's recurrent state to the initial
 state and signals the runtime, which drops the next queued request into the lane at once — in the
 same chunk. Requests that arrive during a chunk join at the next chunk. A chunk is cut short when
-every lane runs out of work before ``T`` (empty queue), so the only padding is that tail.
+every lane runs out of work before ``T`` (empty queue). A lane whose request ends with nothing
+queued to refill it idles for the rest of the chunk: with ``policy.finished_lanes: skip`` (default)
+it is not computed — the accelerator knows each lane's end of sequence (the event it raises), so
+it runs only the busy lanes' rows at each step; ``compute`` charges that tail as padding.
 
 ``T`` is chosen by :class:`StepsController` (largest allowed first; halved when the p95 latency of
 the last ``window`` completions exceeds the latency target, doubled when under half of it).
@@ -71,6 +74,7 @@ class EBatch(Scheduler):
         p = policy
         self.ctl = StepsController(p.steps_min, p.steps_max, p.latency_target_s, p.window, p.adaptive)
         self.whole = coster.dirs == 2
+        self.skip = p.finished_lanes == "skip"
         self.q: deque[int] = deque()
         self.lane_req = [-1] * cap  # request in each lane (-1: empty)
         self.lane_rem = [0] * cap  # its remaining steps
@@ -91,9 +95,11 @@ class EBatch(Scheduler):
         fill, placed, done = fill_lanes(self.lane_req, self.lane_rem, self.q, self.length, T, self.whole)
         self.busy = sum(r >= 0 for r in self.lane_req)
         steps = max(fill)
-        rows = sum(f > 0 for f in fill)
-        sec, en = self.coster.network_chunk(rows, steps)
+        busy = [f for f in fill if f > 0]
+        rows = len(busy)
+        sec, en = self.coster.network_chunk(rows, steps, busy if self.skip else None)
         started = [p[0] for p in placed if p[4]]
         h = self.extra["steps_chunks"]
         h[T] = h.get(T, 0) + 1
-        return Run(sec, en, started, done, rows, steps, sum(fill))
+        useful = sum(busy)
+        return Run(sec, en, started, done, rows, steps, useful, useful if self.skip else None)

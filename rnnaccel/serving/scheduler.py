@@ -16,8 +16,9 @@ __all__ = ["Run", "Wait", "Scheduler"]
 
 class Run(NamedTuple):
     """Execute for ``seconds``; energy (len(COMPONENTS),) J; ``started``/``done``: request ids that
-    begin service / complete with this batch; ``rows`` x ``steps`` slots computed, ``useful`` of
-    them real work."""
+    begin service / complete with this batch; ``rows`` x ``steps`` slots, ``useful`` of them real
+    work; ``computed``: slots actually computed (None: all ``rows x steps``; E-BATCH skips a lane
+    after its work ends)."""
 
     seconds: float
     energy: np.ndarray
@@ -26,6 +27,7 @@ class Run(NamedTuple):
     rows: int
     steps: int
     useful: int
+    computed: int | None = None
 
 
 class Wait(NamedTuple):

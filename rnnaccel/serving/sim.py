@@ -69,7 +69,7 @@ def run_events(sched: Scheduler, req: Requests, platform: str = "") -> SimResult
                 served[r] += 1
             done_n += len(act.done)
             sched.on_done(now, act.done)
-        slots += act.rows * act.steps
+        slots += act.rows * act.steps if act.computed is None else act.computed
         useful += act.useful
         steps += act.steps
         batches += 1

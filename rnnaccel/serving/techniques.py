@@ -49,7 +49,10 @@ class LayerRates:
     step_bytes: float  # weight bytes of one step reading every row at the widest width seen
     read_fraction: float  # seq_weight_bytes per sequence step / step_bytes
 
-    def chunk_trace(self, layer: int, direction: int, batch: int, steps: int) -> LayerTrace:
+    def chunk_trace(self, layer: int, direction: int, active) -> LayerTrace:
+        """The chunk's LayerTrace: ``active[t]`` rows at step t, each at the per-row rates."""
+        active = np.asarray(active, dtype=np.int64)
+        steps = len(active)
         lt = LayerTrace(
             layer,
             direction,
@@ -60,28 +63,28 @@ class LayerRates:
             self.weight_bits,
             self.act_bits,
         )
-        lt.add("active", np.full(steps, batch))
+        lt.add("active", active)
         for name, rate in self.per_row.items():
-            lt.add(name, _spread(rate * batch, steps))
+            lt.add(name, _spread(rate * active))
         for name, v in self.values.items():
-            lt.add(name, np.full(steps, v))
-        dense = self.step_bytes
-        read = np.rint(dense * (1.0 - (1.0 - self.read_fraction) ** batch)) if batch else 0.0
-        lt.add("weight_bytes", np.full(steps, read))
-        lt.add("memo.weight_bytes_skipped", np.full(steps, dense - read))
+            lt.add(name, np.where(active > 0, v, 0))
+        dense = np.where(active > 0, self.step_bytes, 0.0)
+        read = np.rint(dense * (1.0 - (1.0 - self.read_fraction) ** active))
+        lt.add("weight_bytes", read)
+        lt.add("memo.weight_bytes_skipped", dense - read)
         return lt
 
 
-def _spread(total_per_step: float, steps: int) -> np.ndarray:
-    """Integers per step whose running sum tracks ``total_per_step x (t + 1)`` (no drift)."""
-    cum = np.floor(total_per_step * np.arange(1, steps + 1) + 1e-9)
+def _spread(per_step: np.ndarray) -> np.ndarray:
+    """Integers per step whose running sum tracks that of ``per_step`` (no drift)."""
+    cum = np.floor(np.cumsum(per_step) + 1e-9)
     return np.diff(np.r_[0.0, cum])
 
 
 class TechniqueProfile:
     """Per-(layer, direction) counter rates of an evaluation trace (see the module docstring).
 
-    ``TechniqueProfile.from_trace(trace, label)``; ``profile.chunk_trace(layer, d, batch, steps)``.
+    ``TechniqueProfile.from_trace(trace, label)``; ``profile.chunk_trace(layer, d, active)``.
     """
 
     def __init__(self, layers: dict[tuple[int, int], LayerRates], label: str = ""):
@@ -131,8 +134,9 @@ class TechniqueProfile:
                         f"{want[0]} {want[1]}->{want[2]}; record the trace from the network being served"
                     )
 
-    def chunk_trace(self, layer: int, direction: int, batch: int, steps: int) -> LayerTrace:
-        return self.layers[(layer, direction)].chunk_trace(layer, direction, batch, steps)
+    def chunk_trace(self, layer: int, direction: int, active) -> LayerTrace:
+        """``active[t]``: rows the chunk computes at step t (``np.full(steps, batch)`` for a full chunk)."""
+        return self.layers[(layer, direction)].chunk_trace(layer, direction, active)
 
     def summary(self) -> dict:
         """Mean reuse fraction and mean MAC width over the trace's sequence steps (all layers)."""

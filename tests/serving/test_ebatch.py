@@ -118,3 +118,42 @@ def test_simulated_ebatch_shortens_chunks_when_latency_is_over_target():
     adaptive = ebatch(req, max_batch=4, adaptive=True, latency_target_s=1e-9, window=8)
     assert set(fixed.extra["steps_chunks"]) == {64}
     assert min(adaptive.extra["steps_chunks"]) == 8  # halved down to steps_min
+
+
+# ------------------------------------------------------------------ finished lanes (nothing queued)
+@pytest.mark.parametrize("platform", ["epur", "tpu"])
+def test_a_lane_whose_request_ended_is_not_computed_unless_asked(platform):
+    """Two lanes, requests of 10 and 4 steps, nothing else queued: one chunk of 10 steps. With
+    ``finished_lanes: skip`` the short lane is computed for 4 steps only (no padding; the chunk
+    costs exactly the dense trace of 2 rows x 4 steps then 1 row x 6 steps); ``compute`` charges
+    6 steps of padding."""
+    from rnnaccel.hardware import COMPONENTS, estimate_layer
+    from rnnaccel.serving.costs import profile_trace
+
+    req = Requests([0.0, 0.0], [10, 4])
+    run = lambda mode: simulate(  # noqa: E731
+        BatchingConfig(
+            platform,
+            NET,
+            WorkloadConfig(),
+            PolicyConfig(name="ebatch", max_batch=2, steps_min=16, steps_max=16, adaptive=False, finished_lanes=mode),
+        ),
+        requests=req,
+    )
+    skip, pad = run("skip"), run("compute")
+    skip.check(), pad.check()
+    assert skip.batches == pad.batches == 1 and skip.steps == pad.steps == 10
+    assert skip.summary()["padding_fraction"] == 0.0
+    assert pad.summary()["padding_fraction"] == pytest.approx(6 / 20)
+    c = estimate_layer(profile_trace("lstm", 8, 32, [2] * 4 + [1] * 6), platform)[0]
+    want = np.array([c.energy_j[k] for k in COMPONENTS])
+    np.testing.assert_allclose(skip.energy_j, want, rtol=1e-12)
+    assert skip.energy_j.sum() < pad.energy_j.sum()
+    assert skip.busy_s <= pad.busy_s
+
+
+def test_finished_lanes_is_checked():
+    with pytest.raises(ValueError, match="policy.finished_lanes must be skip or compute"):
+        PolicyConfig(finished_lanes="drop").validate()
+    with pytest.raises(ValueError, match="finished_lanes is E-BATCH's"):
+        PolicyConfig(name="padded", finished_lanes="compute").validate()

@@ -18,6 +18,7 @@ from rnnaccel.serving import (
     WorkloadConfig,
     simulate,
 )
+from rnnaccel.serving.costs import profile_trace
 from rnnaccel.serving.techniques import TechniqueProfile
 
 NET = NetworkConfig(cell="lstm", num_layers=2, input_size=16, hidden_size=64)
@@ -59,7 +60,12 @@ def test_chunk_costs_with_reuse_are_lower(traces, platform):
 def test_dense_trace_gives_the_dense_chunk(traces):
     prof = TechniqueProfile.from_trace(traces["dense"])
     for layer, d_in in enumerate(NET.layer_inputs()):
-        a, b = prof.chunk_trace(layer, 0, 8, 16), dense_layer_trace("lstm", d_in, 64, 8, 16)
+        a, b = prof.chunk_trace(layer, 0, np.full(16, 8)), dense_layer_trace("lstm", d_in, 64, 8, 16)
+        for k in set(b.counters) | {"seq_weight_bytes"}:
+            np.testing.assert_array_equal(a.get(k), b.get(k), err_msg=k)
+        # lanes that finish inside the chunk: the dense trace of the same per-step rows
+        active = [8] * 5 + [5] * 7 + [2] * 4
+        a, b = prof.chunk_trace(layer, 0, active), profile_trace("lstm", d_in, 64, active)
         for k in set(b.counters) | {"seq_weight_bytes"}:
             np.testing.assert_array_equal(a.get(k), b.get(k), err_msg=k)
 
