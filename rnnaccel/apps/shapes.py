@@ -12,6 +12,20 @@ at saturation the queue, not the chunk length, sets the latency). Ratios: E-BATC
 sequences per joule over each baseline's. ``--emulate`` also runs each paper-scale shape through
 the emulator (random weights, seeded; short sequences) and checks its counts equal the analytic
 chunks the simulator prices. Writes ``compare.json`` and ``compare.md``.
+
+Techniques under load (issue 17 part 4), on a trained network's evaluation traces:
+
+    .venv/bin/python -m rnnaccel.apps.shapes --out runs/shapes_tech --networks digits_blstm \
+        --techniques memo=runs/ebatch_traces/memo.npz precision=runs/ebatch_traces/prec.npz \
+                     both=runs/ebatch_traces/both.npz [--tech-load 0.7] [--tech-steps 64]
+
+runs E-BATCH dense and with each trace's techniques, each at the same *relative* load: the arrival
+rate is ``--tech-load`` times that configuration's own reference rate (its capacity at full lanes,
+rnnaccel.serving.sweep.reference_rate), so every configuration runs equally full and the steps
+controller faces the same queueing; ``--tech-steps T`` also runs each with ``T`` pinned. Savings are
+energy per sequence against dense; the interaction is the measured ``both`` saving against the
+product of the single savings, ``1 - (1 - s_memo)(1 - s_precision)``. Writes ``techniques.json`` and
+``techniques.md`` (the comparison of policies is skipped).
 """
 
 from __future__ import annotations
@@ -149,6 +163,67 @@ def emulate_counts(name: str) -> dict:
     return out
 
 
+def technique_rows(name: str, platform: str, traces: dict, requests: int, targets: dict, load: float, steps):
+    """E-BATCH dense and with each technique trace at ``load`` x its own reference rate; with
+    ``steps`` also at ``T = steps`` pinned. One row per (configuration, T mode)."""
+    from rnnaccel.serving.techniques import TechniqueProfile
+
+    cfg, _ = network_config(name, platform)
+    cfg = cfg.with_(policy={"latency_target_s": targets[platform]})
+    modes = {"adaptive": {}} | ({f"T={steps}": {"adaptive": False, "steps_max": steps}} if steps else {})
+    rows = []
+    for label, path in {"dense": None, **traces}.items():
+        prof = TechniqueProfile.load(path) if path else None
+        coster = ChunkCoster(platform, cfg.network, techniques=prof)
+        ref = reference_rate(cfg, coster)
+        for mode, pol in modes.items():
+            res = simulate(cfg, coster=coster, workload={"rate": load * ref, "num_requests": requests}, policy=pol)
+            res.check()
+            s = res.summary()
+            chunks = res.extra.get("steps_chunks", {})
+            mean_T = sum(t * n for t, n in chunks.items()) / max(1, sum(chunks.values()))
+            rows.append(
+                {"network": name, "platform": platform, "config": label, "mode": mode, "trace": path}
+                | {"rate": load * ref, "reference_rate": ref, "mean_T": mean_T}
+                | {k: s[k] for k in ("throughput_seq_s", "latency_p95_s", "energy_per_seq_j", "padding_fraction")}
+                | {"reuse": prof.summary()["reuse_fraction"] if prof else 0.0}
+            )
+            r = rows[-1]
+            print(
+                f"{name} {platform:4} {mode:8} {label:10} rate {r['rate']:8.2f}/s mean T {mean_T:6.1f} "
+                f"p95 {s['latency_p95_s']:8.3g} s {s['energy_per_seq_j'] * 1e3:9.4g} mJ/seq",
+                flush=True,
+            )
+    return rows
+
+
+def interaction(rows: list[dict], singles=("memo", "precision"), both="both") -> list[dict]:
+    """Per (network, platform, mode): each configuration's saving in energy per sequence vs dense,
+    and the combined saving against the product of the single savings."""
+    out = []
+    for key in dict.fromkeys((r["network"], r["platform"], r["mode"]) for r in rows):
+        grp = {r["config"]: r for r in rows if (r["network"], r["platform"], r["mode"]) == key}
+        dense = grp["dense"]["energy_per_seq_j"]
+        save = {c: 1.0 - r["energy_per_seq_j"] / dense for c, r in grp.items() if c != "dense"}
+        row = {"network": key[0], "platform": key[1], "mode": key[2]} | {f"saving_{c}": v for c, v in save.items()}
+        if both in save and all(c in save for c in singles):
+            prod = 1.0
+            for c in singles:
+                prod *= 1.0 - save[c]
+            row["product_of_singles"] = 1.0 - prod
+        out.append(row)
+    return out
+
+
+def technique_table(inter: list[dict]) -> str:
+    cols = [c for c in inter[0] if c not in ("network",)] if inter else []
+    lines = ["| network | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for r in inter:
+        cells = [f"{100 * r[c]:.1f} %" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols]
+        lines.append(f"| {r['network']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     cols = ("network", "platform", "point", "baseline", "throughput_x", "energy_eff_x", "residency")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -167,9 +242,14 @@ def main(argv=None) -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--targets", nargs="*", default=["epur=0.5", "tpu=0.15"], help="E-BATCH p95 target, platform=s")
     ap.add_argument("--emulate", action="store_true", help="also run the paper-scale shapes through the emulator")
+    ap.add_argument("--techniques", nargs="+", default=[], help="label=trace.npz: E-BATCH with each trace's techniques")
+    ap.add_argument("--tech-load", type=float, default=0.7, help="arrival rate / each configuration's own capacity")
+    ap.add_argument("--tech-steps", type=int, default=None, help="also run with T pinned to this many steps")
     args = ap.parse_args(argv)
     targets = {k: float(v) for k, v in (t.split("=", 1) for t in args.targets)}
     t0 = time.time()
+    if args.techniques:
+        return techniques_main(args, targets, t0)
     rows = [r for n in args.networks for p in args.platforms for r in compare(n, p, args.requests, targets)]
     counts = [emulate_counts(n) for n in args.networks if n not in SHIPPED] if args.emulate else []
     rat = ratios(rows)
@@ -180,6 +260,30 @@ def main(argv=None) -> None:
     )
     (args.out / "compare.md").write_text(table(rat) + "\n")
     print(table(rat))
+    print(f"wall {meta['wall_s']} s")
+
+
+def techniques_main(args, targets: dict, t0: float) -> None:
+    traces = {}
+    for item in args.techniques:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--techniques: {item!r} is not label=trace.npz (e.g. memo=runs/ebatch_traces/memo.npz)")
+        traces[label] = path
+    if not 0 < args.tech_load:
+        raise SystemExit(f"--tech-load must be > 0, got {args.tech_load}")
+    rows = [
+        r
+        for n in args.networks
+        for p in args.platforms
+        for r in technique_rows(n, p, traces, args.requests, targets, args.tech_load, args.tech_steps)
+    ]
+    inter = interaction(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {"args": {**vars(args), "out": str(args.out)}, "wall_s": round(time.time() - t0, 1)}
+    (args.out / "techniques.json").write_text(json.dumps(meta | {"rows": rows, "interaction": inter}, indent=1))
+    (args.out / "techniques.md").write_text(technique_table(inter) + "\n")
+    print(technique_table(inter))
     print(f"wall {meta['wall_s']} s")
 
 
