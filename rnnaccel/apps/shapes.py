@@ -155,8 +155,8 @@ def emulate_counts(name: str) -> dict:
                 "seconds": rep.seconds,
                 "energy_j": rep.total_j,
                 "uj_per_layer_step": rep.total_j / seq_steps * 1e6,
-                "residency": sorted({c.stats.get("residency", "stream") for c in rep.layers}),
-                "dram_weight_bytes": sum(c.stats.get("dram_weight_bytes", 0.0) for c in rep.layers),
+                "residency": sorted({c.stats.get("residency", "stream") for c in rep.per_layer}),
+                "dram_weight_bytes": sum(c.stats.get("dram_weight_bytes", 0.0) for c in rep.per_layer),
             }
         out["stacks"][part] = row
         print(f"{name} {part}: counts equal the analytic chunks; {row}", flush=True)

@@ -52,3 +52,22 @@ def test_techniques_run_at_each_configurations_own_load(tmp_path):
 def test_a_bad_techniques_argument_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="is not label=trace.npz"):
         shapes.main(["--out", str(tmp_path), "--techniques", "memo.npz"])
+
+
+def test_emulate_counts_prices_a_small_shape_on_both_platforms(tmp_path):
+    """--emulate on a tiny encoder-decoder shape: counts checked against the analytic chunks, the
+    trace priced on E-PUR and the TPU (the paper-scale ones run the same code, minutes each)."""
+    y = tmp_path / "tiny_like.yaml"
+    y.write_text(
+        'label: "tiny (shape only: no accuracy claim)"\nsource: test\n'
+        "network: {cell: lstm, num_layers: 2, input_size: 6, hidden_size: 8, bidirectional: true}\n"
+        "decoder: {cell: gru, num_layers: 1, input_size: 5, hidden_size: 8}\n"
+        "emulate: {sequences: 2, min_steps: 2, max_steps: 4, seed: 1}\n"
+    )
+    out = shapes.emulate_counts(str(y))
+    assert set(out["stacks"]) == {"encoder", "decoder"}
+    for row in out["stacks"].values():
+        assert row["macs"] > 0
+        for hw in ("epur", "tpu"):
+            assert row[hw]["energy_j"] > 0 and row[hw]["seconds"] > 0
+        assert row["epur"]["residency"] == ["network"]
