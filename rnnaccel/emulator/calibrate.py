@@ -602,6 +602,69 @@ def _sample(calls: list[_Call], n: int) -> list[_Call]:
     return [calls[int(i * step)] for i in range(n)]
 
 
+def _batch_dims(m: Any) -> tuple[int, int]:
+    """(batch dim of a batched input and of the output, batch dim of each hx tensor) of module ``m``."""
+    if type(m).__name__.endswith("Cell"):
+        return 0, 0
+    return (0 if m.batch_first else 1), 1
+
+
+def _as_batched(m: Any, call: _Call):
+    """``(x, hx, lengths)`` of a call whose tensors can be stacked with others along the batch, or None
+    (unbatched or packed input, other keywords)."""
+    try:
+        a = inspect.signature(m.forward).bind(*call.args, **call.kwargs).arguments
+    except TypeError:
+        return None
+    x, hx, lengths = a.get("input"), a.get("hx"), a.get("lengths")
+    if set(a) - {"input", "hx", "lengths", "trace"} or not torch.is_tensor(x):
+        return None
+    if x.dim() != (2 if type(m).__name__.endswith("Cell") else 3):
+        return None
+    hx_t = () if hx is None else (tuple(hx) if isinstance(hx, (tuple, list)) else (hx,))
+    if not all(torch.is_tensor(h) for h in hx_t):
+        return None
+    return x, hx_t, lengths
+
+
+def _merge(m: Any, calls: list[_Call]) -> list[_Call]:
+    """Consecutive calls of the same shapes (but the batch) as one call: a decoder's steps, each
+    with its recorded state, run as one batch. The RMS error over the outputs is unchanged."""
+    xdim, hdim = _batch_dims(m)
+    out: list[_Call] = []
+    group: list[tuple] = []
+
+    def key(b):
+        x, hx, n = b
+        drop = lambda t, d: tuple(t.shape[:d]) + tuple(t.shape[d + 1 :])
+        return (drop(x, xdim), x.dtype, tuple(drop(h, hdim) for h in hx), n is None)
+
+    def flush():
+        if not group:
+            return
+        xs = torch.cat([b[0] for b, _ in group], xdim)
+        hxs = tuple(torch.cat([b[1][i] for b, _ in group], hdim) for i in range(len(group[0][0][1])))
+        kw: dict[str, Any] = {}
+        if hxs:
+            kw["hx"] = hxs if len(hxs) > 1 else hxs[0]
+        if group[0][0][2] is not None:
+            kw["lengths"] = torch.cat([torch.as_tensor(b[2]) for b, _ in group])
+        out.append(_Call((xs,), kw, torch.cat([c.output for _, c in group], xdim)))
+        group.clear()
+
+    for c in calls:
+        b = _as_batched(m, c)
+        if b is None:
+            flush()
+            out.append(c)
+            continue
+        if group and key(group[0][0]) != key(b):
+            flush()
+        group.append((b, c))
+    flush()
+    return out
+
+
 @torch.no_grad()
 def _rms_error(m: Any, cfgs: list[DatapathConfig], calls: list[_Call], mode: str) -> float:
     was_mode, was_dp = m.mode, m.datapath
@@ -746,7 +809,7 @@ def _calibrate_module(name, m, obs, bits, base, margin, overrides, search, table
     fixed = _module_overrides(overrides, name, bits)
     fmts = cover_formats(stats, bits, margin, base, fixed)
     check_accumulator(name, fmts, base, stats, margin)
-    calls = _sample(obs.calls[name], sample_calls)
+    calls = _merge(m, _sample(obs.calls[name], sample_calls))
     try:
         cfgs = _configs(m, fmts, base, stats, tables)
     except ValueError as e:

@@ -156,3 +156,19 @@ def test_deterministic_and_modes_restored():
         assert m.mode == "emulate" and not m.training
         runs.append(r.to_dict())
     assert runs[0] == runs[1]
+
+
+def test_decoder_steps_measured_as_one_batch_give_the_same_error():
+    from rnnaccel.emulator.calibrate import _merge, _rms_error, observe
+
+    m, _ = convert(Seq2Seq().eval())
+    g = torch.Generator().manual_seed(5)
+    obs = observe(m, [torch.randn(2, 4, 5, generator=g) for _ in range(2)], forward=_decode)
+    calls = obs.calls["dec"]
+    merged = _merge(m.dec, calls)
+    assert len(calls) == 10 and len(merged) == 1 and merged[0].args[0].shape == (20, 6)
+    cfg = [DatapathConfig(preact="Q16.13")]
+    for mode in ("emulate", "fakequant"):
+        assert _rms_error(m.dec, cfg, merged, mode) == pytest.approx(_rms_error(m.dec, cfg, calls, mode), rel=1e-12)
+    enc = obs.calls["enc"]  # batch-first stacks with lengths=None merge along dim 0
+    assert _merge(m.enc, enc)[0].args[0].shape == (4, 4, 5)
