@@ -3,13 +3,16 @@ paper-scale shapes through the emulator for their counts.
 
     .venv/bin/python -m rnnaccel.apps.shapes --out runs/shapes [--requests 1000] [--emulate]
         [--networks digits_blstm speech_lstm eesen_like ds2_like gnmt_like] [--platforms epur tpu]
+        [--finished-lanes skip|compute]
 
 For each network and platform: every policy (none, padded, bucketed, cellular, ebatch) at two
 operating points, loads relative to E-BATCH's reference rate (rnnaccel.serving.sweep.reference_rate):
 ``load 0.7`` (every policy that keeps up has the same throughput: energy per sequence differs) and
 ``saturated`` (load 1.5: throughput is each policy's capacity; E-BATCH pins T = steps_max, since
 at saturation the queue, not the chunk length, sets the latency). Ratios: E-BATCH's throughput and
-sequences per joule over each baseline's. ``--emulate`` also runs each paper-scale shape through
+sequences per joule over each baseline's. ``--finished-lanes compute`` has E-BATCH compute the
+idle tail of a lane whose request ended with nothing queued (default ``skip``, docs/batching.md §4).
+``--emulate`` also runs each paper-scale shape through
 the emulator (random weights, seeded; short sequences) and checks its counts equal the analytic
 chunks the simulator prices. Writes ``compare.json`` and ``compare.md``.
 
@@ -58,7 +61,7 @@ def network_config(name: str, platform: str):
     return shape.batching(base), shape.label
 
 
-def compare(name: str, platform: str, requests: int, targets: dict) -> list[dict]:
+def compare(name: str, platform: str, requests: int, targets: dict, finished_lanes: str = "skip") -> list[dict]:
     cfg, label = network_config(name, platform)
     cfg = cfg.with_(policy={"latency_target_s": targets[platform]})
     coster = ChunkCoster(platform, cfg.network)
@@ -69,7 +72,7 @@ def compare(name: str, platform: str, requests: int, targets: dict) -> list[dict
             if pol == "cellular" and cfg.network.bidirectional:
                 continue  # refused: a reverse direction needs the whole sequence
             t0 = time.time()
-            extra = eb_policy if pol == "ebatch" else {}
+            extra = {**eb_policy, "finished_lanes": finished_lanes} if pol == "ebatch" else {"finished_lanes": "skip"}
             res = simulate(
                 cfg,
                 coster=coster,
@@ -242,6 +245,9 @@ def main(argv=None) -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--targets", nargs="*", default=["epur=0.5", "tpu=0.15"], help="E-BATCH p95 target, platform=s")
     ap.add_argument("--emulate", action="store_true", help="also run the paper-scale shapes through the emulator")
+    ap.add_argument(
+        "--finished-lanes", choices=["skip", "compute"], default="skip", help="E-BATCH: idle lanes computed or not"
+    )
     ap.add_argument("--techniques", nargs="+", default=[], help="label=trace.npz: E-BATCH with each trace's techniques")
     ap.add_argument("--tech-load", type=float, default=0.7, help="arrival rate / each configuration's own capacity")
     ap.add_argument("--tech-steps", type=int, default=None, help="also run with T pinned to this many steps")
@@ -250,7 +256,12 @@ def main(argv=None) -> None:
     t0 = time.time()
     if args.techniques:
         return techniques_main(args, targets, t0)
-    rows = [r for n in args.networks for p in args.platforms for r in compare(n, p, args.requests, targets)]
+    rows = [
+        r
+        for n in args.networks
+        for p in args.platforms
+        for r in compare(n, p, args.requests, targets, args.finished_lanes)
+    ]
     counts = [emulate_counts(n) for n in args.networks if n not in SHIPPED] if args.emulate else []
     rat = ratios(rows)
     args.out.mkdir(parents=True, exist_ok=True)
