@@ -2,13 +2,18 @@
 
 Public API::
 
-    from rnnaccel.emulator import LSTM, GRU, DatapathConfig, Fmt, Rounding, Trace
+    from rnnaccel.emulator import LSTM, GRU, RNN, LSTMCell, GRUCell, RNNCell, DatapathConfig, Fmt, Rounding, Trace
+
+The modules are drop-in replacements for their ``torch.nn`` counterparts (same constructor,
+parameters, ``forward`` and return values) with the emulator's options as keywords.
 """
 
 from .config import DatapathConfig, per_layer_configs
 from .formats import Fmt, Rounding, dequantize, quantize
-from .layers import GRU, LSTM, MODES, RecurrentStack, fake_quant
+from .layers import GRU, LSTM, MODES, RNN, GRUCell, LSTMCell, RecurrentStack, RNNCell, fake_quant
 from .trace import LayerTrace, Trace
+from .convert import convert, recurrent_modules, set_mode
+from .calibrate import CalibrationReport, calibrate
 
 __all__ = [
     "DatapathConfig",
@@ -19,9 +24,18 @@ __all__ = [
     "dequantize",
     "LSTM",
     "GRU",
+    "RNN",
+    "LSTMCell",
+    "GRUCell",
+    "RNNCell",
     "RecurrentStack",
     "MODES",
     "fake_quant",
     "Trace",
     "LayerTrace",
+    "convert",
+    "set_mode",
+    "recurrent_modules",
+    "calibrate",
+    "CalibrationReport",
 ]

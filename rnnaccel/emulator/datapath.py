@@ -1,4 +1,4 @@
-"""The bit-exact integer LSTM/GRU datapath (fast path).
+"""The bit-exact integer LSTM/GRU/Elman-RNN datapath (fast path).
 
 Integers are carried in float64 tensors (exact below 2**53, proven per layer by
 ``DatapathConfig.check_gemm``). Every narrowing step is ``round_shift`` + ``saturate`` with the
@@ -10,13 +10,15 @@ are a prefix ``[:n_t]`` of the batch — a finished sequence is never computed a
 is frozen at its last step. Reverse directions reverse each sequence within its own length.
 
 Gate order in the datapath: LSTM ``[i, f, o, g]`` (sigmoid gates first; PyTorch's ``[i, f, g, o]``
-rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order); see
-:mod:`rnnaccel.emulator.gates`.
+rows are permuted when weights are loaded), GRU ``[r, z, n]`` (PyTorch's order), Elman RNN one
+gate (``rnn_tanh``/``rnn_relu``); see :mod:`rnnaccel.emulator.gates`. An LSTM with a projection
+(``proj_size``) runs a third GEMM per step (:meth:`Direction.project`): the projected ``h`` is what
+recurs and what is output.
 
 Reading order: :func:`quantize_weights` (float parameters -> :class:`IntWeights`), then
 :func:`run_direction`, which prepares a :class:`Direction` (what every step shares: the rounding
 and narrowing helpers, the GEMMs, the technique units' hook points) and runs :func:`lstm_step` or
-:func:`gru_step` per time step, counting saturations in a :class:`StepSaturations`. The counts of
+:func:`gru_step` or :func:`rnn_step` per time step, counting saturations in a :class:`StepSaturations`. The counts of
 the trace come from the step facts (:mod:`rnnaccel.emulator.facts`) in :func:`make_layer_trace`.
 """
 
@@ -44,6 +46,7 @@ __all__ = [
     "run_direction",
     "lstm_step",
     "gru_step",
+    "rnn_step",
     "STEPS",
     "Direction",
     "StepSaturations",
@@ -53,10 +56,13 @@ __all__ = [
 ]
 
 SAT_CLASSES = ("acc", "preact", "cell", "hidden")  # the activation unit cannot saturate
+#: the classes a step counts: SAT_CLASSES and ``proj``, the projected h (LSTM with proj_size only)
+STEP_SAT_CLASSES = SAT_CLASSES + ("proj",)
 # stochastic-rounding site numbers of the rounding points (see docs/datapath.md)
 SITE_PREACT, SITE_CELL, SITE_HIDDEN, SITE_SIG, SITE_TANH, SITE_TANH_C = 0, 1, 2, 3, 4, 5
 SITE_XN, SITE_HN, SITE_RHN, SITE_WEIGHT, SITE_INPUT = 6, 7, 8, 9, 10
 SITE_H0, SITE_C0 = 11, 12  # real initial states entering the hidden / cell format (step 0)
+SITE_WEIGHT_HR, SITE_PROJ = 13, 14  # projection weights (offline) / the projected h (every step)
 
 
 def lstm_row_order(hidden: int) -> torch.Tensor:
@@ -70,16 +76,19 @@ def lstm_row_order(hidden: int) -> torch.Tensor:
 class IntWeights:
     """Integer weights of one direction of one layer (float64-carried), datapath gate order.
 
-    ``w_ih``: (G*H, D), ``w_hh``: (G*H, H) in the weight format; ``b_x``/``b_h``: (G*H,) in the
-    bias format, added to the input part / recurrent part of the dot product. For the LSTM and the
-    GRU's r, z gates the two PyTorch biases are summed offline into ``b_x`` (``b_h`` is zero);
-    the GRU's n gate keeps ``b_in`` in ``b_x`` and ``b_hn`` in ``b_h`` (it is gated by r).
+    ``w_ih``: (G*H, D), ``w_hh``: (G*H, R) in the weight format (``R`` = width of the recurrent
+    ``h``: ``proj_size`` with a projection, else H); ``b_x``/``b_h``: (G*H,) in the bias format,
+    added to the input part / recurrent part of the dot product. For the LSTM, the Elman RNN and the
+    GRU's r, z gates the two PyTorch biases are summed offline into ``b_x`` (``b_h`` is zero); the
+    GRU's n gate keeps ``b_in`` in ``b_x`` and ``b_hn`` in ``b_h`` (it is gated by r). ``w_hr``:
+    (R, H) the LSTM's projection in the weight format, None without one.
     """
 
     w_ih: torch.Tensor
     w_hh: torch.Tensor
     b_x: torch.Tensor
     b_h: torch.Tensor
+    w_hr: torch.Tensor | None = None
     _gemms: dict = field(default_factory=dict, repr=False, compare=False)
 
     def gemm(self, which: str, w_bits: int, x_bits: int, scale: float, backend: str) -> ExactGemm:
@@ -91,14 +100,15 @@ class IntWeights:
 
 
 def quantize_weights(
-    cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0
+    cell: str, w_ih, w_hh, b_ih, b_hh, cfg: DatapathConfig, site_base: int = 0, w_hr=None
 ) -> tuple[IntWeights, int]:
-    """Float PyTorch-layout parameters -> :class:`IntWeights` and the number of saturations."""
-    H = w_hh.shape[1]
+    """Float PyTorch-layout parameters -> :class:`IntWeights` and the number of saturations.
+    ``w_hr``: the LSTM's projection (rounding point ``SITE_WEIGHT_HR``), or None."""
+    H = w_hh.shape[0] // GATES[cell]
     f64 = lambda t: t.detach().to(torch.float64)
     b_ih = f64(b_ih) if b_ih is not None else torch.zeros(w_ih.shape[0], dtype=torch.float64, device=w_ih.device)
     b_hh = f64(b_hh) if b_hh is not None else torch.zeros_like(b_ih)
-    if cell == "lstm":
+    if cell != "gru":
         bx, bh = b_ih + b_hh, torch.zeros_like(b_ih)
     else:
         bx = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H :]])
@@ -111,17 +121,20 @@ def quantize_weights(
     if cell == "lstm":
         perm = lstm_row_order(H).to(qi.device)
         qi, qh, qbx, qbh = qi[perm], qh[perm], qbx[perm], qbh[perm]
-    return IntWeights(qi, qh, qbx, qbh), int(s1 + s2 + s3 + s4)
+    qr, s5 = None, 0
+    if w_hr is not None:
+        qr, s5 = quantize(f64(w_hr), cfg.weight, cfg.rounding, seed=cfg.seed, site=site_base + SITE_WEIGHT_HR)
+    return IntWeights(qi, qh, qbx, qbh, qr), int(s1 + s2 + s3 + s4 + s5)
 
 
 @dataclass
 class DirectionResult:
     """Integer results of one direction over a length-sorted, time-major batch."""
 
-    output: torch.Tensor  # (T, B, H) hidden-format ints, zero past each sequence's end
-    h_n: torch.Tensor  # (B, H)
+    output: torch.Tensor  # (T, B, R) hidden-format ints, zero past each sequence's end
+    h_n: torch.Tensor  # (B, R)
     c_n: torch.Tensor | None  # (B, H) cell-format ints (LSTM)
-    sat_steps: torch.Tensor  # (T, len(SAT_CLASSES)) saturations per step
+    sat_steps: torch.Tensor  # (T, len(STEP_SAT_CLASSES)) saturations per step
     gates: torch.Tensor | None = None  # (T, B, G*H) activation outputs, PyTorch gate order
     cells: torch.Tensor | None = None  # (T, B, H) cell state after each step (LSTM)
     extra: dict = field(default_factory=dict)
@@ -142,17 +155,18 @@ class _ActUnits:
         tanh = ActivationUnit("tanh", cfg.preact, cfg.act, site=site_base + SITE_TANH, **kw)
         self.tanh = tanh
         self.tanh_c = ActivationUnit("tanh", cfg.cell, cfg.act, site=site_base + SITE_TANH_C, **kw)
-        # LSTM [i, f, o | g]; GRU [r, z] (n is evaluated later, after the r gating)
+        # LSTM [i, f, o | g]; GRU [r, z] (n is evaluated later, after the r gating); RNN: tanh or none
         n_sig = SIGMOID_GATES[cell] * H
-        self.gates = GateActivations([(sig, n_sig), (tanh, H)] if cell == "lstm" else [(sig, n_sig)])
+        parts = {"lstm": [(sig, n_sig), (tanh, H)], "gru": [(sig, n_sig)]}.get(cell, [])
+        self.gates = GateActivations(parts) if parts else None
 
 
 # ---------------------------------------------------------------------- one direction, step by step
 class StepSaturations:
-    """Saturations of one step, per class of :data:`SAT_CLASSES`."""
+    """Saturations of one step, per class of :data:`STEP_SAT_CLASSES`."""
 
     def __init__(self):
-        self.counts = dict.fromkeys(SAT_CLASSES, 0)
+        self.counts = dict.fromkeys(STEP_SAT_CLASSES, 0)
 
     def take(self, cls: str, clamped: tuple[torch.Tensor, int]) -> torch.Tensor:
         """``clamped`` = ``(value, saturations)`` of a narrowing into class ``cls``: count, return value."""
@@ -161,13 +175,15 @@ class StepSaturations:
         return v
 
     def row(self) -> tuple[int, ...]:
-        return tuple(self.counts[k] for k in SAT_CLASSES)
+        return tuple(self.counts[k] for k in STEP_SAT_CLASSES)
 
 
 class Direction:
     """What every step of one direction shares, prepared once: formats and rounding, activation
-    units, the recurrent GEMM, the input part of all steps (made on first use) and the technique
-    units with their hook points (:mod:`rnnaccel.emulator.hooks`)."""
+    units, the recurrent GEMM (and the LSTM's projection GEMM), the input part of all steps (made
+    on first use) and the technique units with their hook points (:mod:`rnnaccel.emulator.hooks`).
+    ``H``: the cell's units (gate rows = G*H); ``R``: the width of the recurrent ``h`` (the
+    projection's size, else H)."""
 
     def __init__(
         self,
@@ -181,9 +197,14 @@ class Direction:
         ctx: DirectionContext,
     ):
         self.cell, self.w, self.x, self.cfg, self.site_base, self.backend = cell, w, x, cfg, site_base, gemm
-        self.GH, self.H = w.w_hh.shape
+        self.GH, self.R = w.w_hh.shape
+        self.H = self.GH // GATES[cell]
         self.act = _act_units(cell, cfg, site_base, self.H)
-        self.gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, self._scale(cfg.hidden.frac), gemm)
+        hidden_scale = self._scale(cfg.hidden.frac)
+        self.gemm_h = w.gemm("w_hh", cfg.weight.bits, cfg.hidden.bits, hidden_scale, gemm)
+        self.gemm_r = (
+            w.gemm("w_hr", cfg.weight.bits, cfg.hidden.bits, hidden_scale, gemm) if w.w_hr is not None else None
+        )
         self.b_hn = self._bias(w.b_h[2 * self.H :]) if cell == "gru" else None  # GRU: b_hn, gated by r
         self._gx: torch.Tensor | None = None
         for u in units:
@@ -218,8 +239,8 @@ class Direction:
             gemm_x = self.w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, self._scale(cfg.input.frac), self.backend)
             g = gemm_x(self.x.reshape(T * B, D)).reshape(T, B, self.GH)
             g += self._bias(self.w.b_x)
-            if self.cell == "lstm" and self.gemm_h.const is not None:
-                g += self.gemm_h.const  # the LSTM's recurrent GEMM accumulates onto gx: its constant, once
+            if self.cell != "gru" and self.gemm_h.const is not None:
+                g += self.gemm_h.const  # the recurrent GEMM accumulates onto gx (LSTM, RNN): its constant, once
             self._gx = g
         return self._gx
 
@@ -241,6 +262,16 @@ class Direction:
         for u in self.out_units:
             a = u.gate_out(t, n, cols, z, a, lambda v: act(v, t))
         return a
+
+    def project(self, m: torch.Tensor, t: int, sat: StepSaturations) -> torch.Tensor:
+        """The LSTM's projection (docs/datapath.md §5a): ``m`` (n, H) hidden-format ints ->
+        ``h = W_hr m`` exact at the accumulator fraction, saturated (``acc``), rounded at
+        ``SITE_PROJ`` and saturated into the hidden format (``proj``). Without one, ``h = m``."""
+        if self.gemm_r is None:
+            return m
+        cfg = self.cfg
+        acc = sat.take("acc", saturate(self.gemm_r(m), cfg.acc))
+        return sat.take("proj", self.narrow(acc, cfg.acc_frac - cfg.hidden.frac, cfg.hidden, SITE_PROJ, t))
 
     def observe(self, t, n, hp, h, cp, c) -> None:
         for u in self.obs_units:
@@ -267,8 +298,8 @@ def lstm_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: torch.Tensor, 
     fm = max(2 * fa, fa + fc)  # the cell update's common fraction
     cm = torch.addcmul(_scaled(i * g, fm - 2 * fa), f, cp, value=float(2 ** (fm - fa - fc)))
     c = sat.take("cell", d.narrow(cm, fm - fc, cfg.cell, SITE_CELL, t))
-    h = sat.take("hidden", d.narrow(o * d.act.tanh_c(c, t), 2 * fa - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t))
-    return h, c, (i, f, g, o)
+    m = sat.take("hidden", d.narrow(o * d.act.tanh_c(c, t), 2 * fa - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t))
+    return d.project(m, t, sat), c, (i, f, g, o)
 
 
 def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: StepSaturations):
@@ -296,16 +327,33 @@ def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: Step
     return h, None, (r, zg, n_)
 
 
-STEPS = {"lstm": lstm_step, "gru": gru_step}
+def rnn_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: StepSaturations):
+    """One Elman RNN step of the ``n`` running rows (docs/datapath.md §6a). Returns ``(h, None, (a,))``:
+    tanh: the activation unit's output rounded into the hidden format; relu: ``max(0, z)`` of the
+    pre-activation rounded into the hidden format (no activation unit)."""
+    cfg = d.cfg
+    ext = d.unit_dot_products(t, n, hp)
+    acc = d.gemm_h(hp, out=d.input_part()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
+    acc = sat.take("acc", saturate(acc, cfg.acc))
+    z = sat.take("preact", d.narrow(acc, cfg.acc_frac - cfg.preact.frac, cfg.preact, SITE_PREACT, t))
+    if d.cell == "rnn_tanh":
+        a, frac = d.activate(t, n, slice(0, d.GH), z, d.act.tanh), cfg.act.frac
+    else:
+        a, frac = torch.clamp(z, min=0.0), cfg.preact.frac
+    h = sat.take("hidden", d.narrow(a, frac - cfg.hidden.frac, cfg.hidden, SITE_HIDDEN, t))
+    return h, None, (a,)
+
+
+STEPS = {"lstm": lstm_step, "gru": gru_step, "rnn_tanh": rnn_step, "rnn_relu": rnn_step}
 
 
 class _Recorder:
     """Outputs of a direction: ``h`` of every step, the final state of each row (kept when it ends),
     saturations per step and, with ``internals``, the gates and cell states."""
 
-    def __init__(self, T: int, B: int, H: int, GH: int, h0, c0, internals: bool, cell: str, dev):
+    def __init__(self, T: int, B: int, H: int, R: int, GH: int, h0, c0, internals: bool, cell: str, dev):
         f64 = dict(dtype=torch.float64, device=dev)
-        self.out = torch.zeros(T, B, H, **f64)
+        self.out = torch.zeros(T, B, R, **f64)
         self.h_fin, self.c_fin = h0.clone(), (c0.clone() if c0 is not None else None)
         self.gates = torch.zeros(T, B, GH, **f64) if internals else None
         self.cells = torch.zeros(T, B, H, **f64) if internals and cell == "lstm" else None
@@ -324,7 +372,7 @@ class _Recorder:
         self.sats.append(sat.row())
 
     def result(self, counters: dict, facts: DirectionFacts) -> DirectionResult:
-        sat_steps = torch.tensor(self.sats, dtype=torch.int64).reshape(-1, len(SAT_CLASSES))
+        sat_steps = torch.tensor(self.sats, dtype=torch.int64).reshape(-1, len(STEP_SAT_CLASSES))
         return DirectionResult(
             self.out,
             self.h_fin,
@@ -355,18 +403,19 @@ def run_direction(
 ) -> DirectionResult:
     """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
 
-    ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``/``c0``:
-    (B, H) initial state ints. Rows that finished are never computed again; their final state is
+    ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``: (B, R),
+    ``c0``: (B, H) initial state ints. Rows that finished are never computed again; their final state is
     kept aside when they finish. ``units``: technique units (:mod:`rnnaccel.emulator.hooks`);
     their own counters are returned in ``DirectionResult.extra["counters"]``, the step facts in
     ``DirectionResult.facts``.
     """
     T, B, D = x.shape
-    H = w.w_hh.shape[1]
-    facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B)
+    H = w.w_hh.shape[0] // GATES[cell]
+    proj = w.w_hr.shape[0] if w.w_hr is not None else 0
+    facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B, proj=proj)
     ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows)
     d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
-    rec = _Recorder(T, B, H, d.GH, h0, c0, record_internals, cell, x.device)
+    rec = _Recorder(T, B, H, d.R, d.GH, h0, c0, record_internals, cell, x.device)
     step = STEPS[cell]
     h, c = h0, c0
     for t, n in enumerate(batch_sizes):
@@ -384,10 +433,10 @@ def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:
 
 
 def step_counters(
-    cell: str, cfg: DatapathConfig, input_size: int, hidden: int, batch_sizes: list[int]
+    cell: str, cfg: DatapathConfig, input_size: int, hidden: int, batch_sizes: list[int], proj: int = 0
 ) -> dict[str, np.ndarray]:
     """Counts per step of one direction without techniques (see :mod:`rnnaccel.emulator.trace`)."""
-    return layer_counters(DirectionFacts(cell, cfg, input_size, hidden, batch_sizes))
+    return layer_counters(DirectionFacts(cell, cfg, input_size, hidden, batch_sizes, proj=proj))
 
 
 def make_layer_trace(
@@ -412,12 +461,13 @@ def make_layer_trace(
             continue  # a width no MAC used
         lt.add(k, v)
     s = sat_steps.to(torch.int64).cpu().numpy()
-    for j, name in enumerate(SAT_CLASSES):
-        lt.add(f"sat.{name}", s[:, j])
+    for j, name in enumerate(STEP_SAT_CLASSES):
+        if name != "proj" or f.P:  # sat.proj only where there is a projection
+            lt.add(f"sat.{name}", s[:, j])
     negative = [k for k, v in lt.counters.items() if (v < 0).any()]
     if negative:
         raise RuntimeError(f"negative count(s) in {lt.key}: {', '.join(negative)} (a counting bug)")
     return lt
 
 
-__all__ += ["step_counters", "make_layer_trace", "Rounding"]
+__all__ += ["step_counters", "make_layer_trace", "Rounding", "STEP_SAT_CLASSES"]

@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import DatapathConfig
-from .datapath import SAT_CLASSES, SITE_C0, SITE_H0, SITE_INPUT, IntWeights, make_layer_trace, run_direction
+from ..errors import RnnaccelError
+from .datapath import (
+    SAT_CLASSES,
+    SITE_C0,
+    SITE_H0,
+    SITE_INPUT,
+    STEP_SAT_CLASSES,
+    IntWeights,
+    make_layer_trace,
+    run_direction,
+)
+from .gates import GATES
 from .formats import Fmt, quantize, round_shift, round_to_grid, saturate
 from .trace import Trace
 
@@ -23,9 +34,11 @@ __all__ = ["EmulationResult", "emulate_stack", "check_lengths", "reverse_within"
 class EmulationResult:
     """Integer results in the caller's batch order.
 
-    ``output``: (B, T, dirs*H) last layer's hidden-format ints, zero past each length.
-    ``h_n``: (layers*dirs, B, H); ``c_n`` likewise for the LSTM (None for the GRU).
-    ``saturations``: totals per tensor class over the whole run (``input`` included).
+    ``output``: (B, T, dirs*R) last layer's hidden-format ints, zero past each length (``R``: the
+    projection's size for an LSTM with ``proj_size``, else H).
+    ``h_n``: (layers*dirs, B, R); ``c_n``: (layers*dirs, B, H) for the LSTM (None otherwise).
+    ``saturations``: totals per tensor class over the whole run (``input`` included; ``proj``
+    only when the stack projects).
     ``internals``: with ``record_internals``, ``{(layer, dir): {"gates": (B,T,G*H), "cells": ..., "h": ...}}``.
     """
 
@@ -82,22 +95,26 @@ def emulate_stack(
     """Run the whole stack. ``weights[layer][direction]``; ``x``: (B, T, D) float (quantized here
     into ``cfgs[0].input``) or, with ``x_is_int``, input-format integers.
 
-    ``h0``/``c0``: optional (layers*dirs, B, H) *integers* in each layer's hidden/cell format, or,
+    ``h0``/``c0``: optional (layers*dirs, B, R) / (layers*dirs, B, H) *integers* in each layer's hidden/cell format, or,
     with ``state_is_int=False``, real values quantized here (:func:`quantize_state`; their clamps
     count as ``hidden``/``cell`` saturations, in a trace at the direction's first step).
     ``gemm``: exact-GEMM backend (``auto``, ``int8``, ``float64``; see :mod:`.gemm`) — same bits.
-    ``unit_factories``: technique unit factories ``f(layer, direction, cfg) -> StepUnit | None``.
+    ``unit_factories``: technique unit factories ``f(layer, direction, cfg) -> StepUnit | None``
+    (LSTM and GRU without projection only: the units have no rules for the others, refused).
     """
     if x.dim() != 3:
         raise ValueError(f"input must be (batch, time, features), got shape {tuple(x.shape)}")
     B, T, D = x.shape
     L, dirs = len(weights), len(weights[0])
-    H = weights[0][0].w_hh.shape[1]
+    R = weights[0][0].w_hh.shape[1]  # width of h (the projection's size when projecting)
+    H = weights[0][0].w_hh.shape[0] // GATES[cell]  # the cell's units (width of c)
+    projects = weights[0][0].w_hr is not None
     if D != weights[0][0].w_ih.shape[1]:
         raise ValueError(f"input has {D} features, layer 0 expects {weights[0][0].w_ih.shape[1]}")
     lengths = check_lengths(x, lengths)
     valid = (torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)).to(x.device)  # (B, T)
-    sat_tot = {k: 0 for k in ("input",) + SAT_CLASSES}
+    classes = STEP_SAT_CLASSES if projects else SAT_CLASSES
+    sat_tot = {k: 0 for k in ("input",) + classes}
     if x_is_int:
         q = x.to(torch.float64) * valid.unsqueeze(-1)
         _, n_in = saturate(q, cfgs[0].input)
@@ -124,7 +141,9 @@ def emulate_stack(
     hn, cn, internals = [], [], {}
     for layer in range(L):
         cfg = cfgs[layer]
-        cfg.check_gemm(cur.shape[-1], H)
+        cfg.check_gemm(cur.shape[-1], R)
+        if projects:
+            cfg.check_gemm(0, H)  # the projection's dot products: H hidden-format terms
         if layer > 0:  # requantize the previous layer's outputs into this layer's input format
             prev = cfgs[layer - 1].hidden
             raw = round_shift(
@@ -139,7 +158,7 @@ def emulate_stack(
             xin = cur if d == 0 else reverse_within(cur, Ls)
             k = layer * dirs + d
             real = not state_is_int
-            h_init, s_h0 = _init_state(h0, k, order, B, H, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
+            h_init, s_h0 = _init_state(h0, k, order, B, R, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
             c_init, s_c0 = (
                 _init_state(c0, k, order, B, H, x.device, cfg.cell if real else None, cfg, site + SITE_C0)
                 if cell == "lstm"
@@ -148,6 +167,8 @@ def emulate_stack(
             sat_tot["hidden"] += s_h0
             sat_tot["cell"] += s_c0
             units = [u for u in (f(layer, d, cfg) for f in unit_factories) if u is not None]
+            if units and (cell not in ("lstm", "gru") or projects):
+                _refuse_units(cell, projects, units)
             r = run_direction(
                 cell,
                 weights[layer][d],
@@ -168,8 +189,9 @@ def emulate_stack(
             outs.append(o)
             hn.append(r.h_n[inv])
             cn.append(r.c_n[inv] if r.c_n is not None else None)
-            for j, name in enumerate(SAT_CLASSES):
-                sat_tot[name] += int(r.sat_steps[:, j].sum())
+            for j, name in enumerate(STEP_SAT_CLASSES):
+                if name in sat_tot:
+                    sat_tot[name] += int(r.sat_steps[:, j].sum())
             if trace is not None:
                 lt = make_layer_trace(layer, d, cfg, r.facts, r.sat_steps, r.extra.get("counters"))
                 if d == 0:
@@ -189,6 +211,15 @@ def emulate_stack(
     output = _to_caller(cur, inv, T)
     c_n = torch.stack(cn) if cell == "lstm" else None
     return EmulationResult(output, torch.stack(hn), c_n, sat_tot, internals)
+
+
+def _refuse_units(cell: str, projects: bool, units) -> None:
+    what = "an LSTM with proj_size" if projects else f"{cell} layers"
+    names = ", ".join(sorted({type(u).__name__ for u in units}))
+    raise RnnaccelError(
+        f"technique units ({names}) support LSTM and GRU layers without projection, not {what}: "
+        f"run this module without memoization/precision"
+    )
 
 
 def quantize_state(v: torch.Tensor, fmt: Fmt, cfg: DatapathConfig, site: int) -> tuple[torch.Tensor, int]:

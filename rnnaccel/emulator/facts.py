@@ -11,7 +11,11 @@ They state *facts* into a :class:`DirectionFacts`:
   used in pass ``p`` of the step (pass 0 the computation, pass 1 a re-execution; 0 = did not run);
   dynamic precision sets them with :meth:`DirectionFacts.set_widths`;
 - ``act_skipped``: activation-unit evaluations a reused output made unnecessary;
-- ``weight_read``: how rows read at several widths in one step are counted (``widest`` or ``each``).
+- ``weight_read``: how rows read at several widths in one step are counted (``widest`` or ``each``);
+- ``P``: the LSTM's projection size (0: none). A projecting step also multiplies the ``H`` unprojected
+  outputs by ``W_hr`` (``P`` rows): ``P*H`` MACs at the stored widths (weight x hidden), ``P*H``
+  more weights read, ``H`` more hidden-format operands; ``proj.mac`` names those MACs (they are
+  inside ``mac.*`` too) so a cost model without a rule for projections can refuse the trace.
 
 :func:`layer_counters` turns the facts into every base counter of
 :mod:`rnnaccel.emulator.trace` (``active``, ``mac.*``, ``weight_bytes``, ``seq_weight_bytes``,
@@ -42,9 +46,18 @@ BASE_COUNTERS = (
     "act.tanh",
     "eltwise.mul",
     "eltwise.add",
+    "eltwise.max",
+    "proj.mac",
 )
 #: element-wise operations per hidden unit and sequence (docs/datapath.md §5/§6)
-ELTWISE = {"lstm": {"eltwise.mul": 3, "eltwise.add": 5}, "gru": {"eltwise.mul": 3, "eltwise.add": 6}}
+#: Elman RNN: no element-wise arithmetic (the bias is merged, the sum is the GEMM's); relu is one
+#: comparison per unit (``eltwise.max``)
+ELTWISE = {
+    "lstm": {"eltwise.mul": 3, "eltwise.add": 5},
+    "gru": {"eltwise.mul": 3, "eltwise.add": 6},
+    "rnn_tanh": {},
+    "rnn_relu": {"eltwise.max": 1},
+}
 
 
 class DirectionFacts:
@@ -54,10 +67,13 @@ class DirectionFacts:
     (the plain datapath); units change the facts through the methods below.
     """
 
-    def __init__(self, cell: str, cfg: DatapathConfig, input_size: int, hidden: int, batch_sizes, rows: int = 0):
+    def __init__(
+        self, cell: str, cfg: DatapathConfig, input_size: int, hidden: int, batch_sizes, rows: int = 0, proj: int = 0
+    ):
         n = np.asarray(batch_sizes, dtype=np.int64).reshape(-1)
         T, B = len(n), max(int(rows), int(n.max()) if len(n) else 0)
         self.cell, self.D, self.H, self.G = cell, input_size, hidden, GATES[cell]
+        self.P, self.R = proj, proj or hidden  # projection size; width of the recurrent h
         self.GH, self.T, self.B = self.G * hidden, T, B
         self.n = n
         self.alive = np.arange(B)[None, :] < n[:, None]  # (T, B)
@@ -101,19 +117,25 @@ def layer_counters(f: DirectionFacts) -> dict[str, np.ndarray]:
     c.update(_weight_bytes(f))
     c["act_bytes"] = _act_bytes(f)
     c.update(_vector_ops(f))
+    if f.P:
+        c["proj.mac"] = f.n * f.P * f.H
     return c
 
 
 def _macs(f: DirectionFacts) -> dict[str, np.ndarray]:
-    """``mac.<w>x<a>``: each computed neuron does D MACs with the input and H with the hidden state,
-    at its sequence's widths of pass 0 (a re-execution's MACs are its technique's own counter)."""
+    """``mac.<w>x<a>``: each computed neuron does D MACs with the input and R with the recurrent
+    state, at its sequence's widths of pass 0 (a re-execution's MACs are its technique's own
+    counter); a projection adds P*H per running sequence at the weight x hidden widths."""
     w, x, h = f.widths[0]
     out: dict[str, np.ndarray] = {}
-    for operand, length in ((x, f.D), (h, f.H)):
+    parts = [(x, f.D, f.computed), (h, f.R, f.computed)]
+    if f.P:
+        parts.append((h, f.H, np.where(f.alive, f.P, 0)))
+    for operand, length, rows in parts:
         for wb, ab in sorted({(int(a), int(b)) for a, b in zip(w[f.alive], operand[f.alive])}, reverse=True):
             sel = f.alive & (w == wb) & (operand == ab)
             key = f"mac.{wb}x{ab}"
-            out[key] = out.get(key, 0) + (np.where(sel, f.computed, 0) * length).sum(axis=1)
+            out[key] = out.get(key, 0) + (np.where(sel, rows, 0) * length).sum(axis=1)
     return out
 
 
@@ -131,26 +153,28 @@ def _read_width(ws: list[np.ndarray], rule: str, axis) -> np.ndarray:
 def _weight_bytes(f: DirectionFacts) -> dict[str, np.ndarray]:
     """``weight_bytes`` (the batch step's reads), ``seq_weight_bytes`` (each running sequence's step
     as if it ran alone) and, when neurons were skipped, ``memo.weight_bytes_skipped``."""
-    N, active = f.D + f.H, (f.n > 0).astype(np.int64)
+    N, active, PH = f.D + f.R, (f.n > 0).astype(np.int64), f.P * f.H  # PH: projection weights
     ws = [p[0] for p in f.widths]
     # batch: the widths any running sequence used in any pass, over the rows any of them computed
     per_step = _read_width(ws, f.weight_read, axis=(0, 2)) if f.B else np.zeros(f.T, np.int64)
-    wbytes = active * _ceil8(f.rows_read * N * per_step + f.bias_bits)
+    wbytes = active * _ceil8((f.rows_read * N + PH) * per_step + f.bias_bits)
     # one sequence: its own rows at its own widths, biases included
     per_seq = _read_width(ws, f.weight_read, axis=0)
-    seq = np.where(f.alive, _ceil8(f.computed * N * per_seq + f.bias_bits), 0).sum(axis=1)
+    seq = np.where(f.alive, _ceil8((f.computed * N + PH) * per_seq + f.bias_bits), 0).sum(axis=1)
     out = {"weight_bytes": wbytes, "seq_weight_bytes": seq}
     if f.skips_rows:  # what the same step would have read with every row, at the same widths
-        out["memo.weight_bytes_skipped"] = active * _ceil8(f.GH * N * per_step + f.bias_bits) - wbytes
+        out["memo.weight_bytes_skipped"] = active * _ceil8((f.GH * N + PH) * per_step + f.bias_bits) - wbytes
     return out
 
 
 def _act_bytes(f: DirectionFacts) -> np.ndarray:
-    """GEMM operand bytes (x_t and h_{t-1}) of every sequence and pass, at the widths used."""
+    """GEMM operand bytes (x_t, h_{t-1} and a projection's H unprojected outputs) of every sequence
+    and pass, at the widths used."""
     tot = np.zeros(f.T, np.int64)
+    extra = f.H if f.P else 0
     for w, x, h in f.widths:
         ran = (w > 0) & (x > 0)
-        tot += np.where(ran, _ceil8(f.D * x + f.H * h), 0).sum(axis=1)
+        tot += np.where(ran, _ceil8(f.D * x + (f.R + extra) * h), 0).sum(axis=1)
     return tot
 
 
@@ -158,7 +182,7 @@ def _vector_ops(f: DirectionFacts) -> dict[str, np.ndarray]:
     """Activation-unit evaluations (one per gate neuron, plus tanh(c) for the LSTM) less those a
     reused output made unnecessary; element-wise operations of the state update."""
     n, H, s = f.n, f.H, SIGMOID_GATES[f.cell]
-    tanh_per_row = (f.G - s) * H + (H if f.cell == "lstm" else 0)
+    tanh_per_row = 0 if f.cell == "rnn_relu" else (f.G - s) * H + (H if f.cell == "lstm" else 0)
     out = {"act.sigmoid": n * s * H - f.act_skipped["sigmoid"], "act.tanh": n * tanh_per_row - f.act_skipped["tanh"]}
     out.update({k: n * v * H for k, v in ELTWISE[f.cell].items()})
     return out

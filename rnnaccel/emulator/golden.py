@@ -62,7 +62,7 @@ def make_golden(
     cfgs = per_layer_configs(cfg if cfg is not None else DatapathConfig(), layers)
     g = torch.Generator().manual_seed(seed)
     m = (LSTM if cell == "lstm" else GRU)(
-        input_size, hidden_size, layers, bidirectional=bidirectional, mode="emulate", datapath=cfgs
+        input_size, hidden_size, layers, bidirectional=bidirectional, batch_first=True, mode="emulate", datapath=cfgs
     )
     _random_parameters(m, g, weight_scale)
     x = torch.randn(batch, steps, input_size, generator=g, dtype=torch.float64).float()

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from ..emulator.gates import GATES
+from ..errors import RnnaccelError
 from ..emulator.trace import LayerTrace
 from .pricing import PriceBook
 from .report import Ledger
@@ -35,9 +36,16 @@ INFO_COUNTERS = ("precision.bits", "memo.reused", "memo.computed", "memo.weight_
 INFO_PREFIXES = ("sat.", "precision.steps_at_")  # informational counters, not priced
 
 
+#: cells the cost model prices (the emulator also runs Elman RNN cells: not priced, refused here)
+PRICED_CELLS = ("lstm", "gru")
+
+
 def gates(cell: str) -> int:
-    if cell not in GATES:
-        raise ValueError(f"cell {cell!r} unknown to the cost model; choose one of {', '.join(GATES)}")
+    if cell not in PRICED_CELLS:
+        raise RnnaccelError(
+            f"the cost model prices LSTM and GRU layers only; a trace of {cell!r} layers cannot be priced "
+            f"(run it for accuracy and counts, or price an LSTM/GRU model)"
+        )
     return GATES[cell]
 
 
@@ -45,6 +53,11 @@ class Reader:
     """Reads counters of one LayerTrace as float64 arrays and remembers which ones were used."""
 
     def __init__(self, lt: LayerTrace):
+        if "proj.mac" in lt.counters:  # an LSTM with proj_size: its third GEMM has no pricing rule
+            raise RnnaccelError(
+                f"the cost model does not price LSTM projections (proj_size): {lt.key} has a projection GEMM; "
+                f"price a model without proj_size"
+            )
         self.lt = lt
         self.used: set[str] = set()
 

@@ -88,7 +88,13 @@ class SentimentLSTM(OnDatapath, nn.Module):
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=0)
         self.rnn = LSTM(
-            c.embed_dim, c.hidden_size, c.num_layers, bidirectional=c.bidirectional, mode=mode, datapath=datapath
+            c.embed_dim,
+            c.hidden_size,
+            c.num_layers,
+            bidirectional=c.bidirectional,
+            batch_first=True,
+            mode=mode,
+            datapath=datapath,
         )
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_classes)
@@ -110,7 +116,7 @@ class SentimentLSTM(OnDatapath, nn.Module):
         x = self.drop(self.embed(tokens))  # (B, T, E)
         if self.mode == "emulate":
             return self._forward_emulate(x, lengths, trace)
-        out, (h_n, _) = self.rnn(x, lengths)  # out (B, T, dirs*H), h_n (layers*dirs, B, H)
+        out, (h_n, _) = self.rnn(x, lengths=lengths)  # out (B, T, dirs*H), h_n (layers*dirs, B, H)
         return self.head(self.drop(self._pool(out, h_n, lengths)))
 
     def _pool(self, out: Tensor, h_n: Tensor, lengths: Tensor) -> Tensor:

@@ -143,7 +143,7 @@ class SpeechRecognizer(OnDatapath, nn.Module):
         c = config
         dirs = 2 if c.bidirectional else 1
         self.rnn = CELLS[c.cell](
-            c.n_feats * c.stack, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional
+            c.n_feats * c.stack, c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional, batch_first=True
         )
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(dirs * c.hidden_size, c.vocab_size)
@@ -163,11 +163,11 @@ class SpeechRecognizer(OnDatapath, nn.Module):
         x, out_len = stack_frames(features, lengths, self.config.stack, self.config.stride)
         x = self.drop(x)
         if self.mode == "emulate":
-            y, _ = self.rnn(x, out_len, trace=trace)
+            y, _ = self.rnn(x, lengths=out_len, trace=trace)
         elif self.mode == "float" and self.fast_float:
             y = torch_float_rnn(self.rnn, x, out_len)
         else:
-            y, _ = self.rnn(x, out_len)
+            y, _ = self.rnn(x, lengths=out_len)
         logits = self.head(self.drop(y))  # (B, T', V)
         return logits.log_softmax(dim=-1), out_len
 

@@ -98,8 +98,8 @@ class Translator(OnDatapath, nn.Module):
         self.config = c = config
         self.src_emb = nn.Embedding(c.src_vocab, c.emb_size, padding_idx=PAD)
         self.tgt_emb = nn.Embedding(c.tgt_vocab, c.emb_size, padding_idx=PAD)
-        self.encoder = LSTM(c.emb_size, c.enc_hidden, num_layers=c.enc_layers, bidirectional=True)
-        self.decoder = LSTM(c.emb_size, c.dec_hidden, num_layers=c.dec_layers)
+        self.encoder = LSTM(c.emb_size, c.enc_hidden, num_layers=c.enc_layers, bidirectional=True, batch_first=True)
+        self.decoder = LSTM(c.emb_size, c.dec_hidden, num_layers=c.dec_layers, batch_first=True)
         self.attn = nn.Linear(2 * c.enc_hidden, c.dec_hidden, bias=False)
         self.combine = nn.Linear(2 * c.enc_hidden + c.dec_hidden, c.emb_size, bias=False)
         self.out = nn.Linear(c.emb_size, c.tgt_vocab)
@@ -124,8 +124,8 @@ class Translator(OnDatapath, nn.Module):
         if rnn.mode == "float" and self.fast_float:
             return torch_float_rnn(rnn, x, lengths)
         if rnn.mode == "emulate":
-            return rnn(x, lengths, trace=trace)[0]
-        return rnn(x, lengths)[0]
+            return rnn(x, lengths=lengths, trace=trace)[0]
+        return rnn(x, lengths=lengths)[0]
 
     def encode(self, src: Tensor, src_len: Tensor, trace: Trace | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """``src`` (B, S) ids, ``src_len`` (B,) -> ``(memory (B,S,2He), keys (B,S,Hd), mask (B,S) bool)``."""
@@ -184,8 +184,8 @@ class Translator(OnDatapath, nn.Module):
         x = self.tgt_emb(prev).unsqueeze(1)  # (N, 1, E)
         ones = torch.ones(prev.shape[0], dtype=torch.int64, device=prev.device)
         if self.decoder.mode == "emulate":
-            out, state = self.decoder(x, ones, hx=state, trace=trace)
+            out, state = self.decoder(x, state, lengths=ones, trace=trace)
         else:
-            out, state = self.decoder(x, ones, hx=state)
+            out, state = self.decoder(x, state, lengths=ones)
         att, _ = self.attend(out, memory, keys, mask)
         return self.logits(att[:, 0]).log_softmax(dim=-1), state

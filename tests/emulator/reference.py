@@ -118,19 +118,20 @@ def dot(row, vec):
     return sum(a * b for a, b in zip(row, vec))
 
 
-def lstm_sequence(W_ih, W_hh, b, xs, cfg, site_base=0, h0=None, c0=None):
+def lstm_sequence(W_ih, W_hh, b, xs, cfg, site_base=0, h0=None, c0=None, W_hr=None):
     """One LSTM direction over one sequence. Weights in PyTorch row order [i, f, g, o] as ints,
-    ``b`` the merged bias ints; ``xs``: list of input-format int vectors. Returns per-step
-    (h, c, [i, f, g, o]) and saturation counts."""
+    ``b`` the merged bias ints; ``xs``: list of input-format int vectors; ``W_hr``: the projection
+    (P rows of H ints) or None. Returns per-step (h, c, [i, f, g, o]) and saturation counts;
+    with a projection ``h`` is the projected state (P entries)."""
     F = cfg["fmt"]
-    H = len(W_hh[0])
+    H = len(W_hh) // 4
     fw, fx, fh, fb = F["weight"][1], F["input"][1], F["hidden"][1], F["bias"][1]
     fz, fa, fc = F["preact"][1], F["act"][1], F["cell"][1]
     Fa = fw + max(fx, fh)
     acc_fmt = (cfg["acc_bits"], Fa)
     mode, seed = cfg["rounding"], cfg["seed"]
     order = list(range(0, H)) + list(range(H, 2 * H)) + list(range(3 * H, 4 * H)) + list(range(2 * H, 3 * H))
-    h = list(h0) if h0 else [0] * H
+    h = list(h0) if h0 else [0] * len(W_hh[0])
     c = list(c0) if c0 else [0] * H
     cnt, steps = {}, []
     for t, x in enumerate(xs):
@@ -165,7 +166,62 @@ def lstm_sequence(W_ih, W_hh, b, xs, cfg, site_base=0, h0=None, c0=None):
             sat(rshift(o[j] * tc[j], 2 * fa - fh, mode, seed, site_base + 2, t, j), F["hidden"], cnt, "hidden")
             for j in range(H)
         ]
+        if W_hr is not None:  # the projection: a third dot product, rounded at point 14, class proj
+            h = [
+                sat(
+                    rshift(
+                        sat(dot(row, h) << (Fa - fw - fh), acc_fmt, cnt, "acc"),
+                        Fa - fh,
+                        mode,
+                        seed,
+                        site_base + 14,
+                        t,
+                        k,
+                    ),
+                    F["hidden"],
+                    cnt,
+                    "proj",
+                )
+                for k, row in enumerate(W_hr)
+            ]
         steps.append((list(h), list(c), i + f + g + o))
+    return steps, cnt
+
+
+def rnn_sequence(W_ih, W_hh, b, xs, cfg, nonlinearity, site_base=0, h0=None):
+    """One Elman RNN direction over one sequence: ``z = sat_preact(rshift(sat_acc(W_ih x + W_hh h +
+    b)))``; tanh: ``h = sat_hidden(rshift(tanh-unit(z), fa - fh))``; relu: ``h =
+    sat_hidden(rshift(max(0, z), fz - fh))``. Returns per-step (h, None, [a]) and saturation counts."""
+    F = cfg["fmt"]
+    H = len(W_hh)
+    fw, fx, fh, fb = F["weight"][1], F["input"][1], F["hidden"][1], F["bias"][1]
+    fz, fa = F["preact"][1], F["act"][1]
+    Fa = fw + max(fx, fh)
+    acc_fmt = (cfg["acc_bits"], Fa)
+    mode, seed = cfg["rounding"], cfg["seed"]
+    h = list(h0) if h0 else [0] * H
+    cnt, steps = {}, []
+    for t, x in enumerate(xs):
+        a = []
+        for j in range(H):
+            acc = (dot(W_ih[j], x) << (Fa - fw - fx)) + (dot(W_hh[j], h) << (Fa - fw - fh)) + (b[j] << (Fa - fb))
+            z = sat(
+                rshift(sat(acc, acc_fmt, cnt, "acc"), Fa - fz, mode, seed, site_base + 0, t, j),
+                F["preact"],
+                cnt,
+                "preact",
+            )
+            a.append(
+                act("tanh", z, F["preact"], F["act"], cfg, site_base + 4, t, j, cnt)
+                if nonlinearity == "tanh"
+                else max(0, z)
+            )
+        f_from = fa if nonlinearity == "tanh" else fz
+        h = [
+            sat(rshift(v, f_from - fh, mode, seed, site_base + 2, t, j), F["hidden"], cnt, "hidden")
+            for j, v in enumerate(a)
+        ]
+        steps.append((list(h), None, a))
     return steps, cnt
 
 
@@ -220,22 +276,27 @@ def gru_sequence(W_ih, W_hh, bx, bh, xs, cfg, site_base=0, h0=None):
     return steps, cnt
 
 
-def quantize_params(cell, w_ih, w_hh, b_ih, b_hh, cfg, site):
+def quantize_params(cell, w_ih, w_hh, b_ih, b_hh, cfg, site, w_hr=None):
     """A direction's float parameters (PyTorch layout, nested lists) -> ints in PyTorch row order:
-    ``(W_ih, W_hh, b_x, b_h)``. The dither index ``j`` of a weight is its column, of a bias entry its
-    index in PyTorch order (before the LSTM gate permutation); ``step`` is 0."""
+    ``(W_ih, W_hh, b_x, b_h)`` (and ``W_hr`` last when a projection is given, at point ``site + 4``,
+    i.e. 13). The dither index ``j`` of a weight is its column, of a bias entry its index in
+    PyTorch order (before the LSTM gate permutation); ``step`` is 0."""
     F, mode, seed = cfg["fmt"], cfg["rounding"], cfg["seed"]
-    H = len(w_hh[0])
+    H = len(w_hh) // {"lstm": 4, "gru": 3}.get(cell, 1)
     qm = lambda M: [[quantize_real(v, F["weight"], mode, seed, site, j) for j, v in enumerate(row)] for row in M]
     qv = lambda v: [quantize_real(x, F["bias"], mode, seed, site, j) for j, x in enumerate(v)]
     b_ih = b_ih if b_ih is not None else [0.0] * len(w_ih)
     b_hh = b_hh if b_hh is not None else [0.0] * len(w_ih)
-    if cell == "lstm":
+    if cell != "gru":  # LSTM, Elman RNN: one merged bias
         bx, bh = [a + b for a, b in zip(b_ih, b_hh)], [0.0] * len(b_ih)
     else:  # r, z merged; n keeps b_in (x part) and b_hn (gated by r) apart
         bx = [a + b for a, b in zip(b_ih[: 2 * H], b_hh[: 2 * H])] + list(b_ih[2 * H :])
         bh = [0.0] * (2 * H) + list(b_hh[2 * H :])
-    return qm(w_ih), qm(w_hh), qv(bx), qv(bh)
+    out = (qm(w_ih), qm(w_hh), qv(bx), qv(bh))
+    if w_hr is None:
+        return out
+    qr = [[quantize_real(v, F["weight"], mode, seed, site + 4, j) for j, v in enumerate(row)] for row in w_hr]
+    return out + (qr,)
 
 
 def requantize(v, fmt_from, fmt_to, cfg, site, cnt):
@@ -247,7 +308,7 @@ def requantize(v, fmt_from, fmt_to, cfg, site, cnt):
 
 
 def stack_sequence(cell, weights, cfgs, xs, h0=None, c0=None):
-    """A whole stack over one sequence. ``weights[l][d]`` = ``(W_ih, W_hh, b_x, b_h)`` ints in PyTorch
+    """A whole stack over one sequence. ``weights[l][d]`` = ``(W_ih, W_hh, b_x, b_h[, W_hr])`` ints in PyTorch
     row order; ``cfgs[l]``: the layer's reference config; ``xs``: layer 0's input-format ints (the
     sequence's own length); ``h0``/``c0``: ``[l][d]`` int lists or None (zeros).
 
@@ -262,15 +323,17 @@ def stack_sequence(cell, weights, cfgs, xs, h0=None, c0=None):
             cur = [requantize(v, prev, cfg["fmt"]["input"], cfg, 64 * layer + 10, n_in) for v in cur]
         rec = {"x": cur, "sat": n_in}
         cnt["input"] = cnt.get("input", 0) + n_in.get("input", 0)
-        for d, (W_ih, W_hh, bx, bh) in enumerate(weights[layer]):
+        for d, (W_ih, W_hh, bx, bh, *W_hr) in enumerate(weights[layer]):
             seq = cur if d == 0 else cur[::-1]
             site_base = (2 * layer + d) * 32
             h_init = h0[layer][d] if h0 is not None else None
             if cell == "lstm":
                 c_init = c0[layer][d] if c0 is not None else None
-                steps, n = lstm_sequence(W_ih, W_hh, bx, seq, cfg, site_base, h_init, c_init)
-            else:
+                steps, n = lstm_sequence(W_ih, W_hh, bx, seq, cfg, site_base, h_init, c_init, *W_hr)
+            elif cell == "gru":
                 steps, n = gru_sequence(W_ih, W_hh, bx, bh, seq, cfg, site_base, h_init)
+            else:
+                steps, n = rnn_sequence(W_ih, W_hh, bx, seq, cfg, cell.split("_")[1], site_base, h_init)
             for k, v in n.items():
                 cnt[k] = cnt.get(k, 0) + v
             rec[d], rec[("sat", d)] = (steps if d == 0 else steps[::-1]), n

@@ -17,8 +17,8 @@ MODES = ("float", "fakequant", "emulate")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("lengths", [None, torch.zeros(0, dtype=torch.long)])
 def test_a_batch_of_size_zero_gives_empty_outputs(cls, mode, lengths):
-    m = cls(3, 4, num_layers=2, bidirectional=True, mode=mode)
-    out, state = m(torch.zeros(0, 5, 3), lengths)
+    m = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True, mode=mode)
+    out, state = m(torch.zeros(0, 5, 3), lengths=lengths)
     h_n = state[0] if cls is LSTM else state
     assert out.shape == (0, 5, 8) and h_n.shape == (4, 0, 4)
     if cls is LSTM:
@@ -34,13 +34,13 @@ def test_from_torch_honours_batch_first_false(torch_cls, cls, mode):
     assert ours.batch_first is False
     x = torch.randn(7, 2, 3)
     lengths = torch.tensor([7, 4])
-    out, state = ours(x, lengths)
+    out, state = ours(x, lengths=lengths)
     ref, ref_state = (
         cls.from_torch(torch_cls(3, 5, num_layers=2, bidirectional=True, batch_first=True), mode=mode),
         None,
     )
     ref.load_state_dict(ours.state_dict())
-    ref_out, ref_state = ref(x.transpose(0, 1), lengths)
+    ref_out, ref_state = ref(x.transpose(0, 1), lengths=lengths)
     assert out.shape == (7, 2, 10) and torch.equal(out, ref_out.transpose(0, 1))
     h, rh = (state[0], ref_state[0]) if cls is LSTM else (state, ref_state)
     assert torch.equal(h, rh)

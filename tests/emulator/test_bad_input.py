@@ -8,7 +8,7 @@ from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt
 
 @pytest.fixture(params=["float", "fakequant", "emulate"])
 def model(request):
-    return LSTM(4, 6, num_layers=2, mode=request.param)
+    return LSTM(4, 6, num_layers=2, batch_first=True, mode=request.param)
 
 
 def test_wrong_feature_size(model):
@@ -17,20 +17,22 @@ def test_wrong_feature_size(model):
 
 
 def test_wrong_rank(model):
-    with pytest.raises(ValueError, match="expects input"):
-        model(torch.randn(3, 4))
+    with pytest.raises(ValueError, match="Expected input to be 2D or 3D, got 4D"):
+        model(torch.randn(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="Expected input to be 2D or 3D, got 1D"):
+        model(torch.randn(4))
 
 
 def test_lengths_longer_than_tensor(model):
     with pytest.raises(ValueError, match="exceeds the input's time dimension 3"):
-        model(torch.randn(2, 3, 4), torch.tensor([3, 5]))
+        model(torch.randn(2, 3, 4), lengths=torch.tensor([3, 5]))
 
 
 def test_lengths_shape_and_values(model):
     with pytest.raises(ValueError, match=r"lengths must have shape \(2,\)"):
-        model(torch.randn(2, 3, 4), torch.tensor([3]))
+        model(torch.randn(2, 3, 4), lengths=torch.tensor([3]))
     with pytest.raises(ValueError, match="lengths must be >= 1"):
-        model(torch.randn(2, 3, 4), torch.tensor([3, 0]))
+        model(torch.randn(2, 3, 4), lengths=torch.tensor([3, 0]))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
@@ -43,14 +45,14 @@ def test_nan_inf_input(model, bad):
 
 def test_nan_in_padding_is_ignored():
     torch.manual_seed(0)
-    m = GRU(4, 6, mode="emulate")  # (float / fakequant refuse any NaN in the tensor)
+    m = GRU(4, 6, batch_first=True, mode="emulate")  # (float / fakequant refuse any NaN in the tensor)
     x = torch.randn(2, 3, 4)
-    clean, _ = m(x, torch.tensor([3, 2]))
+    clean, _ = m(x, lengths=torch.tensor([3, 2]))
     x[1, 2] = float("nan")
-    y, h = m(x, torch.tensor([3, 2]))
+    y, h = m(x, lengths=torch.tensor([3, 2]))
     assert torch.isfinite(y).all() and torch.isfinite(h).all()
     assert torch.equal(y, clean) and y[1, 2].abs().sum() == 0  # padding stays zero, nothing else moves
-    alone, _ = m(x[1:, :2], torch.tensor([2]))
+    alone, _ = m(x[1:, :2], lengths=torch.tensor([2]))
     assert torch.equal(y[1, :2], alone[0])
 
 

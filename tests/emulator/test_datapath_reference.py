@@ -6,7 +6,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rnnaccel.emulator import GRU, LSTM, DatapathConfig, Fmt, Rounding
+from rnnaccel.emulator import GRU, LSTM, RNN, DatapathConfig, Fmt, Rounding
 
 from . import reference as ref
 
@@ -159,3 +159,88 @@ def test_saturation_is_exercised():
         res = m.emulate(torch.randn(2, 5, 3) * 30)
         seen |= {k for k, v in res.saturations.items() if v > 0}
     assert {"input", "acc", "preact", "cell"} <= seen, seen
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(
+    cfg=configs(),
+    kind=st.sampled_from(["rnn_tanh", "rnn_relu", "lstm_proj"]),
+    D=st.integers(1, 4),
+    H=st.integers(2, 5),
+    T=st.integers(1, 5),
+    B=st.integers(1, 3),
+    wscale=st.sampled_from([0.5, 2.0, 8.0]),
+    xscale=st.sampled_from([1.0, 4.0, 40.0]),
+    init=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_rnn_and_projection_equal_reference(cfg, kind, D, H, T, B, wscale, xscale, init, seed):
+    """Elman RNN cells (tanh, relu) and the LSTM projection (docs/datapath.md §5a, §6a), with or
+    without a real initial state, bit for bit against the plain-int reference; saturations per class."""
+    g = torch.Generator().manual_seed(seed)
+    P = max(1, H // 2) if kind == "lstm_proj" else 0
+    m = (
+        LSTM(D, H, proj_size=P, mode="emulate", datapath=cfg)
+        if P
+        else RNN(D, H, nonlinearity=kind[4:], mode="emulate", datapath=cfg)
+    )
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * wscale)
+    x = (torch.rand(B, T, D, generator=g) * 2 - 1) * xscale
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    R = P or H
+    h0 = (torch.rand(1, B, R, generator=g) * 2 - 1) * 1.5 if init else None
+    c0 = (torch.rand(1, B, H, generator=g) * 2 - 1) * 4 if init and P else None
+    res = m.emulate(x, lengths, (h0, c0) if P else h0, record_internals=True)
+    rc = _ref_cfg(cfg)
+    F, mode, rseed = rc["fmt"], rc["rounding"], rc["seed"]
+    w_ih, w_hh, b_ih, b_hh = (p.detach().double().tolist() for p in m.params(0, 0))
+    w_hr = m.proj_weight(0, 0).detach().double().tolist() if P else None
+    qp = ref.quantize_params(m.cell, w_ih, w_hh, b_ih, b_hh, rc, 9, w_hr)
+    want_sat = {}
+    for b in range(B):
+        L = int(lengths[b])
+        xs = [
+            [
+                ref.quantize_real(float(v), F["input"], mode, rseed, 10, j, want_sat, "input")
+                for j, v in enumerate(x[b, t].double().tolist())
+            ]
+            for t in range(L)
+        ]
+        qh0 = (
+            [
+                ref.quantize_real(float(v), F["hidden"], mode, rseed, 11, j, want_sat, "hidden")
+                for j, v in enumerate(h0[0, b].tolist())
+            ]
+            if init
+            else None
+        )
+        qc0 = (
+            [
+                ref.quantize_real(float(v), F["cell"], mode, rseed, 12, j, want_sat, "cell")
+                for j, v in enumerate(c0[0, b].tolist())
+            ]
+            if c0 is not None
+            else None
+        )
+        if P:
+            steps, cnt = ref.lstm_sequence(qp[0], qp[1], qp[2], xs, rc, 0, qh0, qc0, qp[4])
+        else:
+            steps, cnt = ref.rnn_sequence(qp[0], qp[1], qp[2], xs, rc, kind[4:], 0, qh0)
+        for k, v in cnt.items():
+            want_sat[k] = want_sat.get(k, 0) + v
+        assert _ints(res.internals[(0, 0)]["h"][b, :L]) == [s[0] for s in steps], f"h differs (seq {b})"
+        if not P:
+            assert _ints(res.internals[(0, 0)]["gates"][b, :L]) == [s[2] for s in steps], (
+                f"activations differ (seq {b})"
+            )
+        else:
+            assert _ints(res.internals[(0, 0)]["cells"][b, :L]) == [s[1] for s in steps], f"c differs (seq {b})"
+            assert [int(v) for v in res.c_n[0, b]] == steps[-1][1]
+        assert [int(v) for v in res.h_n[0, b]] == steps[-1][0]
+    for k in ("input", "acc", "preact", "cell", "hidden") + (("proj",) if P else ()):
+        assert res.saturations[k] == want_sat.get(k, 0), (
+            f"saturation count {k}: {res.saturations[k]} vs {want_sat.get(k, 0)}"
+        )
+    assert want_sat.get("act", 0) == 0

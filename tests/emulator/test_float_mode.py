@@ -18,7 +18,7 @@ def test_float_equals_torch(cell, layers, bidir):
     lengths = torch.tensor([9, 3, 7, 1])
     po, hr = ref(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
     want, _ = pad_packed_sequence(po, batch_first=True, total_length=9)
-    got, hg = m(x, lengths)
+    got, hg = m(x, lengths=lengths)
     assert (got - want).abs().max() <= 1e-6
     if cell == "lstm":
         assert (hg[0] - hr[0]).abs().max() <= 1e-6 and (hg[1] - hr[1]).abs().max() <= 1e-6

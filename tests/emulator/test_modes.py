@@ -32,8 +32,8 @@ def test_fakequant_tracks_emulation_and_trains():
 
 
 def test_emulation_cache_follows_parameter_updates():
-    m = LSTM(2, 3, mode="emulate")
-    x = torch.randn(1, 3, 2)
+    m = LSTM(2, 3, batch_first=True, mode="emulate")
+    x = torch.randn(1, 3, 2)  # 3 steps: the recurrent weights matter
     a = m(x)[0]
     with torch.no_grad():
         m.weight_hh_l0.mul_(-1)

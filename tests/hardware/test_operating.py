@@ -117,14 +117,14 @@ def test_intermediate_memory_spill_is_charged_and_reported(make_lt, make_trace):
 def test_evaluator_batch_size_changes_no_figure():
     """The same sequences evaluated in one batch, in batches of 2 and one at a time: every figure equal."""
     torch.manual_seed(0)
-    m = LSTM(12, 16, num_layers=2, bidirectional=True, mode="emulate")
+    m = LSTM(12, 16, num_layers=2, bidirectional=True, batch_first=True, mode="emulate")
     x = torch.randn(5, 9, 12)
     lengths = torch.tensor([9, 7, 7, 4, 2])
     reports = []
     for bs in (5, 2, 1):
         tr = Trace()
         for i in range(0, 5, bs):
-            m(x[i : i + bs], lengths[i : i + bs], trace=tr)
+            m(x[i : i + bs], lengths=lengths[i : i + bs], trace=tr)
         for hw in ("epur", "tpu"):
             reports.append((bs, hw, estimate(tr, hw)))
     for hw in ("epur", "tpu"):

@@ -74,10 +74,10 @@ def test_emulated_stepwise_decoder_equals_whole_sequence():
     src, src_len, tgt_in, _, tgt_len = batch()
     memory, keys, mask = model.encode(src, src_len)
     full = torch.ones_like(tgt_len) * tgt_in.shape[1]
-    whole, _ = model.decoder(model.tgt_emb(tgt_in), full)
+    whole, _ = model.decoder(model.tgt_emb(tgt_in), lengths=full)
     state, steps = None, []
     for t in range(tgt_in.shape[1]):
-        out, state = model.decoder(model.tgt_emb(tgt_in[:, t : t + 1]), torch.ones_like(tgt_len), hx=state)
+        out, state = model.decoder(model.tgt_emb(tgt_in[:, t : t + 1]), state, lengths=torch.ones_like(tgt_len))
         steps.append(out)
     assert torch.equal(torch.cat(steps, dim=1), whole)
 
