@@ -13,6 +13,7 @@ _LAZY = {
     "set_mode": "rnnaccel.emulator.convert",
     "recurrent_modules": "rnnaccel.emulator.convert",
     "calibrate": "rnnaccel.emulator.calibrate",
+    "session": "rnnaccel.emulator.session",
 }
 
 

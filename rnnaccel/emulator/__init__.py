@@ -3,6 +3,7 @@
 Public API::
 
     from rnnaccel.emulator import LSTM, GRU, RNN, LSTMCell, GRUCell, RNNCell, DatapathConfig, Fmt, Rounding, Trace
+    from rnnaccel.emulator import convert, calibrate, session, set_mode
 
 The modules are drop-in replacements for their ``torch.nn`` counterparts (same constructor,
 parameters, ``forward`` and return values) with the emulator's options as keywords.
@@ -14,6 +15,7 @@ from .layers import GRU, LSTM, MODES, RNN, GRUCell, LSTMCell, RecurrentStack, RN
 from .trace import LayerTrace, Trace
 from .convert import convert, recurrent_modules, set_mode
 from .calibrate import CalibrationReport, calibrate
+from .session import Session, session
 
 __all__ = [
     "DatapathConfig",
@@ -38,4 +40,6 @@ __all__ = [
     "recurrent_modules",
     "calibrate",
     "CalibrationReport",
+    "session",
+    "Session",
 ]

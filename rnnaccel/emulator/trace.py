@@ -31,8 +31,13 @@ Counter names (all counts are for the whole batch at that step):
 ``act.tanh``               tanh evaluations of the activation unit
 ``eltwise.mul``            element-wise multiplications (cell/hidden update, GRU gating)
 ``eltwise.add``            element-wise additions/subtractions (incl. bias adds)
+``eltwise.max``            element-wise comparisons (the ReLU RNN's ``max(0, z)``)
+``proj.mac``               the MACs of an LSTM projection ``h = W_hr m`` (``P * H`` per running
+                           sequence; they are inside ``mac.*`` too, named so that a cost model
+                           without a rule for projections can refuse the trace)
 ``sat.<class>``            saturations at a narrowing step into tensor class ``<class>``
                            (``input``, ``acc``, ``preact``, ``cell``, ``hidden``, ``act``)
+``sat.proj``               saturations narrowing a projection's output into the hidden format
 =========================  ====================================================================
 
 Every counter above the second table is derived in one place from the facts the datapath and the

@@ -209,3 +209,51 @@ def test_old_trace_without_module_reads_as_unnamed():
     assert "module" not in d["layers"][0]  # unnamed traces are written as before
     back = Trace.from_dict(d)
     assert back.layers[0].module == "" and back.layers[0].key == "L0.d0"
+
+
+CELL_CLASSES = {"lstm": ("LSTMCell", LSTM), "gru": ("GRUCell", GRU)}
+
+
+def _cell_and_stack(cell, D=6, H=8, seed=5):
+    """An emulator cell and a 1-layer batch-first stack with the same weights."""
+    import rnnaccel.emulator as E
+
+    torch.manual_seed(seed)
+    c = getattr(E, CELL_CLASSES[cell][0])(D, H, mode="emulate")
+    s = CELL_CLASSES[cell][1](D, H, batch_first=True, mode="emulate")
+    s.load_state_dict({f"{k}_l0": v for k, v in c.state_dict().items()})
+    return c, s
+
+
+def _cell_loop(c, x, state=None):
+    """A decoder loop over a cell: one call per step, the state fed back."""
+    outs = []
+    for t in range(x.shape[1]):
+        state = c(x[:, t], state)
+        outs.append(state[0] if isinstance(state, tuple) else state)
+    return torch.stack(outs, dim=1), state
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cell_decoder_loop_in_session(cell):
+    """A cell called once per token reuses inside a session (exactly as the whole sequence through
+    the same weights as a stack) and, at threshold 0, is bit-identical to plain emulation."""
+    c, s = _cell_and_stack(cell)
+    x = _x(3, 9)
+    plain, _ = _cell_loop(c, x)
+    with session(c, memo=MemoConfig(predictor="bnn", theta=0.0), precision=PrecisionConfig(mode="static")):
+        zero, _ = _cell_loop(c, x)
+    assert torch.equal(zero, plain)
+    ref_tr, tr = Trace(), Trace()
+    ref_out, _ = _whole(s, x, [memo_factory(MEMO)], ref_tr)
+    with session(c, memo=MEMO, trace=tr):
+        got, _ = _cell_loop(c, x)
+    reused = memo_stats(tr)["total"]["reused"]
+    assert reused > 0 and reused == memo_stats(ref_tr)["total"]["reused"]
+    assert torch.equal(got, ref_out)
+    assert [lt.steps for lt in tr] == [9]
+    with session(c, memo=MEMO, trace=Trace()) as sess:  # a reset row starts over: its reuse restarts
+        _cell_loop(c, x[:, :4])
+        sess.reset(c)
+        again, _ = _cell_loop(c, x)
+    assert torch.equal(again, got)
