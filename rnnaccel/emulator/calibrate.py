@@ -52,7 +52,6 @@ import inspect
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
 import torch
@@ -60,7 +59,6 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..errors import RnnaccelError
-from . import layers
 from .activation import ActivationUnit
 from .config import TENSOR_CLASSES, DatapathConfig
 from .convert import recurrent_modules
@@ -182,7 +180,6 @@ def parameter_ranges(m: Any, stats: list[RangeStats]) -> None:
 
 
 # ------------------------------------------------------------------------------------- recording
-_NAMES = SimpleNamespace(**{c: c for c in CLASSES})  # a "config" whose formats are the class names
 
 
 @dataclass
@@ -224,58 +221,38 @@ def _detached(v):
 
 
 @contextmanager
-def _observing(mods: list[tuple[str, nn.Module]], obs: Observation, keep_calls: bool = True):
+def _observing(mods: list[tuple[str, Any]], obs: Observation, keep_calls: bool = True):
     """While active, every float forward of the modules in ``mods`` reports its tensor classes
-    into ``obs`` and its call (inputs, float output) is kept."""
-    current: list[Any] = [None]  # (name, module, direction calls so far)
-    orig = getattr(layers, "_float_direction", None)
-    if orig is None:  # pragma: no cover - guards a refactoring of layers.py
-        raise RuntimeError("calibrate: rnnaccel.emulator.layers has no _float_direction to observe")
-    sig = inspect.signature(orig)
+    into ``obs`` (through each module's ``observer`` hook) and its call (inputs, float output) is
+    kept."""
+    names = {id(m): name for name, m in mods}
 
-    def direction(*args, **kwargs):
-        if current[0] is None:
-            return orig(*args, **kwargs)
-        name, m, k = current[0]
-        current[0] = (name, m, k + 1)
-        st = obs.stats[name][min(k // _dirs(m), _layers(m) - 1)]
-        ba = sig.bind(*args, **kwargs)
-        a = ba.arguments
-        st.see("input", a["x"])
-        for cls, key in (("hidden", "h"), ("cell", "c")):
-            if a.get(key) is not None:
-                st.see(cls, a[key])  # the initial state: zeros, or the caller's hx
-
-        def record(t, cls):
-            if cls not in ("weight", "bias"):  # those are read from the parameters, merged
-                st.see(cls, t)
-            return t
-
-        a["cfg"], a["q"] = _NAMES, record
-        return orig(*ba.args, **ba.kwargs)
+    def see(m, layer: int, direction: int, cls: str, t: torch.Tensor) -> None:
+        if cls not in ("weight", "bias"):  # those are read from the parameters, merged
+            obs.stats[names[id(m)]][layer].see(cls, t)
 
     def pre(m, args, kwargs, name):
         if m.mode != "float":
             raise RnnaccelError(f"calibrate: module {name} switched to mode {m.mode!r} during the float passes")
-        current[0] = (name, m, 0)
 
     def post(m, args, kwargs, out, name):
-        current[0] = None
         obs.n_calls[name] += 1
         if not keep_calls:
             return
         kw = {k: _detached(v) for k, v in kwargs.items() if k != "trace"}
         obs.calls[name].append(_Call(_detached(args), kw, primary_output(out).detach().clone()))
 
-    handles = []
+    handles, saved = [], []
     for name, m in mods:
         handles.append(m.register_forward_pre_hook(lambda m, a, k, n=name: pre(m, a, k, n), with_kwargs=True))
         handles.append(m.register_forward_hook(lambda m, a, k, o, n=name: post(m, a, k, o, n), with_kwargs=True))
-    layers._float_direction = direction
+        saved.append(m.observer)
+        m.observer = see
     try:
         yield obs
     finally:
-        layers._float_direction = orig
+        for (_, m), was in zip(mods, saved):
+            m.observer = was
         for h in handles:
             h.remove()
 

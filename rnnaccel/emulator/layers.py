@@ -14,6 +14,13 @@ options are keywords only: ``mode=`` and ``datapath=`` in the constructor (and i
 zero past each length) and ``trace=`` (emulate mode: per-step action counts) in ``forward``.
 A batch of size 0 gives empty outputs in every mode.
 
+Recording hook: ``module.observer`` (default None) is called in float and fakequant mode as
+``observer(module, layer, direction, tensor_class, tensor)`` with every tensor the datapath would
+store, before it is rounded: per (layer, direction) first ``input`` (what the direction reads),
+``hidden`` and LSTM ``cell`` (the initial state: zeros or the caller's ``hx``), then at each step
+every rounding point's value (``weight``/``bias`` as the parameters, ``preact``, ``act``, ``cell``,
+``hidden``). :func:`rnnaccel.calibrate` records ranges through it; emulate mode does not call it.
+
 Modes (``module.mode``):
 - ``"float"``: the recurrence with PyTorch's equations in the parameters' dtype (equals
   ``torch.nn``); dropout between layers in training mode as ``torch.nn``.
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Callable
 
 import torch
 from torch import nn
@@ -41,9 +49,12 @@ from .emulate import EmulationResult, check_lengths, emulate_stack, reverse_with
 from .formats import Fmt, dequantize
 from .trace import Trace
 
-__all__ = ["RecurrentStack", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "MODES", "fake_quant"]
+__all__ = ["RecurrentStack", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "MODES", "Observer", "fake_quant"]
 
 MODES = ("float", "fakequant", "emulate")
+
+#: ``observer(module, layer, direction, tensor_class, tensor)``: see :attr:`RecurrentStack.observer`
+Observer = Callable[[nn.Module, int, int, str, torch.Tensor], None]
 NONLINEARITIES = ("tanh", "relu")
 
 
@@ -77,6 +88,7 @@ class RecurrentStack(nn.Module):
 
     cell = "lstm"
     torch_class: type = nn.LSTM  # the torch.nn counterpart (from_torch copies one)
+    observer: Observer | None = None  # see the module doc (recording hook)
 
     def __init__(
         self,
@@ -110,6 +122,7 @@ class RecurrentStack(nn.Module):
         self.mode = mode
         self.gemm = "auto"  # exact-GEMM backend of the emulator (same bits whichever)
         self.units: list = []  # technique unit factories (rnnaccel.emulator.hooks), emulate mode
+        self.observer: Observer | None = None  # float/fakequant: sees every datapath tensor (calibration)
         self.datapath = datapath if datapath is not None else DatapathConfig()
         self._int_cache = None
 
@@ -348,6 +361,21 @@ class RecurrentStack(nn.Module):
             state_is_int=False,
         )
 
+    def _rounding(
+        self, cfg: DatapathConfig, fq: bool, layer: int, d: int
+    ) -> Callable[[torch.Tensor, str], torch.Tensor]:
+        """``q(t, cls)``: ``t`` rounded onto ``cfg``'s format of tensor class ``cls`` (fakequant) or
+        unchanged (float), shown first to :attr:`observer` when one is set."""
+        seen = self.observer
+        if seen is None:
+            return (lambda t, cls: fake_quant(t, getattr(cfg, cls))) if fq else (lambda t, cls: t)
+
+        def q(t: torch.Tensor, cls: str) -> torch.Tensor:
+            seen(self, layer, d, cls, t)
+            return fake_quant(t, getattr(cfg, cls)) if fq else t
+
+        return q
+
     def _forward_float(self, x, lengths, h0, c0, fq: bool):
         B, T, _ = x.shape
         lengths = check_lengths(x, lengths)
@@ -358,19 +386,23 @@ class RecurrentStack(nn.Module):
         cur = (x * valid.unsqueeze(-1)).transpose(0, 1)  # (T, B, D)
         hn, cn = [], []
         for layer, cfg in enumerate(self.datapath):
-            q = (lambda t, f: fake_quant(t, f)) if fq else (lambda t, f: t)
             if layer > 0 and self.dropout > 0 and self.training:
                 cur = nn.functional.dropout(cur, self.dropout, training=True)  # torch.nn: between layers
             if fq:
-                cur = q(cur, cfg.input)
+                cur = fake_quant(cur, cfg.input)
             outs = []
             for d in range(dirs):
                 k = layer * dirs + d
                 xin = cur if d == 0 else reverse_within(cur, lengths)
                 h = h0[k] if h0 is not None else x.new_zeros(B, R)
                 c = (c0[k] if c0 is not None else x.new_zeros(B, H)) if self.cell == "lstm" else None
+                q = self._rounding(cfg, fq, layer, d)
+                if self.observer is not None:
+                    for cls, t in (("input", xin), ("hidden", h), ("cell", c)):
+                        if t is not None:
+                            self.observer(self, layer, d, cls, t)
                 o, h, c = _float_direction(
-                    self.cell, xin, lengths, *self.params(layer, d), h, c, cfg, q, w_hr=self.proj_weight(layer, d)
+                    self.cell, xin, lengths, *self.params(layer, d), h, c, q, w_hr=self.proj_weight(layer, d)
                 )
                 outs.append(o if d == 0 else reverse_within(o, lengths))
                 hn.append(h)
@@ -379,39 +411,40 @@ class RecurrentStack(nn.Module):
         return cur.transpose(0, 1), torch.stack(hn), (torch.stack(cn) if self.cell == "lstm" else None)
 
 
-def _float_direction(cell, x, lengths, w_ih, w_hh, b_ih, b_hh, h, c, cfg, q, w_hr=None):
-    """Float (optionally fake-quantized through ``q``) recurrence over (T, B, D), PyTorch equations.
+def _float_direction(cell, x, lengths, w_ih, w_hh, b_ih, b_hh, h, c, q, w_hr=None):
+    """Float (optionally fake-quantized) recurrence over (T, B, D), PyTorch equations. ``q(t, cls)``
+    is applied at every rounding point of the datapath, ``cls`` naming the tensor class stored there.
     ``w_hr``: the LSTM's projection (``h = W_hr (o * tanh(c))``)."""
     T, B, _ = x.shape
-    w_ih, w_hh = q(w_ih, cfg.weight), q(w_hh, cfg.weight)
-    w_hr = q(w_hr, cfg.weight) if w_hr is not None else None
-    b_ih = q(b_ih, cfg.bias) if b_ih is not None else 0.0
-    b_hh = q(b_hh, cfg.bias) if b_hh is not None else 0.0
+    w_ih, w_hh = q(w_ih, "weight"), q(w_hh, "weight")
+    w_hr = q(w_hr, "weight") if w_hr is not None else None
+    b_ih = q(b_ih, "bias") if b_ih is not None else 0.0
+    b_hh = q(b_hh, "bias") if b_hh is not None else 0.0
     gx = x @ w_ih.T + b_ih  # (T, B, G*H)
     outs = []
     alive = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1)  # (T, B, 1)
     for t in range(T):
         gh = h @ w_hh.T + b_hh
         if cell == "lstm":
-            zt = q(gx[t] + gh, cfg.preact)
+            zt = q(gx[t] + gh, "preact")
             i, f, g, o = zt.chunk(4, dim=1)
-            i, f, o = q(torch.sigmoid(i), cfg.act), q(torch.sigmoid(f), cfg.act), q(torch.sigmoid(o), cfg.act)
-            g = q(torch.tanh(g), cfg.act)
-            c_new = q(f * c + i * g, cfg.cell)
-            h_new = q(o * q(torch.tanh(c_new), cfg.act), cfg.hidden)
+            i, f, o = q(torch.sigmoid(i), "act"), q(torch.sigmoid(f), "act"), q(torch.sigmoid(o), "act")
+            g = q(torch.tanh(g), "act")
+            c_new = q(f * c + i * g, "cell")
+            h_new = q(o * q(torch.tanh(c_new), "act"), "hidden")
             if w_hr is not None:
-                h_new = q(h_new @ w_hr.T, cfg.hidden)
+                h_new = q(h_new @ w_hr.T, "hidden")
             c = torch.where(alive[t], c_new, c)
         elif cell == "gru":
             xr, xz, xn = gx[t].chunk(3, dim=1)
             hr, hz, hn_ = gh.chunk(3, dim=1)
-            r = q(torch.sigmoid(q(xr + hr, cfg.preact)), cfg.act)
-            z = q(torch.sigmoid(q(xz + hz, cfg.preact)), cfg.act)
-            n = q(torch.tanh(q(q(xn, cfg.preact) + r * q(hn_, cfg.preact), cfg.preact)), cfg.act)
-            h_new = q((1 - z) * n + z * h, cfg.hidden)
+            r = q(torch.sigmoid(q(xr + hr, "preact")), "act")
+            z = q(torch.sigmoid(q(xz + hz, "preact")), "act")
+            n = q(torch.tanh(q(q(xn, "preact") + r * q(hn_, "preact"), "preact")), "act")
+            h_new = q((1 - z) * n + z * h, "hidden")
         else:  # Elman: h = tanh(z) or relu(z)
-            zt = q(gx[t] + gh, cfg.preact)
-            h_new = q(q(torch.tanh(zt), cfg.act) if cell == "rnn_tanh" else torch.relu(zt), cfg.hidden)
+            zt = q(gx[t] + gh, "preact")
+            h_new = q(q(torch.tanh(zt), "act") if cell == "rnn_tanh" else torch.relu(zt), "hidden")
         h = torch.where(alive[t], h_new, h)
         outs.append(torch.where(alive[t], h_new, torch.zeros_like(h_new)))
     return torch.stack(outs), h, c

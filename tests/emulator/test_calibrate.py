@@ -172,3 +172,30 @@ def test_decoder_steps_measured_as_one_batch_give_the_same_error():
         assert _rms_error(m.dec, cfg, merged, mode) == pytest.approx(_rms_error(m.dec, cfg, calls, mode), rel=1e-12)
     enc = obs.calls["enc"]  # batch-first stacks with lengths=None merge along dim 0
     assert _merge(m.enc, enc)[0].args[0].shape == (4, 4, 5)
+
+
+def test_observer_hook_sees_every_class_per_layer_and_direction():
+    """The float recurrence shows each stored tensor to ``module.observer``: per (layer, direction)
+    the input and the initial state, then every rounding point; emulate mode calls nothing, and
+    calibrate puts back the observer it found."""
+    torch.manual_seed(0)
+    m = LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    seen: dict = {}
+    m.observer = lambda mod, layer, d, cls, t: seen.setdefault((layer, d), []).append((cls, tuple(t.shape)))
+    x = torch.randn(2, 5, 3)
+    c0 = torch.full((4, 2, 4), 0.5)
+    m(x, (torch.zeros(4, 2, 4), c0))
+    assert sorted(seen) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for (layer, _), calls in seen.items():
+        assert calls[:3] == [("input", (5, 2, 3 if layer == 0 else 8)), ("hidden", (2, 4)), ("cell", (2, 4))]
+        classes = [c for c, _ in calls]
+        assert classes.count("preact") == 5 and classes.count("cell") == 1 + 5 and classes.count("act") == 5 * 5
+        assert {"weight", "bias", "hidden"} <= set(classes)
+    mine = m.observer
+    seen.clear()
+    m.mode = "emulate"
+    m(x)
+    assert seen == {}
+    m.mode = "float"
+    calibrate(m, [x], search=False, measure=None, keep_calls=False)
+    assert m.observer is mine
