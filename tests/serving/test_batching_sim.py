@@ -165,3 +165,23 @@ def test_trace_file_drives_arrivals(tmp_path):
     res = simulate(c, coster=COSTERS["tpu"])
     res.check()
     assert res.arrival.tolist() == [0.0, 0.25, 0.5] and res.length.tolist() == [5, 3, 7]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_dense_chunks_from_per_row_rates_equal_the_datapath_counts(cell):
+    """The coster builds dense chunks as per-row rates x rows (fast for many chunk shapes): every
+    counter equals the datapath's own step_counters for the same per-step rows, and so does the price."""
+    from rnnaccel.hardware import estimate_layer
+    from rnnaccel.serving.costs import active_profile, profile_trace
+
+    net = NetworkConfig(cell=cell, num_layers=2, input_size=24, hidden_size=40, bidirectional=True)
+    c = ChunkCoster("epur", net)
+    for fills in (None, [16, 16, 9, 3, 1], [16] * 4):
+        active = active_profile(len(fills) if fills else 5, 16, fills)
+        for layer, d_in in enumerate(net.layer_inputs()):
+            got, ref = c._chunk_trace(layer, 1, active), profile_trace(cell, d_in, 40, active)
+            for k in set(got.counters) | set(ref.counters):
+                np.testing.assert_array_equal(got.get(k), ref.get(k), err_msg=k)
+            for hw in ("epur", "tpu"):
+                a, b = estimate_layer(got, hw)[0], estimate_layer(ref, hw)[0]
+                assert a.seconds == b.seconds and a.energy_j == b.energy_j
