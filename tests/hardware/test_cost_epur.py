@@ -259,7 +259,7 @@ def test_unknown_counter_is_reported_not_priced(make_lt, make_trace):
 
 
 def test_unknown_cell_rejected(make_lt, make_trace):
-    with pytest.raises(ValueError, match="cell 'rnn' unknown"):
+    with pytest.raises(ValueError, match="a trace of 'rnn' layers cannot be priced"):
         estimate(make_trace(make_lt("rnn", mac__16x16=1)), "epur")
 
 

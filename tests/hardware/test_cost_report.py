@@ -136,7 +136,7 @@ def test_layer_chunk_agrees_with_emulator_trace(kind, cell):
     from rnnaccel.emulator import GRU, LSTM
 
     D, H, B, T = 6, 5, 3, 4
-    m = (LSTM if cell == "lstm" else GRU)(D, H, mode="emulate")
+    m = (LSTM if cell == "lstm" else GRU)(D, H, batch_first=True, mode="emulate")
     tr = Trace()
     m(torch.randn(B, T, D), trace=tr)
     hw = load_hw(kind)
