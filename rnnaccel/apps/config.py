@@ -95,6 +95,7 @@ class DataConf:
     synth_natural_share: float = 0.5  # share of them spoken by flite/festival voices
     cache_dir: Optional[str] = "runs/cache"  # features cache (None: no cache)
     transcripts: Optional[str] = None  # folder: path<TAB>transcript TSV or JSONL (null: the one in root)
+    oov: str = "keep"  # folder: words the vocabulary lacks stay in the WER reference (keep) or are dropped
     src: Optional[str] = None  # parallel: source sentences, one a line
     tgt: Optional[str] = None  # parallel: their translations, line by line
     pairs: Optional[str] = None  # parallel: one source<TAB>target file instead of src + tgt

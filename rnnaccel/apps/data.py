@@ -7,7 +7,8 @@ Features of a split are extracted once (log-mel of every utterance, the slow par
 
 Your own data (:data:`OWN_DATA`): ``data=folder`` (recordings + a transcript file, evaluated as one
 set; transcripts fitted to the checkpoint's vocabulary by :func:`rnnaccel.datasets.folder.fit_to_vocab`,
-every change counted) and ``data=parallel`` (sentence pairs for a translator, :func:`load_parallel`).
+every change counted; words it lacks stay in the WER reference unless ``data.oov=drop``) and
+``data=parallel`` (sentence pairs for a translator, :func:`load_parallel`).
 :func:`data_summary` is the result JSON's ``data`` entry: kind, paths, SHA-256 digests, counts.
 """
 
@@ -136,7 +137,8 @@ class FeatureSet(Dataset):
     ``fits``: per utterance, what fitting its transcript to the vocabulary changed (``data=folder``)."""
 
     fits: list | None = None
-    skipped: tuple = ()  # utterance ids left with no spellable word (data=folder), not scored
+    skipped: tuple = ()  # utterance ids left with an empty reference (data=folder), not scored
+    oov: str = "keep"  # data=folder: words the vocabulary lacks kept in the references or dropped
 
     def __init__(
         self,
@@ -170,6 +172,7 @@ class FeatureSet(Dataset):
         out.feats, out.transcripts, out.utt_ids = self.feats[:n], self.transcripts[:n], self.utt_ids[:n]
         out.targets, out.spec_augment, out.seed, out.epoch = self.targets[:n], None, self.seed, 0
         out.fits, out.skipped = (self.fits[:n] if self.fits is not None else None), self.skipped
+        out.oov = self.oov
         return out
 
 
@@ -204,6 +207,17 @@ def _one_set(data, split: str) -> None:
         raise RnnaccelError(
             f"data={data.corpus} is one evaluation set, it has no {split} split: pass eval.split=test"
             + (" and calibrate on the training corpus (eval.datapath_from=checkpoint)" if split == "train" else "")
+        )
+
+
+def _check_oov(data) -> None:
+    """``data.oov`` is one of :data:`OOV_POLICIES` and only moves ``data=folder`` references."""
+    oov = getattr(data, "oov", "keep")
+    if oov not in OOV_POLICIES:
+        raise RnnaccelError(f"data.oov={oov!r} unknown; choose keep (the standard WER reference) or drop")
+    if oov != "keep" and data.corpus != "folder":
+        raise RnnaccelError(
+            f"data.oov={oov}: not applied, only data=folder fits its transcripts to the vocabulary; remove it"
         )
 
 
@@ -330,6 +344,7 @@ def load_split(
     ``vocab``: the model's (default: ``data.vocab``'s); ``data=folder`` fits its transcripts to it."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r} unknown; choose train, val or test")
+    _check_oov(data)
     vocab = vocab if vocab is not None else build_vocab(data.vocab)
     from .augmented import AugmentedSet, augment_config
 
@@ -360,26 +375,36 @@ def load_split(
             torch.save({"feats": feats, "transcripts": transcripts, "utt_ids": ids}, tmp)
             os.replace(tmp, cache)
     if data.corpus == "folder":
-        return _fitted(feats, transcripts, ids, vocab)
+        return _fitted(feats, transcripts, ids, vocab, data.oov)
     sa = SpecAugment() if augment else None
     return FeatureSet(feats, transcripts, ids, vocab, sa, seed)
 
 
-def _fitted(feats: list, transcripts: list[str], ids: list[str], vocab: Vocab) -> FeatureSet:
+OOV_POLICIES = ("keep", "drop")
+
+
+def _fitted(feats: list, transcripts: list[str], ids: list[str], vocab: Vocab, oov: str = "keep") -> FeatureSet:
     """The utterances of ``data=folder`` with their transcripts fitted to ``vocab`` (what changed:
-    ``fits``); an utterance left without a spellable word is not scored (``skipped``)."""
+    ``fits``). ``oov="keep"`` (standard WER): the reference keeps the words the vocabulary lacks,
+    each an error the model cannot avoid; ``"drop"``: the reference is what the model can say. The
+    targets are always the spellable part. An utterance whose reference is empty is not scored
+    (``skipped``)."""
     from ..datasets.folder import fit_to_vocab
 
-    fitted = [fit_to_vocab(t, vocab) for t in transcripts]
-    keep = [i for i, (text, _) in enumerate(fitted) if text]
+    spellable = [fit_to_vocab(t, vocab) for t in transcripts]
+    refs = [fit_to_vocab(t, vocab, keep_oov=True)[0] for t in transcripts] if oov == "keep" else None
+    ref = lambda i: refs[i] if refs is not None else spellable[i][0]
+    keep = [i for i in range(len(ids)) if ref(i)]
     if not keep:
         raise RnnaccelError(
             f"data=folder: no transcript has a word the model's vocabulary can spell ({vocab!r}: "
             f"{' '.join(vocab.tokens[1:12])} ...); check the transcripts or the checkpoint"
         )
-    ds = FeatureSet([feats[i] for i in keep], [fitted[i][0] for i in keep], [ids[i] for i in keep], vocab)
-    ds.fits = [fitted[i][1] for i in keep]
-    ds.skipped = tuple(u for i, u in enumerate(ids) if not fitted[i][0])
+    ds = FeatureSet([feats[i] for i in keep], [spellable[i][0] for i in keep], [ids[i] for i in keep], vocab)
+    ds.transcripts = [ref(i) for i in keep]  # the scored references; targets stay the spellable text
+    ds.fits = [spellable[i][1] for i in keep]
+    ds.skipped = tuple(u for i, u in enumerate(ids) if not ref(i))
+    ds.oov = oov
     return ds
 
 
@@ -446,6 +471,7 @@ def load_parallel(data, split: str = "test") -> list:
     from ..datasets.parallel_text import read_tsv_pairs
 
     _one_set(data, split)
+    _check_oov(data)
     files = _parallel_files(data)
     try:
         if "pairs" in files:
@@ -467,11 +493,12 @@ def load_parallel(data, split: str = "test") -> list:
     return [SentencePair(a, b) for a, b in zip(src, tgt)]
 
 
-def _fit_summary(fits: list, skipped: tuple) -> dict:
+def _fit_summary(fits: list, skipped: tuple, policy: str) -> dict:
     total = sum(fits, Counter())
     oov = Counter({k[4:]: v for k, v in total.items() if k.startswith("oov:")})
     return {
         "oov": {
+            "policy": policy,  # keep: the tokens are in the references (errors); drop: removed from them
             "tokens": total["oov"],
             "utterances": sum(1 for f in fits if f["oov"]),
             "examples": [t for t, _ in oov.most_common(10)],
@@ -489,7 +516,7 @@ def data_summary(data, ds: FeatureSet) -> dict:
     src = source_fingerprint(data)
     out = {"kind": data.corpus} | {k: v for k, v in src.items() if k != "kind"}
     out |= {"utterances": len(ds), "items_sha256": items_sha256(ds.utt_ids, ds.transcripts)}
-    return out | (_fit_summary(ds.fits, ds.skipped) if ds.fits is not None else {})
+    return out | (_fit_summary(ds.fits, ds.skipped, ds.oov) if ds.fits is not None else {})
 
 
 def parallel_summary(data, srcs: list[str], refs: list[str], src_vocab, tgt_vocab, split: str) -> dict:

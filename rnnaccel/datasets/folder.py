@@ -157,9 +157,10 @@ def files_sha256(paths) -> str:
     return h.hexdigest()
 
 
-def _fold(ch: str, counts: Counter) -> str:
+def _fold(ch: str, counts: Counter, keep_oov: bool = False) -> str:
     """ASCII for a non-ASCII character: its decomposition's ASCII letters (``é`` -> ``e``, counted
-    as mapped), else a space (a letter the vocabulary cannot spell is counted oov)."""
+    as mapped), else a space (a letter the vocabulary cannot spell is counted oov; with
+    ``keep_oov`` it stays, counted where its word is checked)."""
     if ch.isascii():
         return ch
     ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
@@ -167,6 +168,8 @@ def _fold(ch: str, counts: Counter) -> str:
         counts["mapped"] += 1
         return ascii_
     key = "oov" if unicodedata.category(ch).startswith("L") else "punctuation"
+    if key == "oov" and keep_oov:
+        return ch  # stays in its word; the vocabulary check counts it
     counts[key] += 1
     if key == "oov":
         counts[f"oov:{ch}"] += 1
@@ -211,9 +214,9 @@ def _spell_digits(text: str, counts: Counter) -> str:
     return "".join(out)
 
 
-def _keep_known(words: list[str], vocab: Vocab, counts: Counter) -> list[str]:
+def _keep_known(words: list[str], vocab: Vocab, counts: Counter, keep_oov: bool = False) -> list[str]:
     """Words of a word vocabulary, or the spellable characters of each word of a character one;
-    what is dropped is counted (``oov`` and ``oov:<token>``)."""
+    what is dropped is counted (``oov`` and ``oov:<token>``); ``keep_oov``: counted, not dropped."""
     known = set(vocab.tokens[1:])
     out = []
     for w in words:
@@ -226,20 +229,23 @@ def _keep_known(words: list[str], vocab: Vocab, counts: Counter) -> list[str]:
         for d in dropped:
             counts["oov"] += 1
             counts[f"oov:{d}"] += 1
+        if keep_oov:
+            kept = w
         if kept:
             out.append(kept)
     return out
 
 
-def fit_to_vocab(text: str, vocab: Vocab) -> tuple[str, Counter]:
+def fit_to_vocab(text: str, vocab: Vocab, keep_oov: bool = False) -> tuple[str, Counter]:
     """``text`` as ``vocab`` can spell it (encodable: ``vocab.encode(result)`` never fails) and the
     changes made: ``mapped``, ``spelled``, ``punctuation``, ``oov`` and ``oov:<token>`` per dropped
-    token. The result is empty when nothing is spellable."""
+    token. The result is empty when nothing is spellable. ``keep_oov``: the tokens the vocabulary
+    lacks stay in the text (counted the same; the standard WER reference, not encodable)."""
     counts: Counter = Counter()
-    text = "".join(_fold(ch, counts) for ch in text)
+    text = "".join(_fold(ch, counts, keep_oov) for ch in text)
     if vocab.lowercase:
         text = text.lower()
     if _spells_digits(vocab):
         text = _spell_digits(text, counts)
     text = _strip_punctuation(text, vocab, counts)
-    return " ".join(_keep_known(text.split(), vocab, counts)), counts
+    return " ".join(_keep_known(text.split(), vocab, counts, keep_oov)), counts

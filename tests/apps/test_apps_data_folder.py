@@ -50,6 +50,12 @@ def test_fit_to_vocab_counts_every_change():
     text, c = fit_to_vocab("A man's café — ß 3", CharVocab())
     assert text == "a man's cafe three" and c["oov:ß"] == 1 and c["spelled"] == 1 and c["mapped"] == 1
     CharVocab().encode(text)  # encodable by construction
+    for vocab in (WordVocab(), CharVocab()):  # keep_oov: the same counts, the tokens stay (standard WER)
+        for text in ("Call 911, café!", "A man's café — ß 3"):
+            kept, ck = fit_to_vocab(text, vocab, keep_oov=True)
+            assert ck == fit_to_vocab(text, vocab)[1]
+    assert fit_to_vocab("Call 911, café!", WordVocab(), keep_oov=True)[0] == "call nine one one cafe"
+    assert fit_to_vocab("A man's café — ß 3", CharVocab(), keep_oov=True)[0] == "a man's cafe ß three"
 
 
 @pytest.mark.parametrize("listing", ["tsv", "jsonl"])
@@ -60,7 +66,10 @@ def test_folder_features_follow_the_checkpoint_front_end(tmp_path, listing):
         (root / "list.tsv").unlink()
         (root / "list.jsonl").write_text("".join(json.dumps({"path": a, "transcript": t}) + "\n" for a, t in rows))
     ds = load_split(DataConf(corpus="folder", root=str(root), cache_dir=None), "test", vocab=WordVocab())
-    assert ds.transcripts == ["three five", "seven eight", "one two"] and ds.utt_ids[2] == "sub_c.wav"
+    assert ds.transcripts == ["three five", "seven eight", "one hello two"] and ds.utt_ids[2] == "sub_c.wav"
+    assert ds.oov == "keep" and list(ds.targets[2]) == list(WordVocab().encode("one two"))  # what it can spell
+    drop = load_split(DataConf(corpus="folder", root=str(root), cache_dir=None, oov="drop"), "test", vocab=WordVocab())
+    assert drop.transcripts == ["three five", "seven eight", "one two"] and drop.oov == "drop"
     # resampled to 16 kHz, centred 10 ms frames: 1 + samples // 160, stereo mixed down to (T, 40)
     assert [f.shape for f in ds.feats] == [(61, 40), (101, 40), (76, 40)]
     assert [f["oov"] for f in ds.fits] == [0, 0, 1]
@@ -73,11 +82,17 @@ def test_folder_on_the_digits_checkpoint_with_a_word_lm(tmp_path):
     d = r["data"]
     assert r["utterances"] == 3 and r["decoder"] == "greedy" and r["lm"] is None and 0 <= r["wer"]
     assert d["kind"] == "folder" and d["root"] == str(root.resolve()) and d["transcripts"].endswith("list.tsv")
-    assert d["oov"] == {"tokens": 1, "utterances": 1, "examples": ["hello"]} and d["spelled_digits"] == 1
+    assert d["oov"] == {"policy": "keep", "tokens": 1, "utterances": 1, "examples": ["hello"]}
+    assert d["spelled_digits"] == 1
     assert d["skipped"]["utterances"] == 0 and d["punctuation_removed"] == 2
     for k in ("sha256", "items_sha256"):
         assert re.match(SHA, d[k])
     assert r["data_source"]["sha256"] == d["sha256"]
+    # data.oov=drop: the same hypotheses scored against references without the word the model lacks
+    dr = evaluate.run(cfg(*common, "data.oov=drop", f"eval.output={tmp_path}/d.json", f"data.cache_dir={tmp_path}/c"))
+    assert dr["data"]["oov"] == {**d["oov"], "policy": "drop"}
+    assert dr["words"] == r["words"] - 1 and dr["word_errors"] in (r["word_errors"], r["word_errors"] - 1)
+    assert dr["data"]["items_sha256"] != d["items_sha256"] and dr["config_hash"] != r["config_hash"]
     (tmp_path / "lm.txt").write_text("one two three\nseven eight nine\nthree five\n")
     lm = evaluate.run(
         cfg(
@@ -196,6 +211,8 @@ def test_settings_that_would_be_dropped_are_refused(tmp_path):
             "data=parallel feeds a translation checkpoint, this one is speech",
         ),
         (["data=parallel", f"data.src={tmp_path}/p.tsv"], "data=parallel needs data.src=<file> and data.tgt=<file>"),
+        ([*folder, "data.oov=skip"], r"data.oov='skip' unknown; choose keep \(the standard WER reference\) or drop$"),
+        (["data.oov=drop"], "data.oov=drop: not applied, only data=folder fits its transcripts to the vocabulary"),
     ]:
         with pytest.raises(RnnaccelError, match=match):
             evaluate.run(cfg(f"eval.checkpoint={DIGITS}", out, *overrides))
