@@ -11,6 +11,7 @@ written as PDF, SVG and 300-dpi PNG; the caption names hardware with its operati
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..hardware import COMPONENTS
@@ -35,8 +36,20 @@ def front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _label(r: dict) -> str:
     """The series of a run: network, technique and every differing setting but the technique's own
     parameters (those vary along the series)."""
-    rest = [part for part in r["label"].split(", ")[1:] if not part.startswith(("memo.", "precision."))]
+    parts = re.split(r", (?=[\w.]+=)", r["label"])[1:]  # a value may hold ", " (a list)
+    rest = [part for part in parts if not part.startswith(("memo.", "precision."))]
     return ", ".join([f"{r['network']}: {r['technique']}"] + rest)
+
+
+def _bar_labels(rows: list[dict], widths: list[str]) -> list[str]:
+    """Per precision run: network, mode, the widths it used and its setting; unique (a repeated
+    label gets its run name), so no two runs share a bar."""
+    out = []
+    for r in rows:
+        used = "/".join(w for w in widths if r[f"time_at_{w}b_pct"] is not None)
+        setting = r["setting"] if not r["setting"].startswith("bits=") else ""
+        out.append(f"{r['network']}: {r['technique'].split(':')[-1]} {used} {setting}".strip())
+    return [f"{lab} ({r['run']})" if out.count(lab) > 1 else lab for lab, r in zip(out, rows)]
 
 
 def context(results: list[tuple[str, dict]], hw: str | None = None) -> str:
@@ -131,7 +144,7 @@ def _savings_vs_loss(tech: list[dict], ctx: str, path: Path) -> Path:
 
 def _time_at_precision(prec: list[dict], widths: list[str], ctx: str, path: Path) -> Path:
     fig, ax = figure(PAGE, 0.22 * len(prec) + 1.6)
-    labels = [f"{r['network']}: {r['label']}"[:90] for r in prec]
+    labels = _bar_labels(prec, widths)
     look = palette(int(w) for w in widths)
     left = [0.0] * len(prec)
     for w in widths:

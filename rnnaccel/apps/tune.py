@@ -282,7 +282,9 @@ def tune(a) -> dict:
     out = Path(a.out or f"runs/tune/{Path(a.checkpoint).stem}")
     searches = [s for s in a.searches.split(",") if s]
     plans = {s: candidates(s) for s in searches}  # every preset checked before any run
-    total = sum(len(g) + a.trials * len(spec.get("grid", [])) for g, spec in plans.values()) + len(searches) + 1
+    total = (
+        sum(len(g) + a.trials * len(spec.get("grid", [])) for g, spec in plans.values()) + len(searches) + 1
+    )  # test: <= one per family + baseline
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(
         [f"eval.checkpoint={a.checkpoint}", *a.set], out, {"val": a.val_limit, "test": a.test_limit}, out / "tune.log"
@@ -294,6 +296,7 @@ def tune(a) -> dict:
             if spec:
                 val += _optuna(runner, name, spec, a)
         chosen, static = _choose(val, a.budget)
+        _retotal(runner.bar, sum(r is not None for r in chosen.values()) + (static is not None))
         test = {f: runner.evaluate("test", _again(r)) for f, r in chosen.items() if r is not None}
         static_test = runner.evaluate("test", _again(static)) if static is not None else None
     result = _summary(a, out, val, chosen, static, test, static_test, round(time.time() - t0, 1))
@@ -310,6 +313,13 @@ def _figures(val: list[dict], out: Path) -> list[str]:
 
     pairs = [(r["tune"]["name"], r) for r in val]
     return [str(p) for p in plot_all(rows_of(pairs), pairs, out)]
+
+
+def _retotal(bar, left: int) -> None:
+    """The test phase runs one evaluation per choice: the bar's total becomes exact."""
+    if bar is not None:
+        bar.total = bar.n + left
+        bar.refresh()
 
 
 @contextlib.contextmanager
@@ -389,6 +399,10 @@ def _widths(t: dict | None) -> str:
     return "/".join(sorted((t or {}), key=int, reverse=True)) or "–"
 
 
+def _time_at(t: dict | None) -> str:
+    return f"{_widths(t)}: {_shares(t)}" if t else "–"
+
+
 def markdown(res: dict) -> str:
     b = res["budget"]
     lines = [
@@ -410,7 +424,7 @@ def markdown(res: dict) -> str:
         ok = r["accuracy_loss_pts"] is not None and r["accuracy_loss_pts"] <= b and (r["energy_saving"] or 0) > 0
         lines.append(
             f"| {r['run'].split('/')[0]} | {r['family']}: {r['setting']} | {_num(r['accuracy_loss_pts'], '+.2f')} | "
-            f"{_pct(r['reuse'])} | {_widths(r['time_at_bits'])}: {_shares(r['time_at_bits'])} | "
+            f"{_pct(r['reuse'])} | {_time_at(r['time_at_bits'])} | "
             f"{_num(r['speedup'], '.2f')} | {_pct(r['energy_saving'])} | {'yes' if ok else ''} |"
         )
     st = res["static_baseline"]
