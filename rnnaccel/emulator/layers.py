@@ -195,6 +195,10 @@ class RecurrentStack(nn.Module):
                 out.append([p for p in ps if p is not None])
         return out
 
+    def flatten_parameters(self) -> None:
+        """As ``torch.nn``'s (models call it, e.g. torchaudio's Tacotron2 encoder): a no-op, the
+        emulator keeps no cuDNN weight buffer."""
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size:
