@@ -29,7 +29,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from .pricing import PriceBook
+from .pricing import PriceBook, price_book
 from .schema import HwConfig, available_hw, load_hw
 from .units import Price
 
@@ -174,14 +174,14 @@ def _memory_items(hw: HwConfig) -> list[AreaItem]:
 def area(hw: HwConfig | str, book: PriceBook | None = None) -> AreaReport:
     """mm^2 of every component of the chip (memories from CACTI, logic from per-unit figures)."""
     hw = load_hw(hw)
-    book = book or PriceBook(hw)
+    book = book or price_book(hw)
     return AreaReport(_memory_items(hw) + _logic_items(hw, book))
 
 
 def logic_area_mm2(hw: HwConfig, book: PriceBook | None = None) -> float:
     """Placed logic area (every logic item, layout overhead included): the area that leaks at
     ``chip.logic_leakage``."""
-    return sum(i.mm2 for i in _logic_items(hw, book or PriceBook(hw)))
+    return sum(i.mm2 for i in _logic_items(hw, book or price_book(hw)))
 
 
 def technique_overhead(hw: HwConfig | str) -> dict[str, dict]:

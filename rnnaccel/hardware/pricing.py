@@ -23,16 +23,29 @@ Rules (docs/cost_model.md gives the reasoning and checks):
 
 A :class:`Rate` has a unique ``name``: two rates with the same name always have the same value, so
 provenance entries can be merged by name.
+
+Caching: a rate depends only on the table and its arguments, so a book computes each rate once and
+keeps it (per method and arguments). :func:`price_book` returns one book per table *content*: it is
+keyed by :func:`hw_digest` (SHA-256 of the table's canonical JSON, every value, unit and source),
+never by object identity, so an edited copy (``with_value``) gets its own book and two equal tables
+share one. The serving simulator prices tens of thousands of chunks with one table: building every
+rate (node scaling, the static power's area walk, the provenance strings) per call was most of
+their time.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from .schema import HwConfig, Memory
 from .units import Price
 
-__all__ = ["Rate", "PriceBook", "SB2017_NODES", "sb2017_energy", "sb2017_area"]
+__all__ = ["Rate", "PriceBook", "price_book", "hw_digest", "SB2017_NODES", "sb2017_energy", "sb2017_area"]
 
 #: Stillmaker & Baas 2017 (docs/references.md#stillmaker2017) [R]: their nodes (nm), the fitted
 #: energy-per-operation polynomial a*Vdd^2 + b*Vdd + c at each node (relative units), and each
@@ -82,6 +95,21 @@ def sb2017_area(node: float) -> float:
     return SB2017_AREA_VS_45[i] * (1 - w) + SB2017_AREA_VS_45[j] * w
 
 
+def _cached(method):
+    """Memoize a rate method per book on its (hashable) arguments: a rate is a pure function of
+    the book's table and the arguments."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        key = (method.__name__, *args)
+        hit = self._rates.get(key)
+        if hit is None:
+            hit = self._rates[key] = method(self, *args)
+        return hit
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class Rate:
     """Joules per one counted unit (``per``: MAC, byte, op, bit, entry, s)."""
@@ -101,8 +129,10 @@ class PriceBook:
         self.k = hw.chip.energy_node_exponent.value
         self.rule = hw.chip.node_scaling
         self.vdd = hw.chip.vdd.value
+        self._rates: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ node scaling
+    @_cached
     def energy_factor(self, node_ref: float) -> float:
         """Multiplier from an energy measured at ``node_ref`` to the chip's node."""
         if node_ref == self.node:
@@ -111,6 +141,7 @@ class PriceBook:
             return (self.node / node_ref) ** self.k
         return sb2017_energy(self.node, self.vdd) / sb2017_energy(node_ref, REF_VDD)
 
+    @_cached
     def area_factor(self, node_ref: float) -> float:
         """Multiplier from an area measured at ``node_ref`` to the chip's node."""
         if node_ref == self.node:
@@ -152,6 +183,7 @@ class PriceBook:
         )
 
     # ------------------------------------------------------------------ arithmetic rates
+    @_cached
     def mac(self, wb: int, ab: int) -> Rate:
         acc = self.hw.arith.accumulator_bits.value
         m, a = self.hw.arith.int_mult, self.hw.arith.int_add
@@ -159,6 +191,7 @@ class PriceBook:
         rule = f"int_mult*{wb}*{ab}/{m.bits}^2 + int_add*{acc}/{a.bits}"
         return Rate(f"mac{wb}x{ab}", j, "MAC", f"{rule}; {self._arith_src()}")
 
+    @_cached
     def elt_mul(self, bits: int) -> Rate:
         m = self.hw.arith.int_mult
         return Rate(
@@ -168,10 +201,25 @@ class PriceBook:
             f"int_mult*{bits}*{bits}/{m.bits}^2; {self._arith_src()}",
         )
 
+    @_cached
     def elt_add(self, bits: int) -> Rate:
         a = self.hw.arith.int_add
         return Rate(f"eltwise.add@{bits}b", self.add_j(bits), "op", f"int_add*{bits}/{a.bits}; {self._arith_src()}")
 
+    @_cached
+    def elt_max(self, bits: int) -> Rate:
+        """A ReLU's ``max(0, z)``: one ``bits``-wide comparison, priced as the controller's compare
+        (a subtraction, ``E_add(bits)``) at the activation width; an upper bound (a sign test and a
+        mux cost less)."""
+        return Rate(
+            f"eltwise.max@{bits}b",
+            self.add_j(bits),
+            "op",
+            f"E_add({bits}) (compare = subtract, as control.compare; upper bound of a sign test + mux); "
+            f"{self._arith_src()}",
+        )
+
+    @_cached
     def act(self, bits: int) -> Rate:
         seg = self.hw.activation.segment_table.read
         table = self.scaled(seg) * (2 * bits) / seg.bits
@@ -184,11 +232,19 @@ class PriceBook:
 
     # ------------------------------------------------------------------ memories (per byte)
     def mem(self, path: str, mem: Memory, op: str) -> Rate:
+        key = ("mem", path, op, id(mem))  # the entry keeps ``mem`` alive: its id cannot be reused
+        hit = self._rates.get(key)
+        if hit is None:
+            hit = self._rates[key] = (mem, self._mem(path, mem, op))
+        return hit[1]
+
+    def _mem(self, path: str, mem: Memory, op: str) -> Rate:
         p: Price = getattr(mem, op)
         j = self.scaled(p) / (p.bits / 8)
         src = f"{path}.{op} {p.value:g} {p.unit}/{p.bits}b access / {p.bits / 8:g} B; {self._node_note(p)} [{p.source}]"
         return Rate(f"{path}.{op}", j, "byte", src)
 
+    @_cached
     def dram(self) -> Rate:
         p = self.hw.dram.energy
         return Rate(
@@ -199,11 +255,13 @@ class PriceBook:
         )
 
     # ------------------------------------------------------------------ BNN predictor, memo buffer
+    @_cached
     def xnor_bit(self) -> Rate:
         return Rate(
             "bnn.xnor", self.add_j(1), "bit-op", f"E_add(1): one full-adder cell (assumption); {self._arith_src()}"
         )
 
+    @_cached
     def popcount(self, n: int) -> Rate:
         t = self.hw.bnn.test_bits.value
         j = n * self.add_j(1) + self.mul_j(t, t) + 2 * self.add_j(t)
@@ -214,6 +272,7 @@ class PriceBook:
             f"{n}*E_add(1) (adder tree) + reuse test E_mul({t},{t}) + 2*E_add({t}); {self._arith_src()}",
         )
 
+    @_cached
     def sign_bit_read(self) -> Rate:
         p = self.hw.bnn.sign_weights.read
         return Rate(
@@ -223,6 +282,7 @@ class PriceBook:
             f"bnn.sign_weights.read {p.value:g} {p.unit}/{p.bits}b; {self._node_note(p)} [{p.source}]",
         )
 
+    @_cached
     def memo_entry(self, op: str) -> Rate:
         eb = self.hw.bnn.memo_entry_bits.value
         per_byte = self.mem("bnn.memo_buffer", self.hw.bnn.memo_buffer, op)
@@ -231,10 +291,12 @@ class PriceBook:
         )
 
     # ------------------------------------------------------------------ precision controller
+    @_cached
     def compare(self) -> Rate:
         n = self.hw.control.compare_bits.value
         return Rate(f"control.compare@{n}b", self.add_j(n), "op", f"E_add({n}) (subtract); {self._arith_src()}")
 
+    @_cached
     def counter_op(self) -> Rate:
         n = self.hw.control.counter_bits.value
         return Rate(f"control.counter@{n}b", self.add_j(n), "op", f"E_add({n}); {self._arith_src()}")
@@ -259,8 +321,47 @@ class PriceBook:
         )
         return parts
 
+    @_cached
     def static(self) -> Rate:
         parts = self.static_parts()
         watts = sum(w for _, w, _ in parts)
         src = "sum of " + "; ".join(f"{name} {w * 1e3:.4g} mW ({how})" for name, w, how in parts)
         return Rate("chip.static_power", watts, "s", src)
+
+
+# ---------------------------------------------------------------------- one book per table content
+#: books by table digest, least recently used first (a sensitivity sweep makes one table per end of
+#: every uncertain price; 256 keeps a sweep's books without growing without bound)
+_BOOKS: OrderedDict[str, PriceBook] = OrderedDict()
+_BOOKS_MAX = 256
+#: digest of a live table object, by id (checked against a weak reference: an id reused by a new
+#: object is recomputed)
+_DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def hw_digest(hw: HwConfig) -> str:
+    """SHA-256 of the table's canonical JSON (every value, unit, range and source)."""
+    hit = _DIGESTS.get(id(hw))
+    if hit is not None and hit[0]() is hw:
+        return hit[1]
+    digest = hashlib.sha256(json.dumps(hw.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    key = id(hw)
+    _DIGESTS[key] = (weakref.ref(hw, functools.partial(_forget_digest, key)), digest)
+    return digest
+
+
+def _forget_digest(key: int, _ref) -> None:
+    _DIGESTS.pop(key, None)
+
+
+def price_book(hw: HwConfig) -> PriceBook:
+    """The (cached) :class:`PriceBook` of ``hw``'s content; equal tables share one."""
+    key = hw_digest(hw)
+    book = _BOOKS.get(key)
+    if book is None:
+        book = _BOOKS[key] = PriceBook(hw)
+        if len(_BOOKS) > _BOOKS_MAX:
+            _BOOKS.popitem(last=False)
+    else:
+        _BOOKS.move_to_end(key)
+    return book

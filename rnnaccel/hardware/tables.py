@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from .area import report_text
-from .pricing import PriceBook
+from .pricing import price_book
 from .schema import HwConfig, Memory, available_hw, load_hw
 from .units import Param, Price
 
@@ -88,7 +88,7 @@ def _version(hw: HwConfig) -> str:
 
 
 def static_table_markdown(hw: HwConfig) -> str:
-    book = PriceBook(hw)
+    book = price_book(hw)
     rows = [
         f"Static power of `{hw.kind}` (charged for the whole run time):",
         "",
