@@ -12,10 +12,10 @@ traced to a count times a named price (``CostReport.provenance``). See docs/cost
 
 from .estimate import dense_layer_trace, estimate, estimate_layer, layer_chunk_cost
 from .plot import plot_breakdown
-from .pricing import PriceBook, Rate
+from .pricing import PriceBook, Rate, price_book
 from .report import COMPONENTS, CostReport, LayerCost, compare
 from .schema import HwConfig, available_hw, load_hw
-from .tpu import tpu_passes, tpu_tiles
+from .tpu import hr_tiles, tpu_passes, tpu_tiles
 
 __all__ = [
     "load_hw",
@@ -31,7 +31,9 @@ __all__ = [
     "LayerCost",
     "COMPONENTS",
     "PriceBook",
+    "price_book",
     "Rate",
+    "hr_tiles",
     "tpu_passes",
     "tpu_tiles",
 ]

@@ -3,11 +3,17 @@ unit), the BNN predictor with its memoization buffer, the precision controller a
 
 Each ``charge_*`` function books energy into a :class:`~.report.Ledger` and returns the per-step
 work its unit does, from which the accelerator model derives that unit's cycles.
+
+:func:`layer_shape` reads a LayerTrace's weight matrices: ``G`` gates of ``H`` units (LSTM 4, GRU
+3, Elman RNN 1), input ``D``, and an LSTM projection of size ``P`` (from the ``proj.mac`` fact:
+``P*H`` MACs per running sequence), whose output is the recurrent state (``R = P``; ``R = H``
+without one). The accelerator models split weight traffic and GEMMs by these shapes.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,8 +25,11 @@ from .report import Ledger
 
 __all__ = [
     "GATES",
+    "PRICED_CELLS",
     "Reader",
+    "Shape",
     "gates",
+    "layer_shape",
     "charge_macs",
     "charge_vector_ops",
     "charge_bnn",
@@ -36,28 +45,90 @@ INFO_COUNTERS = ("precision.bits", "memo.reused", "memo.computed", "memo.weight_
 INFO_PREFIXES = ("sat.", "precision.steps_at_")  # informational counters, not priced
 
 
-#: cells the cost model prices (the emulator also runs Elman RNN cells: not priced, refused here)
-PRICED_CELLS = ("lstm", "gru")
+#: cells the cost model prices: every cell the emulator runs (LSTM, GRU, Elman RNN with tanh or relu)
+PRICED_CELLS = tuple(GATES)
 
 
 def gates(cell: str) -> int:
     if cell not in PRICED_CELLS:
         raise RnnaccelError(
-            f"the cost model prices LSTM and GRU layers only; a trace of {cell!r} layers cannot be priced "
-            f"(run it for accuracy and counts, or price an LSTM/GRU model)"
+            f"a trace of {cell!r} layers cannot be priced: the cost model prices {', '.join(PRICED_CELLS)} "
+            f"layers (the cell names the emulator writes into its traces)"
         )
     return GATES[cell]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The weight matrices of one (layer, direction): ``W_ih`` (G*H x D), ``W_hh`` (G*H x R) and,
+    with a projection, ``W_hr`` (P x H); ``R = P`` when projected (the state that recurs), else ``H``."""
+
+    G: int
+    D: int
+    H: int
+    P: int = 0
+
+    @property
+    def R(self) -> int:
+        return self.P or self.H
+
+    @property
+    def weights(self) -> int:
+        """Weight elements of the three matrices (biases not included)."""
+        return self.G * self.H * (self.D + self.R) + self.P * self.H
+
+    @property
+    def ih_share(self) -> float:
+        """Fraction of the weights in ``W_ih`` (the rows MWL / a batched input GEMM reuse over steps):
+        ``D / (D + H)`` without a projection."""
+        if not self.P:
+            return self.D / (self.D + self.H)
+        return self.G * self.H * self.D / self.weights
+
+    @property
+    def step_share(self) -> float:
+        """Fraction of the weights every step needs anew: ``W_hh`` and ``W_hr`` (``H / (D + H)``
+        without a projection)."""
+        if not self.P:
+            return self.H / (self.D + self.H)
+        return 1.0 - self.ih_share
+
+    @property
+    def hr_share(self) -> float:
+        """Fraction of the weights in the projection ``W_hr``."""
+        return self.P * self.H / self.weights
+
+    @property
+    def outputs(self) -> int:
+        """Values a running sequence writes per step: the output ``h`` (R), plus the unprojected ``m``
+        (H) that the projection GEMM reads back."""
+        return self.R + (self.H if self.P else 0)
+
+
+def layer_shape(rd: "Reader") -> Shape:
+    """The :class:`Shape` of ``rd``'s layer; the projection size from the ``proj.mac`` fact
+    (``active * P * H`` per step), refused when the steps disagree."""
+    lt = rd.lt
+    G = gates(lt.cell)
+    if "proj.mac" not in lt.counters:
+        return Shape(G, lt.input_size, lt.hidden_size)
+    if lt.cell != "lstm":
+        raise RnnaccelError(f"trace {lt.key}: a {lt.cell} layer has a proj.mac counter; only an LSTM projects")
+    proj, rows = rd.get("proj.mac"), rd.get("active") * lt.hidden_size
+    run = rows > 0
+    sizes = set((proj[run] / rows[run]).tolist())
+    if len(sizes) > 1 or np.any(proj[~run]) or not all(float(p).is_integer() and p > 0 for p in sizes):
+        raise RnnaccelError(
+            f"trace {lt.key}: proj.mac is not active * P * hidden_size at every step (P values {sorted(sizes)}); "
+            f"record the trace with the emulator's datapath"
+        )
+    return Shape(G, lt.input_size, lt.hidden_size, int(sizes.pop()) if sizes else 0)
 
 
 class Reader:
     """Reads counters of one LayerTrace as float64 arrays and remembers which ones were used."""
 
     def __init__(self, lt: LayerTrace):
-        if "proj.mac" in lt.counters:  # an LSTM with proj_size: its third GEMM has no pricing rule
-            raise RnnaccelError(
-                f"the cost model does not price LSTM projections (proj_size): {lt.key} has a projection GEMM; "
-                f"price a model without proj_size"
-            )
         self.lt = lt
         self.used: set[str] = set()
 
@@ -109,7 +180,8 @@ def charge_macs(
 
 def charge_vector_ops(led: Ledger, rd: Reader, book: PriceBook) -> np.ndarray:
     """Activation-unit work: every ``act.<fn>`` (one piecewise-linear evaluation each) and the
-    element-wise ``eltwise.mul``/``eltwise.add`` at the layer's ``act_bits``. Returns ops per step."""
+    element-wise ``eltwise.mul``/``eltwise.add``/``eltwise.max`` (a ReLU's comparison) at the
+    layer's ``act_bits``. Returns ops per step."""
     lt, bits = rd.lt, rd.lt.act_bits
     ops = np.zeros(lt.steps)
     for name in sorted(lt.counters):
@@ -117,7 +189,11 @@ def charge_vector_ops(led: Ledger, rd: Reader, book: PriceBook) -> np.ndarray:
             a = rd.get(name)
             led.charge("activation", name, a.sum(), book.act(bits))
             ops += a
-    for name, rate in (("eltwise.mul", book.elt_mul(bits)), ("eltwise.add", book.elt_add(bits))):
+    for name, rate in (
+        ("eltwise.mul", book.elt_mul(bits)),
+        ("eltwise.add", book.elt_add(bits)),
+        ("eltwise.max", book.elt_max(bits)),
+    ):
         a = rd.get(name)
         led.charge("activation", name, a.sum(), rate)
         ops += a

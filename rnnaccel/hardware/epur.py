@@ -10,7 +10,13 @@ Timing of step ``t`` of a (layer, direction), with ``U = min(computation_units, 
     mu_t   = (act.* + eltwise.*)[t] / activation.ops_per_cycle
     bnn_t  = memo.bnn_xnor[t] / bnn.xnor_bits_per_cycle
     ctl_t  = (precision.compares + precision.counter_ops)[t] / control.ops_per_cycle
-    busy_t = max(dpu_t, mu_t, bnn_t, ctl_t)                        (the units run concurrently)
+    busy_t = max(dpu_t - prj_t, mu_t, bnn_t, ctl_t) + prj_t         (the units run concurrently)
+
+An Elman RNN has one gate (``U = 1``: one CU, the gate-per-CU mapping). An LSTM projection
+(``P x H`` weights, ``proj.mac`` MACs) runs on the DPUs after the cell update and before the next
+step's gates (it needs all of ``m_t = o * tanh(c_t)``, the next step needs its output), so its time
+``prj_t = proj.mac[t] * lane_cycles(widest MAC width of the step) / (U * dpu_lanes)`` does not overlap
+the MU; its MACs are inside ``mac.*`` (energy counted once).
 
 Weights follow a :class:`~.operating.WeightPlan` (the operating point, :mod:`.operating`): with
 ``S = sequences_at_once`` and ``n_t = ceil(active[t] / S)`` hardware batches running at step t,
@@ -18,7 +24,8 @@ the weight buffers are read ``reads_t = seq_weight_bytes[t]`` bytes (S = 1: each
 rows it computes) or ``n_t * seq_weight_bytes[t] / active[t]`` (S > 1: a batch reads a row once for
 its S sequences). DRAM: ``network`` residency fetches the layer's footprint once, ``layer`` once per
 hardware batch — both overlapped with compute, ``cycles = max(sum_t busy_t, dram / B)``; ``stream``
-fetches the recurrent rows ``reads_t * H / (D + H)`` every step and the input-to-hidden rows once
+fetches the recurrent (and projection) rows ``reads_t * (1 - ih)`` every step (``ih``: the share of
+the weights in ``W_ih``, :class:`~.common.Shape`, ``D / (D + H)`` without a projection) and the input-to-hidden rows once
 per window of ``mwl_steps`` steps (MWL; :func:`mwl_stream_bytes`: ``ceil(steps / mwl_steps)``
 fetches of a dense run, each spread over its window) and ``cycles = sum_t max(busy_t, dram_t / B)``;
 ``B = dram.bandwidth / frequency`` bytes per cycle. Without a plan (an analytic serving chunk) the
@@ -37,7 +44,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..emulator.trace import LayerTrace
-from .common import Reader, charge_bnn, charge_control, charge_macs, charge_static, charge_vector_ops, gates
+from .common import (
+    Reader,
+    Shape,
+    charge_bnn,
+    charge_control,
+    charge_macs,
+    charge_static,
+    charge_vector_ops,
+    gates,
+    layer_shape,
+)
 from .mac import energy_widths, lane_cycles
 from .operating import WeightPlan, seq_weight_bytes
 from .pricing import PriceBook
@@ -58,22 +75,36 @@ def weight_capacity(hw: HwConfig, cell: str) -> float:
     return min(a.computation_units.value, gates(cell)) * a.weight_buffer.capacity.si
 
 
-def mwl_stream_bytes(reads: np.ndarray, D: int, H: int, mwl: int) -> np.ndarray:
+def mwl_stream_bytes(reads: np.ndarray, shape: Shape, mwl: int) -> np.ndarray:
     """DRAM bytes per step of a streamed layer under the MWL schedule. ``reads[t]``: weight bytes
-    the step reads (input-to-hidden and recurrent rows in proportion ``D : H``). Recurrent rows
+    the step reads, ``shape.ih_share`` of them input-to-hidden rows (``D / (D + H)`` for a layer
+    without projection), ``shape.step_share`` recurrent and projection rows. Recurrent (and projection) rows
     stream every step; input-to-hidden rows once per window of ``mwl`` steps (the window's largest
     read: the rows any of its steps needs), that fetch spread over the window's steps. A run of
     ``n`` dense steps fetches them ``ceil(n / mwl)`` times; ``mwl = 1``: every step."""
     n = len(reads)
     if n == 0:
         return np.zeros(0)
-    inp = reads * (D / (D + H))
+    inp = reads * shape.ih_share
     windows = -(-n // mwl)
     padded = np.zeros(windows * mwl)
     padded[:n] = inp
     fetch = padded.reshape(windows, mwl).max(axis=1)
     span = np.minimum(mwl, n - mwl * np.arange(windows))
-    return reads * (H / (D + H)) + np.repeat(fetch / span, span)
+    return reads * shape.step_share + np.repeat(fetch / span, span)
+
+
+def _projection_cycles(rd: Reader, a: EpurArch, groups, cus: int) -> np.ndarray:
+    """DPU cycles per step of an LSTM projection's ``proj.mac`` MACs, at the widest MAC width of the
+    step (its weight x hidden widths when the input and hidden formats are as wide; an upper bound
+    otherwise); zeros without a projection."""
+    steps = rd.lt.steps
+    if "proj.mac" not in rd.lt.counters:
+        return np.zeros(steps)
+    cpm = np.zeros(steps)
+    for wb, ab, arr in groups:
+        cpm = np.where(arr > 0, np.maximum(cpm, cycles_per_mac(a, wb, ab)), cpm)
+    return rd.get("proj.mac") * cpm / (cus * a.dpu_lanes.value)
 
 
 def _operating(a: EpurArch, name: str, default):
@@ -87,7 +118,8 @@ def epur_layer(
     """Price one (layer, direction). Returns the cost and the counters no rule used."""
     a: EpurArch = hw.arch
     rd, led = Reader(lt), Ledger()
-    G, D, H = gates(lt.cell), lt.input_size, lt.hidden_size
+    shape = layer_shape(rd)
+    G, H, R = shape.G, shape.H, shape.R
     cus = min(a.computation_units.value, G)
     zeros = np.zeros(lt.steps)
     rule, base = a.mac_time_rule, a.base_width_bits.value
@@ -99,7 +131,8 @@ def epur_layer(
     mu = charge_vector_ops(led, rd, book) / hw.activation.ops_per_cycle.value
     bnn = charge_bnn(led, rd, book) / hw.bnn.xnor_bits_per_cycle.value
     ctl = charge_control(led, rd, book) / hw.control.ops_per_cycle.value
-    busy = np.maximum.reduce([dpu, mu, bnn, ctl]) if lt.steps else zeros
+    prj = _projection_cycles(rd, a, groups, cus)
+    busy = (np.maximum.reduce([dpu - prj, mu, bnn, ctl]) + prj) if lt.steps else zeros
 
     # ---- weights: buffer reads, DRAM fetches and time under the operating point
     bpc = hw.dram.bandwidth.si / hw.chip.frequency.si  # DRAM bytes per cycle
@@ -128,7 +161,7 @@ def epur_layer(
         else:
             reads = plan.batches_per_step(active) * np.divide(seq, active, out=np.zeros(lt.steps), where=active > 0)
     if mode == "stream":
-        dram_t = mwl_stream_bytes(reads, D, H, mwl)
+        dram_t = mwl_stream_bytes(reads, shape, mwl)
         dram = float(dram_t.sum())
         cycles = float(np.maximum(busy, dram_t / bpc).sum())
     else:
@@ -146,10 +179,10 @@ def epur_layer(
     led.charge("sram", f"act_bytes*{cus}cu", act.sum() * cus, book.mem("epur.input_buffer", a.input_buffer, "write"))
     neurons = rd.get("memo.computed") if "memo.computed" in lt.counters else G * H * active
     psum = neurons * a.partial_sum_bits.value / 8  # MWL partial sums: written, then read back
-    out = active * H * lt.act_bits / 8  # h_t of every running sequence
+    out = active * shape.outputs * lt.act_bits / 8  # h_t (and a projection's m_t) of every running sequence
     im = a.intermediate_memory
     working = min(S, int(active.max()) if lt.steps else 0) * (
-        lt.steps * H * lt.act_bits / 8 + min(mwl, max(lt.steps, 1)) * G * H * a.partial_sum_bits.value / 8
+        lt.steps * R * lt.act_bits / 8 + min(mwl, max(lt.steps, 1)) * G * H * a.partial_sum_bits.value / 8
     )
     spill_frac = max(0.0, 1.0 - im.capacity.si / working) if working > 0 else 0.0
     keep = 1.0 - spill_frac
@@ -189,5 +222,7 @@ def epur_layer(
         "spill_bytes": spill,
         "memo_skip_assumed_shared": bool(plan is not None and S > 1 and "memo.computed" in lt.counters),
     }
+    if shape.P:  # reports of layers without a projection keep their keys
+        stats["projection_dpu_cycles"] = float(prj.sum())
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, lt.steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()

@@ -12,9 +12,10 @@ function, so a batching simulator and a trace-based estimate agree by constructi
 from __future__ import annotations
 
 from ..emulator.trace import LayerTrace, Trace
+from .common import gates
 from .epur import epur_layer, weight_capacity
 from .operating import check_memo_buffer, layer_key, merge_runs, plan_weights, weight_footprints
-from .pricing import PriceBook
+from .pricing import price_book
 from .report import CostReport, LayerCost
 from .schema import HwConfig, load_hw
 from .tpu import tpu_layer
@@ -29,7 +30,7 @@ HwLike = "HwConfig | str | Path | Mapping"
 def estimate_layer(lt: LayerTrace, hw: HwLike, weights_resident: bool = False) -> tuple[LayerCost, list[str]]:
     """Cost of one LayerTrace and the counters no pricing rule consumed."""
     hw = load_hw(hw)
-    return _MODELS[hw.kind](lt, hw, PriceBook(hw), weights_resident)
+    return _MODELS[hw.kind](lt, hw, price_book(hw), weights_resident)
 
 
 def operating_point(hw: HwConfig) -> dict:
@@ -50,7 +51,7 @@ def estimate(trace: Trace, hw: HwLike) -> CostReport:
     hw = load_hw(hw)
     if not isinstance(trace, Trace):
         raise TypeError(f"estimate needs a Trace, got {type(trace).__name__}")
-    book, model = PriceBook(hw), _MODELS[hw.kind]
+    book, model = price_book(hw), _MODELS[hw.kind]
     layers = merge_runs(trace)
     op = operating_point(hw)
     if any("memo.computed" in lt.counters for lt in layers):
@@ -88,10 +89,13 @@ def dense_layer_trace(
     datapath=None,
     layer: int = 0,
     direction: int = 0,
+    proj_size: int = 0,
 ) -> LayerTrace:
     """The LayerTrace the emulator's datapath would record for ``steps`` steps of ``batch`` running
     sequences with every neuron computed (no technique). ``datapath``: a
-    :class:`~rnnaccel.emulator.config.DatapathConfig` (default: the 16-bit default)."""
+    :class:`~rnnaccel.emulator.config.DatapathConfig` (default: the 16-bit default). ``cell``: any
+    cell the datapath runs (``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu``); ``proj_size``: an LSTM's
+    projection size (0: none)."""
     from ..emulator.config import DatapathConfig
     from ..emulator.datapath import step_counters
 
@@ -100,12 +104,16 @@ def dense_layer_trace(
         ("hidden_size", hidden_size, 1),
         ("batch", batch, 0),
         ("steps", steps, 0),
+        ("proj_size", proj_size, 0),
     ):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise ValueError(f"layer_chunk_cost: {name} must be an int >= {lo}, got {v!r}")
     cfg = datapath if datapath is not None else DatapathConfig()
     lt = LayerTrace(layer, direction, cell, input_size, hidden_size, steps, cfg.weight.bits, cfg.act.bits)
-    for k, v in step_counters(cell, cfg, input_size, hidden_size, [batch] * steps).items():
+    if proj_size and cell != "lstm":
+        raise ValueError(f"layer_chunk_cost: proj_size={proj_size} needs an lstm cell, got {cell!r}")
+    gates(cell)  # an unknown cell: the cost model's one line
+    for k, v in step_counters(cell, cfg, input_size, hidden_size, [batch] * steps, proj=proj_size).items():
         lt.add(k, v)
     return lt
 
@@ -119,13 +127,15 @@ def layer_chunk_cost(
     steps: int,
     weights_resident: bool = False,
     datapath=None,
+    proj_size: int = 0,
 ) -> LayerCost:
     """Time and energy to run one layer (one direction) for ``steps`` steps on ``batch`` lanes.
 
     ``weights_resident``: the layer's weights are already in the on-chip weight buffers (E-PUR: no
     DRAM fetch if they fit; ignored when they do not fit, and on the TPU, whose weights always
-    stream from DRAM). Static energy for the chunk's time is included.
+    stream from DRAM). Static energy for the chunk's time is included. ``proj_size``: an LSTM's
+    projection size (0: none).
     """
     hw = load_hw(hw)
-    lt = dense_layer_trace(cell, input_size, hidden_size, batch, steps, datapath)
-    return _MODELS[hw.kind](lt, hw, PriceBook(hw), weights_resident)[0]
+    lt = dense_layer_trace(cell, input_size, hidden_size, batch, steps, datapath, proj_size=proj_size)
+    return _MODELS[hw.kind](lt, hw, price_book(hw), weights_resident)[0]

@@ -2,13 +2,17 @@
 int8, 700 MHz), weights streamed from DRAM ("Weight Memory") through a weight FIFO, activations in
 a unified buffer, 32-bit accumulators, an activation pipeline.
 
-A (layer, direction) of ``T`` steps runs two kinds of GEMM, both with ``N = gates*H`` outputs:
+A (layer, direction) of ``T`` steps runs two kinds of GEMM with ``N = gates*H`` outputs (and a third
+with a projection):
 
 * the **input projection** ``x_t W_ih^T`` (``K = D``), batched over a chunk of
   ``S = projection_chunk_steps`` steps: one GEMM of ``M = sum of the chunk's rows`` per chunk, so
   each ``W_ih`` tile is loaded once per chunk (as a serving system batches it over time);
-* the **recurrence** ``h_{t-1} W_hh^T`` (``K = H``), one GEMM per step on ``b = active[t]`` rows
-  (step t+1 needs h_t).
+* the **recurrence** ``h_{t-1} W_hh^T`` (``K = R``: ``H``, or ``P`` for a projected LSTM), one GEMM
+  per step on ``b = active[t]`` rows (step t+1 needs h_t);
+* an LSTM with ``proj_size = P`` adds the **output projection** ``m_t W_hr^T`` (``N = P``,
+  ``K = H``), one GEMM per step after the cell update (it needs ``m_t``; the next step needs its
+  output). An Elman RNN is the one-gate case (``N = H``).
 
 Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
 :mod:`rnnaccel.hardware.scalesim_check`; SCALE-Sim reports one cycle less per GEMM)::
@@ -19,7 +23,7 @@ Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
     dram    = W bytes * blocks / B                   (B = DRAM bytes per cycle; FIFO prefetches)
     gemm    = max(compute, dram)
 
-    step_t  = [projection GEMM of the chunk, at its first step] + recurrent GEMM_t
+    step_t  = [projection GEMM of the chunk, at its first step] + recurrent GEMM_t [+ W_hr GEMM_t]
               + vector_ops[t] / activation.ops_per_cycle + reexec_macs[t] * wf_nominal / (R * C)
     cycles  = sum_t max(step_t, bnn_t, control_t)
 
@@ -27,7 +31,7 @@ Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
 ``wslices = ceil(wb/native)`` come from the widest ``mac.<wb>x<ab>`` counter of the step (of the
 chunk, for the projection). A step reads each weight row once for all its rows
 (``seq_weight_bytes / active``, so the evaluator's batching changes nothing), split into
-``W_ih : W_hh`` as ``D : H``. With ``S > 1`` the projection runs before memoization decides a step,
+``W_ih : W_hh : W_hr`` as ``G*H*D : G*H*R : P*H`` (``D : H`` without a projection). With ``S > 1`` the projection runs before memoization decides a step,
 so it is dense (the whole ``W_ih`` and the reused neurons' MACs are charged) and its 32-bit sums are parked in the unified buffer
 until their step (what does not fit spills to DRAM).
 """
@@ -45,13 +49,14 @@ from .common import (
     charge_static,
     charge_vector_ops,
     gates,
+    layer_shape,
 )
 from .operating import seq_weight_bytes
 from .pricing import PriceBook
 from .report import LayerCost, Ledger
 from .schema import HwConfig, TpuArch
 
-__all__ = ["projection_chunk_steps", "tpu_layer", "tpu_passes", "tpu_tiles", "ws_gemm_cycles"]
+__all__ = ["projection_chunk_steps", "tpu_layer", "tpu_passes", "tpu_tiles", "hr_tiles", "ws_gemm_cycles"]
 
 
 def _cdiv(a, b):
@@ -75,19 +80,27 @@ def ws_gemm_cycles(rows, n: int, k: int, R: int, C: int, shift: int, acc_rows: i
     return folds * (blocks * (shift * np.asarray(wslices) + R + C - 2) + rows * np.asarray(wf))
 
 
-def tpu_tiles(arch: TpuArch, cell: str, input_size: int, hidden_size: int) -> tuple[int, int]:
-    """``(col_tiles, k_tiles)`` of one step's weight matrices on the array (``k_tiles`` counts
-    the projection's ``ceil(D/R)`` and the recurrence's ``ceil(H/R)``)."""
+def tpu_tiles(arch: TpuArch, cell: str, input_size: int, hidden_size: int, proj_size: int = 0) -> tuple[int, int]:
+    """``(col_tiles, k_tiles)`` of one step's gate weight matrices on the array (``k_tiles`` counts
+    the input projection's ``ceil(D/R)`` and the recurrence's ``ceil(H/R)``, ``ceil(P/R)`` for an
+    LSTM with ``proj_size = P``; its ``W_hr`` tiles: :func:`hr_tiles`)."""
     R, C = arch.array_rows.value, arch.array_cols.value
     n = gates(cell) * hidden_size
-    return _cdiv(n, C), _cdiv(input_size, R) + _cdiv(hidden_size, R)
+    return _cdiv(n, C), _cdiv(input_size, R) + _cdiv(proj_size or hidden_size, R)
 
 
-def tpu_passes(arch: TpuArch, cell: str, input_size: int, hidden_size: int, rows: int) -> int:
+def hr_tiles(arch: TpuArch, hidden_size: int, proj_size: int) -> int:
+    """Weight tiles of an LSTM projection ``W_hr`` (P x H): ``ceil(P/C) * ceil(H/R)``; 0 without one."""
+    if not proj_size:
+        return 0
+    return _cdiv(proj_size, arch.array_cols.value) * _cdiv(hidden_size, arch.array_rows.value)
+
+
+def tpu_passes(arch: TpuArch, cell: str, input_size: int, hidden_size: int, rows: int, proj_size: int = 0) -> int:
     """Weight-tile loads of one step run alone (projection not batched over time) for ``rows``
     running sequences (0 rows: none)."""
-    col, k = tpu_tiles(arch, cell, input_size, hidden_size)
-    return col * k * _cdiv(rows, arch.acc_rows_per_pass.value)
+    col, k = tpu_tiles(arch, cell, input_size, hidden_size, proj_size)
+    return (col * k + hr_tiles(arch, hidden_size, proj_size)) * _cdiv(rows, arch.acc_rows_per_pass.value)
 
 
 def _per_chunk(values: np.ndarray, chunk: np.ndarray, n: int, how: str) -> np.ndarray:
@@ -112,9 +125,11 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     rd, led = Reader(lt), Ledger()
     R, C, A, nb = a.array_rows.value, a.array_cols.value, a.acc_rows_per_pass.value, a.native_bits.value
     shift, S = a.weight_shift_cycles.value, chunk_steps
-    D, H, steps = lt.input_size, lt.hidden_size, lt.steps
-    N = gates(lt.cell) * H
-    col_tiles, k_tiles = tpu_tiles(a, lt.cell, D, H)
+    shape = layer_shape(rd)
+    D, H, Rh, P, steps = shape.D, shape.H, shape.R, shape.P, lt.steps
+    N = shape.G * H
+    col_tiles, k_tiles = tpu_tiles(a, lt.cell, D, H, P)
+    hr_col = _cdiv(P, C)
     gemm = lambda rows, k, wf, ws: ws_gemm_cycles(rows, N, k, R, C, shift, A, wf, ws)
 
     groups, reexec = charge_macs(led, rd, book)
@@ -142,15 +157,16 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     acc_b = hw.arith.accumulator_bits.value / 8
 
     # ---- weight bytes of a step: every active row runs in one GEMM, which reads each weight row once
-    #      (the mean sequence's read, batch-independent); W_ih : W_hh = D : H. A batched projection
-    #      cannot skip memoized neurons: it reads the whole W_ih (bias left out, < 1 %).
+    #      (the mean sequence's read, batch-independent); W_ih : W_hh : W_hr by their sizes. A batched
+    #      projection cannot skip memoized neurons: it reads the whole W_ih (bias left out, < 1 %).
     rd.get("weight_bytes")
     rd.used.add("seq_weight_bytes")
     read = np.divide(seq_weight_bytes(lt), b, out=np.zeros(steps), where=b > 0)
     dense = S > 1
-    ih_share = D / (D + H)
-    ih_bytes = (np.maximum(read, N * (D + H) * wmax / 8) if dense else read) * ih_share
-    hh_bytes = read * (1 - ih_share)
+    ih_share, hr_share = shape.ih_share, shape.hr_share
+    ih_bytes = (np.maximum(read, shape.weights * wmax / 8) if dense else read) * ih_share
+    hh_bytes = read * (1 - ih_share - hr_share)
+    hr_bytes = read * hr_share
 
     # ---- input projection, one GEMM per chunk of S steps
     proj_on = (b > 0) if dense else issued
@@ -172,13 +188,18 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     # ---- recurrence, one GEMM per step
     rows = np.where(issued, b, 0.0)
     rec_dram = hh_bytes * np.ceil(rows / A)
-    rec_compute = gemm(rows, H, wf, wslices)
+    rec_compute = gemm(rows, Rh, wf, wslices)
     rec = np.maximum(rec_compute, rec_dram / bpc)
+
+    # ---- an LSTM's output projection m_t W_hr^T (N = P, K = H), one GEMM per step after the cell update
+    hr_dram = hr_bytes * np.ceil(rows / A)
+    hr_compute = ws_gemm_cycles(rows, P, H, R, C, shift, A, wf, wslices) if P else np.zeros(steps)
+    hr = np.maximum(hr_compute, hr_dram / bpc)
 
     # ---- time
     wf_nom = _cdiv(lt.weight_bits, nb) * _cdiv(lt.act_bits, nb)
     re_cyc = reexec * wf_nom / (R * C)
-    step = proj_step + rec + vec + re_cyc
+    step = proj_step + rec + hr + vec + re_cyc
     busy = np.maximum.reduce([step, bnn, ctl]) if steps else np.zeros(0)
     cycles = float(busy.sum())
 
@@ -192,7 +213,7 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
         )
 
     # ---- energy of memories
-    dram = float(proj_dram.sum() + rec_dram.sum())
+    dram = float(proj_dram.sum() + rec_dram.sum() + hr_dram.sum())
     led.charge("dram", "dram_weight_bytes", dram, book.dram())
     led.charge("dram", "ub_spill_bytes", 2 * spill.sum(), book.dram())
     fifo = a.weight_fifo
@@ -200,20 +221,32 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
     led.charge("sram", "dram_weight_bytes", dram, book.mem("tpu.weight_fifo", fifo, "read"))
     ub = a.unified_buffer
     act = rd.get("act_bytes")
+    m_bytes = b * H * lt.act_bits / 8 if P else np.zeros(steps)  # a projection's operand m_t
     led.charge(
-        "sram", f"act_bytes*{col_tiles}coltiles", act.sum() * col_tiles, book.mem("tpu.unified_buffer", ub, "read")
+        "sram",
+        f"act_bytes*{col_tiles}coltiles",
+        (act - m_bytes).sum() * col_tiles,
+        book.mem("tpu.unified_buffer", ub, "read"),
     )
-    led.charge("sram", "h_out_bytes", (b * H * lt.act_bits / 8).sum(), book.mem("tpu.unified_buffer", ub, "write"))
+    led.charge(
+        "sram",
+        f"proj_operand_bytes*{hr_col}coltiles",
+        m_bytes.sum() * hr_col,
+        book.mem("tpu.unified_buffer", ub, "read"),
+    )
+    led.charge(
+        "sram", "h_out_bytes", (b * shape.outputs * lt.act_bits / 8).sum(), book.mem("tpu.unified_buffer", ub, "write")
+    )
     parked = float((park - spill).sum())
     led.charge("sram", "projection_park_bytes", parked, book.mem("tpu.unified_buffer", ub, "write"))
     led.charge("sram", "projection_park_bytes", parked, book.mem("tpu.unified_buffer", ub, "read"))
-    psum = (M.sum() * _cdiv(D, R) + rows.sum() * _cdiv(H, R)) * N * acc_b
+    psum = ((M.sum() * _cdiv(D, R) + rows.sum() * _cdiv(Rh, R)) * N + rows.sum() * _cdiv(H, R) * P) * acc_b
     led.charge("sram", "psum_bytes", psum, book.mem("tpu.accumulators", a.accumulators, "read"))
     led.charge("sram", "psum_bytes", psum, book.mem("tpu.accumulators", a.accumulators, "write"))
 
     seconds = cycles / hw.chip.frequency.si
     charge_static(led, seconds, book)
-    folds_ih, folds_hh = _cdiv(D, R) * col_tiles, _cdiv(H, R) * col_tiles
+    folds_ih, folds_hh = _cdiv(D, R) * col_tiles, _cdiv(Rh, R) * col_tiles + hr_tiles(a, H, P)
     loads = folds_ih * blocks_c.sum() + folds_hh * np.ceil(rows / A).sum()
     fill = (R + C - 2) * loads
     stats = {
@@ -224,8 +257,8 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
         "projection_gemms": int(np.count_nonzero(M)),
         "projection_cycles": float(proj.sum()),
         "recurrent_cycles": float(rec.sum()),
-        "gemm_cycles": float(proj.sum() + rec.sum()),
-        "compute_cycles": float(proj_compute.sum() + rec_compute.sum()),
+        "gemm_cycles": float(proj.sum() + rec.sum() + hr.sum()),
+        "compute_cycles": float(proj_compute.sum() + rec_compute.sum() + hr_compute.sum()),
         "fill_drain_cycles": float(fill),
         "vector_cycles": float(vec.sum()),
         "reexec_cycles": float(re_cyc.sum()),
@@ -239,5 +272,7 @@ def tpu_layer_chunked(lt: LayerTrace, hw: HwConfig, book: PriceBook, chunk_steps
         "ub_spill_bytes": float(2 * spill.sum()),
         "weights_resident": False,
     }
+    if P:  # reports of layers without a projection keep their keys
+        stats.update({"hr_cycles": float(hr.sum()), "dram_weight_hr_bytes": float(hr_dram.sum())})
     cost = LayerCost(lt.key, lt.layer, lt.direction, lt.cell, steps, cycles, seconds, led.provenance(), stats)
     return cost, rd.unpriced()

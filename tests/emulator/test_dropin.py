@@ -235,16 +235,15 @@ def test_technique_units_refuse_rnn_and_projection(cls, kw):
         m(torch.randn(1, 2, 3))
 
 
-def test_cost_model_refuses_rnn_and_projection_traces():
-    from rnnaccel.hardware.common import Reader, gates
+def test_cost_model_prices_rnn_and_projection_traces():
+    """The rules themselves are tested in tests/hardware/test_cost_rnn_proj.py."""
+    from rnnaccel.hardware import estimate
 
     for cls, kw in ((RNN, {}), (LSTM, {"proj_size": 2})):
         tr = Trace()
         cls(3, 4, batch_first=True, mode="emulate", **kw)(torch.randn(2, 3, 3), trace=tr)
-        lt = tr.layers[0]
-        with pytest.raises(RnnaccelError, match="LSTM"):
-            gates(lt.cell)
-            Reader(lt)
+        rep = estimate(tr, "epur")
+        assert rep.unpriced == [] and rep.total_j > 0
 
 
 class _Noop:

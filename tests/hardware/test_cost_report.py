@@ -131,12 +131,17 @@ def test_plot_breakdown_writes_png(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["epur", "tpu"])
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_layer_chunk_agrees_with_emulator_trace(kind, cell):
-    from rnnaccel.emulator import GRU, LSTM
+@pytest.mark.parametrize("cell, proj", [("lstm", 0), ("gru", 0), ("rnn_tanh", 0), ("rnn_relu", 0), ("lstm", 3)])
+def test_layer_chunk_agrees_with_emulator_trace(kind, cell, proj):
+    from rnnaccel.emulator import GRU, LSTM, RNN
 
     D, H, B, T = 6, 5, 3, 4
-    m = (LSTM if cell == "lstm" else GRU)(D, H, batch_first=True, mode="emulate")
+    if cell.startswith("rnn"):
+        m = RNN(D, H, nonlinearity=cell[4:], batch_first=True, mode="emulate")
+    else:
+        m = (LSTM if cell == "lstm" else GRU)(
+            D, H, batch_first=True, mode="emulate", **({"proj_size": proj} if proj else {})
+        )
     tr = Trace()
     m(torch.randn(B, T, D), trace=tr)
     hw = load_hw(kind)
@@ -145,7 +150,8 @@ def test_layer_chunk_agrees_with_emulator_trace(kind, cell):
         d["epur"]["sequences_at_once"]["value"] = B
         hw = load_hw(d)
     from_trace = estimate(tr, hw).per_layer[0]
-    chunk = layer_chunk_cost(hw, cell, D, H, B, T)
+    assert tr.layers[0].cell == cell
+    chunk = layer_chunk_cost(hw, cell, D, H, B, T, proj_size=proj)
     assert chunk.cycles == pytest.approx(from_trace.cycles, rel=1e-12)
     for c in COMPONENTS:
         assert chunk.energy_j[c] == pytest.approx(from_trace.energy_j[c], rel=1e-12), c
