@@ -35,6 +35,7 @@ from .config import DatapathConfig
 from .facts import DirectionFacts, layer_counters
 from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
+from . import kernels
 from .hooks import DirectionContext, StepUnit
 from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
@@ -162,20 +163,24 @@ class _ActUnits:
 
 
 # ---------------------------------------------------------------------- one direction, step by step
+_SAT_INDEX = {k: j for j, k in enumerate(STEP_SAT_CLASSES)}
+
+
 class StepSaturations:
-    """Saturations of one step, per class of :data:`STEP_SAT_CLASSES`."""
+    """Saturations of one step, per class of :data:`STEP_SAT_CLASSES`: ``counts``, an int64 row the
+    torch path adds into through :meth:`take` and the compiled kernels (:mod:`.kernels`) directly."""
 
     def __init__(self):
-        self.counts = dict.fromkeys(STEP_SAT_CLASSES, 0)
+        self.counts = np.zeros(len(STEP_SAT_CLASSES), dtype=np.int64)
 
     def take(self, cls: str, clamped: tuple[torch.Tensor, int]) -> torch.Tensor:
         """``clamped`` = ``(value, saturations)`` of a narrowing into class ``cls``: count, return value."""
         v, n = clamped
-        self.counts[cls] += n
+        self.counts[_SAT_INDEX[cls]] += n
         return v
 
     def row(self) -> tuple[int, ...]:
-        return tuple(self.counts[k] for k in STEP_SAT_CLASSES)
+        return tuple(int(v) for v in self.counts)
 
 
 class Direction:
@@ -206,6 +211,8 @@ class Direction:
             w.gemm("w_hr", cfg.weight.bits, cfg.hidden.bits, hidden_scale, gemm) if w.w_hr is not None else None
         )
         self.b_hn = self._bias(w.b_h[2 * self.H :]) if cell == "gru" else None  # GRU: b_hn, gated by r
+        #: the compiled element-wise stages (:mod:`.kernels`), or None: the torch reference path
+        self.kern = kernels.for_direction(cell, cfg, self.act, self.H, x.device)
         self._gx: torch.Tensor | None = None
         for u in units:
             u.begin(ctx)
@@ -258,7 +265,10 @@ class Direction:
     def activate(self, t: int, n: int, cols: slice, z: torch.Tensor, act) -> torch.Tensor:
         """Activation unit ``act`` on pre-activations ``z`` of gate columns ``cols``, then the units'
         ``gate_out`` (which may replace outputs, e.g. reused ones)."""
-        a = act(z, t)
+        return self.units_out(t, n, cols, z, act(z, t), act)
+
+    def units_out(self, t: int, n: int, cols: slice, z: torch.Tensor, a: torch.Tensor, act) -> torch.Tensor:
+        """The units' ``gate_out`` on activations ``a`` already evaluated (by ``act``) from ``z``."""
         for u in self.out_units:
             a = u.gate_out(t, n, cols, z, a, lambda v: act(v, t))
         return a
@@ -272,6 +282,14 @@ class Direction:
         cfg = self.cfg
         acc = sat.take("acc", saturate(self.gemm_r(m), cfg.acc))
         return sat.take("proj", self.narrow(acc, cfg.acc_frac - cfg.hidden.frac, cfg.hidden, SITE_PROJ, t))
+
+    def _b_hn_np(self) -> np.ndarray:
+        return self.b_hn.numpy()
+
+    def _zeros_np(self) -> np.ndarray:
+        if not hasattr(self, "_zeros"):
+            self._zeros = np.zeros(self.H)
+        return self._zeros
 
     def observe(self, t, n, hp, h, cp, c) -> None:
         for u in self.obs_units:
@@ -292,6 +310,12 @@ def lstm_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: torch.Tensor, 
     fa, fc = cfg.act.frac, cfg.cell.frac
     ext = d.unit_dot_products(t, n, hp)
     acc = d.gemm_h(hp, out=d.input_part()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
+    if d.kern is not None:  # the same steps, compiled (kernels.lstm_gates / lstm_update)
+        z, a = d.kern.lstm_gates(acc, sat.counts)
+        a = d.units_out(t, n, slice(0, d.GH), z, a, d.act.gates)
+        c, m = d.kern.lstm_update(a, cp, sat.counts)
+        i, f, o, g = a.split(H, dim=1)
+        return d.project(m, t, sat), c, (i, f, g, o)
     acc = sat.take("acc", saturate(acc, cfg.acc))
     z = sat.take("preact", d.narrow(acc, cfg.acc_frac - cfg.preact.frac, cfg.preact, SITE_PREACT, t))
     i, f, o, g = d.activate(t, n, slice(0, d.GH), z, d.act.gates).split(H, dim=1)  # datapath order
@@ -307,6 +331,8 @@ def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: Step
     cfg, H = d.cfg, d.H
     fa, fh, to_preact = cfg.act.frac, cfg.hidden.frac, cfg.acc_frac - cfg.preact.frac
     ext = d.unit_dot_products(t, n, hp)
+    if d.kern is not None:  # the same steps, compiled (kernels.gru_rz / gru_n / gru_update)
+        return _gru_kernels(d, t, n, hp, ext, sat)
     if ext is None:
         ax, ah = d.input_part()[t, :n], d.gemm_h(hp)
         ah[:, 2 * H :] += d.b_hn
@@ -327,6 +353,22 @@ def gru_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: Step
     return h, None, (r, zg, n_)
 
 
+def _gru_kernels(d: Direction, t: int, n: int, hp: torch.Tensor, ext, sat: StepSaturations):
+    """:func:`gru_step` on the compiled stages; ``ext`` the units' ``(ax, ah)`` or None."""
+    H, k = d.H, d.kern
+    if ext is None:
+        ax, ah, bhn = d.input_part()[t, :n], d.gemm_h(hp), d._b_hn_np()
+    else:
+        (ax, ah), bhn = ext, d._zeros_np()
+    z_rz, a_rz, qxn, qhn = k.gru_rz(ax.contiguous(), ah.contiguous(), bhn, sat.counts)
+    rz = d.units_out(t, n, slice(0, 2 * H), z_rz, a_rz, d.act.gates)
+    pre_n, n_ = k.gru_n(rz, qxn, qhn, sat.counts)
+    n_ = d.units_out(t, n, slice(2 * H, 3 * H), pre_n, n_, d.act.tanh)
+    h = k.gru_update(rz, n_, hp, sat.counts)
+    r, zg = rz.split(H, dim=1)
+    return h, None, (r, zg, n_)
+
+
 def rnn_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: StepSaturations):
     """One Elman RNN step of the ``n`` running rows (docs/datapath.md §6a). Returns ``(h, None, (a,))``:
     tanh: the activation unit's output rounded into the hidden format; relu: ``max(0, z)`` of the
@@ -334,6 +376,9 @@ def rnn_step(d: Direction, t: int, n: int, hp: torch.Tensor, cp: None, sat: Step
     cfg = d.cfg
     ext = d.unit_dot_products(t, n, hp)
     acc = d.gemm_h(hp, out=d.input_part()[t, :n], with_const=False) if ext is None else ext[0] + ext[1]
+    if d.kern is not None and not d.out_units:  # the same steps, compiled (kernels.rnn_all)
+        a, h = d.kern.rnn_all(acc, sat.counts)
+        return h, None, (a,)
     acc = sat.take("acc", saturate(acc, cfg.acc))
     z = sat.take("preact", d.narrow(acc, cfg.acc_frac - cfg.preact.frac, cfg.preact, SITE_PREACT, t))
     if d.cell == "rnn_tanh":

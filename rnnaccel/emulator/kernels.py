@@ -1,0 +1,415 @@
+"""Fused per-step element-wise kernels of the datapath (numba), with plain torch as reference.
+
+What a time step does after its GEMMs — saturate the accumulator, round into the pre-activation
+format, look the activation up, update the cell, round into the hidden format, count every
+saturation — is ~25 small torch operations per direction-step on the reference path
+(:mod:`rnnaccel.emulator.datapath`). Here each stage is one compiled loop over the step's
+elements that does the same integer arithmetic on the same float64-carried integers, in the same
+order of rounding points, and adds its saturation counts into the step's counter row:
+
+- LSTM: :func:`lstm_gates` (acc -> pre-activation -> activations), :func:`lstm_update`
+  (activations, ``c_{t-1}`` -> ``c_t``, ``m_t``);
+- GRU: :func:`gru_rz` (the r, z gates and the n gate's two pre-activations), :func:`gru_n` (the
+  r gating and the n activation), :func:`gru_update` (the new ``h``);
+- Elman RNN: :func:`rnn_all`.
+
+The technique units' ``gate_out`` hook runs between the stages (in torch), so memoization and
+dynamic precision use the kernels too.
+
+Bits: every value is an exact integer below 2**53 (``DatapathConfig.check_gemm``), so products and
+sums are exact whatever their order; the rounding functions are the reference's (``rint`` = round
+half to even = ``torch.round``; ``floor``; ``sign(v) * floor(|v| * 2**-s + 1/2)``). LLVM does not
+contract multiply-add into FMA without fastmath, which is off. tests/emulator/test_backends.py runs
+every cell, rounding mode, technique and the golden replays on both backends.
+
+Where the kernels serve: a CPU direction with a deterministic rounding mode (stochastic rounding's
+dither is position-dependent: torch path) whose activation units are whole-range tables (inputs up
+to ``activation.FULL_TABLE_MAX_BITS`` bits). Anything else runs the torch path.
+
+Choosing: ``RNNACCEL_KERNELS`` = ``auto`` (default: numba where it serves, torch elsewhere and when
+numba is not installed), ``torch`` (the reference everywhere) or ``numba`` (as auto, but numba must
+be importable); in code :func:`use` (a context manager) or :func:`set_backend`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+import torch
+
+from .formats import Fmt, Rounding
+
+__all__ = ["BACKENDS", "available", "backend", "set_backend", "use", "StepKernels", "for_direction"]
+
+BACKENDS = ("auto", "torch", "numba")
+_MODES = {Rounding.NEAREST_EVEN: 0, Rounding.FLOOR: 1, Rounding.NEAREST_AWAY: 2}
+# index of each class in a step's saturation row (datapath.STEP_SAT_CLASSES)
+_ACC, _PRE, _CELL, _HID = 0, 1, 2, 3
+
+try:  # optional: `pip install rnnaccel[fast]`
+    import numba as _numba
+except ImportError:  # pragma: no cover - depends on the installation
+    _numba = None  # type: ignore[assignment]
+
+
+def available() -> bool:
+    """Whether the compiled kernels can run (numba importable)."""
+    return _numba is not None
+
+
+def _check(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"kernel backend {name!r} unknown; choose one of {', '.join(BACKENDS)} (RNNACCEL_KERNELS)")
+    if name == "numba" and not available():
+        raise ValueError("kernel backend 'numba' asked for but numba is not installed: pip install numba, or use auto")
+    return name
+
+
+_choice = _check(os.environ.get("RNNACCEL_KERNELS", "auto").strip() or "auto")
+
+
+def backend() -> str:
+    """The current choice (``auto``, ``torch`` or ``numba``)."""
+    return _choice
+
+
+def set_backend(name: str) -> None:
+    """Choose the element-wise backend for every later emulation in this process."""
+    global _choice
+    _choice = _check(name)
+
+
+@contextlib.contextmanager
+def use(name: str):
+    """``with kernels.use("torch"): ...`` runs the block on backend ``name``, then restores the choice."""
+    global _choice
+    old, _choice = _choice, _check(name)
+    try:
+        yield
+    finally:
+        _choice = old
+
+
+# ------------------------------------------------------------------------------ compiled loops
+def _jit(f):
+    return _numba.njit(cache=True, nogil=True)(f) if _numba is not None else f
+
+
+@_jit
+def _round(v, s, k, mode):
+    """``v * 2**-s`` rounded by ``mode`` (0 half-even, 1 floor, 2 half away); ``k = 2**-s``; exact for s <= 0."""
+    if s <= 0:
+        return v * k
+    x = v * k
+    if mode == 0:
+        return np.rint(x)
+    if mode == 1:
+        return np.floor(x)
+    a = np.floor(abs(v) * k + 0.5)
+    if v > 0:
+        return a
+    if v < 0:
+        return -a
+    return 0.0
+
+
+@_jit
+def lstm_gates(acc, a, table, offset, alo, ahi, s, k, mode, plo, phi, sats):
+    """acc (n, 4H) in place -> pre-activations; ``a`` <- activations (merged table + column offsets)."""
+    n, G = acc.shape
+    na = 0
+    npre = 0
+    for r in range(n):
+        for j in range(G):
+            v = acc[r, j]
+            if v < alo:
+                v = alo
+                na += 1
+            elif v > ahi:
+                v = ahi
+                na += 1
+            z = _round(v, s, k, mode)
+            if z < plo:
+                z = plo
+                npre += 1
+            elif z > phi:
+                z = phi
+                npre += 1
+            acc[r, j] = z
+            a[r, j] = table[np.int64(z) + offset[j]]
+    sats[_ACC] += na
+    sats[_PRE] += npre
+
+
+@_jit
+def lstm_update(a, cp, c, m, tanh, tmin, e_ig, e_fc, sc, kc, clo, chi, sh, kh, hlo, hhi, mode, sats):
+    """Activations [i, f, o, g] (n, 4H) and ``c_{t-1}`` -> ``c`` (cell format) and ``m`` (hidden format)."""
+    n, H = c.shape
+    ncell = 0
+    nhid = 0
+    for r in range(n):
+        for j in range(H):
+            i = a[r, j]
+            f = a[r, H + j]
+            o = a[r, 2 * H + j]
+            g = a[r, 3 * H + j]
+            cc = _round(i * g * e_ig + f * cp[r, j] * e_fc, sc, kc, mode)
+            if cc < clo:
+                cc = clo
+                ncell += 1
+            elif cc > chi:
+                cc = chi
+                ncell += 1
+            c[r, j] = cc
+            mm = _round(o * tanh[np.int64(cc) - tmin], sh, kh, mode)
+            if mm < hlo:
+                mm = hlo
+                nhid += 1
+            elif mm > hhi:
+                mm = hhi
+                nhid += 1
+            m[r, j] = mm
+    sats[_CELL] += ncell
+    sats[_HID] += nhid
+
+
+@_jit
+def gru_rz(ax, ah, bhn, z, a, qxn, qhn, table, offset, alo, ahi, s, k, mode, plo, phi, sats):
+    """The r, z gates (acc -> pre-activation -> activation into ``z``, ``a``, (n, 2H)) and the n gate's
+    input and recurrent parts narrowed into the pre-activation format (``qxn``, ``qhn``, (n, H))."""
+    n, H = qxn.shape
+    na = 0
+    npre = 0
+    for r in range(n):
+        for j in range(3 * H):
+            v = ah[r, j] + ax[r, j] if j < 2 * H else ax[r, j]
+            if v < alo:
+                v = alo
+                na += 1
+            elif v > ahi:
+                v = ahi
+                na += 1
+            q = _round(v, s, k, mode)
+            if q < plo:
+                q = plo
+                npre += 1
+            elif q > phi:
+                q = phi
+                npre += 1
+            if j < 2 * H:
+                z[r, j] = q
+                a[r, j] = table[np.int64(q) + offset[j]]
+            else:
+                qxn[r, j - 2 * H] = q
+        for j in range(H):
+            v = ah[r, 2 * H + j] + bhn[j]
+            if v < alo:
+                v = alo
+                na += 1
+            elif v > ahi:
+                v = ahi
+                na += 1
+            q = _round(v, s, k, mode)
+            if q < plo:
+                q = plo
+                npre += 1
+            elif q > phi:
+                q = phi
+                npre += 1
+            qhn[r, j] = q
+    sats[_ACC] += na
+    sats[_PRE] += npre
+
+
+@_jit
+def gru_n(rz, qxn, qhn, pre, out, tanh, tmin, sa, ka, mode, plo, phi, sats):
+    """``pre = sat(qxn + round(r * qhn, fa))`` and ``out = tanh(pre)``; ``r`` = the first H columns of ``rz``."""
+    n, H = qxn.shape
+    npre = 0
+    for r in range(n):
+        for j in range(H):
+            p = qxn[r, j] + _round(rz[r, j] * qhn[r, j], sa, ka, mode)
+            if p < plo:
+                p = plo
+                npre += 1
+            elif p > phi:
+                p = phi
+                npre += 1
+            pre[r, j] = p
+            out[r, j] = tanh[np.int64(p) - tmin]
+    sats[_PRE] += npre
+
+
+@_jit
+def gru_update(rz, nn, hp, h, one, e1, e2, sh, kh, hlo, hhi, mode, sats):
+    """``h = round((1 - z) * n * 2**e1 + z * h_{t-1} * 2**e2)`` into the hidden format; z = columns H..2H of ``rz``."""
+    n, H = h.shape
+    nhid = 0
+    for r in range(n):
+        for j in range(H):
+            zg = rz[r, H + j]
+            v = _round((one - zg) * nn[r, j] * e1 + zg * hp[r, j] * e2, sh, kh, mode)
+            if v < hlo:
+                v = hlo
+                nhid += 1
+            elif v > hhi:
+                v = hhi
+                nhid += 1
+            h[r, j] = v
+    sats[_HID] += nhid
+
+
+@_jit
+def rnn_all(acc, a, h, tanh, tmin, relu, alo, ahi, s, k, mode, plo, phi, s2, k2, hlo, hhi, sats):
+    """Elman step: acc (n, H) in place -> pre-activation; ``a`` <- tanh table or max(0, z); ``h`` <- hidden."""
+    n, H = acc.shape
+    na = 0
+    npre = 0
+    nhid = 0
+    for r in range(n):
+        for j in range(H):
+            v = acc[r, j]
+            if v < alo:
+                v = alo
+                na += 1
+            elif v > ahi:
+                v = ahi
+                na += 1
+            z = _round(v, s, k, mode)
+            if z < plo:
+                z = plo
+                npre += 1
+            elif z > phi:
+                z = phi
+                npre += 1
+            acc[r, j] = z
+            if relu:
+                y = z if z > 0.0 else 0.0
+            else:
+                y = tanh[np.int64(z) - tmin]
+            a[r, j] = y
+            q = _round(y, s2, k2, mode)
+            if q < hlo:
+                q = hlo
+                nhid += 1
+            elif q > hhi:
+                q = hhi
+                nhid += 1
+            h[r, j] = q
+    sats[_ACC] += na
+    sats[_PRE] += npre
+    sats[_HID] += nhid
+
+
+# ------------------------------------------------------------------------------ per direction
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _narrowing(shift: int, fmt: Fmt) -> tuple[int, float, float, float]:
+    """``(s, 2**-s, lo, hi)`` of a narrowing by ``shift`` bits into ``fmt``."""
+    return shift, 2.0**-shift, float(fmt.qmin), float(fmt.qmax)
+
+
+class StepKernels:
+    """The kernels of one direction with its formats, shifts and tables bound (see :func:`for_direction`).
+    Each method takes and returns torch tensors (CPU, float64) and adds saturations into ``sats``
+    (the step's int64 row, :data:`~rnnaccel.emulator.datapath.STEP_SAT_CLASSES` order)."""
+
+    def __init__(self, cell: str, cfg, act, H: int):
+        self.cell, self.H, self.mode = cell, H, _MODES[cfg.rounding]
+        fa, fc, fh = cfg.act.frac, cfg.cell.frac, cfg.hidden.frac
+        self.alo, self.ahi = float(cfg.acc.qmin), float(cfg.acc.qmax)
+        self.pre = _narrowing(cfg.acc_frac - cfg.preact.frac, cfg.preact)
+        if act.gates is not None:
+            self.table, self.offset = _np(act.gates.table), _np(act.gates.offset)
+        self.tanh, self.tmin = _np(act.tanh.full), act.tanh.fin.qmin
+        if cell == "lstm":
+            fm = max(2 * fa, fa + fc)
+            self.e_ig, self.e_fc = 2.0 ** (fm - 2 * fa), 2.0 ** (fm - fa - fc)
+            self.cellq = _narrowing(fm - fc, cfg.cell)
+            self.hid = _narrowing(2 * fa - fh, cfg.hidden)
+            self.tanh_c, self.tmin_c = _np(act.tanh_c.full), act.tanh_c.fin.qmin
+        elif cell == "gru":
+            fg = max(fa, fh)
+            self.rhn = (fa, 2.0**-fa)
+            self.one, self.e1, self.e2 = float(2**fa), 2.0 ** (fg - fa), 2.0 ** (fg - fh)
+            self.hid = _narrowing(fa + fg - fh, cfg.hidden)
+        else:
+            self.relu = cell == "rnn_relu"
+            frac = cfg.preact.frac if self.relu else fa
+            self.hid = _narrowing(frac - fh, cfg.hidden)
+
+    def lstm_gates(self, acc: torch.Tensor, sats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``acc`` (n, 4H), overwritten with the pre-activations ``z``; returns ``(z, a)``."""
+        a = torch.empty_like(acc)
+        s, k, plo, phi = self.pre
+        lstm_gates(_np(acc), _np(a), self.table, self.offset, self.alo, self.ahi, s, k, self.mode, plo, phi, sats)
+        return acc, a
+
+    def lstm_update(self, a: torch.Tensor, cp: torch.Tensor, sats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        c = torch.empty_like(cp)
+        m = torch.empty_like(cp)
+        sc, kc, clo, chi = self.cellq
+        sh, kh, hlo, hhi = self.hid
+        lstm_update(
+            _np(a), _np(cp), _np(c), _np(m), self.tanh_c, self.tmin_c, self.e_ig, self.e_fc,
+            sc, kc, clo, chi, sh, kh, hlo, hhi, self.mode, sats,
+        )  # fmt: skip
+        return c, m
+
+    def gru_rz(self, ax, ah, bhn, sats):
+        """``(z_rz, a_rz, qxn, qhn)`` of the step (``bhn`` added to the recurrent n part)."""
+        n, H = ax.shape[0], self.H
+        z = ax.new_empty(n, 2 * H)
+        a, qxn, qhn = torch.empty_like(z), ax.new_empty(n, H), ax.new_empty(n, H)
+        s, k, plo, phi = self.pre
+        gru_rz(
+            _np(ax), _np(ah), bhn, _np(z), _np(a), _np(qxn), _np(qhn), self.table, self.offset,
+            self.alo, self.ahi, s, k, self.mode, plo, phi, sats,
+        )  # fmt: skip
+        return z, a, qxn, qhn
+
+    def gru_n(self, rz, qxn, qhn, sats):
+        """``(pre_n, n)``; ``rz`` the r, z activations (n, 2H)."""
+        pre, out = torch.empty_like(qxn), torch.empty_like(qxn)
+        _, _, plo, phi = self.pre
+        sa, ka = self.rhn
+        gru_n(_np(rz), _np(qxn), _np(qhn), _np(pre), _np(out), self.tanh, self.tmin, sa, ka, self.mode, plo, phi, sats)
+        return pre, out
+
+    def gru_update(self, rz, nn, hp, sats):
+        h = torch.empty_like(hp)
+        sh, kh, hlo, hhi = self.hid
+        gru_update(_np(rz), _np(nn), _np(hp), _np(h), self.one, self.e1, self.e2, sh, kh, hlo, hhi, self.mode, sats)
+        return h
+
+    def rnn_all(self, acc, sats):
+        """``acc`` (n, H) overwritten with ``z``; returns ``(a, h)``."""
+        a, h = torch.empty_like(acc), torch.empty_like(acc)
+        s, k, plo, phi = self.pre
+        s2, k2, hlo, hhi = self.hid
+        rnn_all(
+            _np(acc), _np(a), _np(h), self.tanh, self.tmin, self.relu, self.alo, self.ahi,
+            s, k, self.mode, plo, phi, s2, k2, hlo, hhi, sats,
+        )  # fmt: skip
+        return a, h
+
+
+def serves(cell: str, cfg, act, device: torch.device) -> bool:
+    """Whether the kernels can run this direction (see the module docstring)."""
+    if _choice == "torch" or not available() or device.type != "cpu" or cfg.rounding not in _MODES:
+        return False
+    tables = [act.tanh.full]
+    if cell == "lstm":
+        tables.append(act.tanh_c.full)
+    if act.gates is not None and not act.gates.merged:
+        return False
+    return all(t is not None for t in tables)
+
+
+def for_direction(cell: str, cfg, act, H: int, device: torch.device) -> StepKernels | None:
+    """The bound kernels of one direction, or None when it runs on the torch path."""
+    return StepKernels(cell, cfg, act, H) if serves(cell, cfg, act, device) else None
