@@ -270,6 +270,8 @@ class QuantConf:
     seed: int = 0
     threads: int = 1
     storage: Optional[str] = None  # null: the checkpoint's own; float16: weights rounded to fp16, file halved
+    search: bool = False  # error-minimising format search (rnnaccel.calibrate search=True); false: covering formats
+    tables: bool = False  # activation-table resolution chosen per layer (1 LSB budget); false: datapath.act_index_bits
 
 
 @dataclass

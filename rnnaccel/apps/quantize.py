@@ -8,7 +8,11 @@ refused (one line naming the ``data`` option to pass) when the data config's cor
 features differ from the ones it was trained with, as in ``rnnaccel-evaluate``. The storage is
 the checkpoint's own unless ``quantize.storage`` says otherwise; with ``float16`` the weights are
 first rounded to float16 and written as such (half the file); the float baseline of that
-checkpoint is then the rounded model. The summary line is JSON.
+checkpoint is then the rounded model. ``quantize.search`` asks the emulator's calibrator for
+error-minimising formats (candidate fraction widths measured on the calibration calls) instead of
+the covering ones, ``quantize.tables`` for each layer's activation-table resolution (at most 1 LSB
+of the act format) instead of ``datapath.act_index_bits``
+(:func:`rnnaccel.emulator.calibrate.calibrate`). The summary line is JSON.
 
     rnnaccel-quantize quantize.checkpoint=runs/digits/best.pt quantize.output=checkpoints/digits_blstm.pt
 """
@@ -62,7 +66,7 @@ def run(cfg: QuantizeApp) -> dict:
     round_to_storage(model, storage)  # calibrate and later evaluate exactly the shipped weights
     train = load_split(cfg.data, "train").subset(dc.calib_batches * dc.calib_batch_size)
     cal = [(b.features, b.feature_lengths) for b in batches(train, dc.calib_batch_size)]
-    cfgs, stats = calibrate(model, cal, dc.bits, dc.margin, to_datapath_config(dc))
+    cfgs, stats = calibrate(model, cal, dc.bits, dc.margin, to_datapath_config(dc), search=qc.search, tables=qc.tables)
     ranges = [s.max_abs for s in stats]
     metrics = dict(ck["metrics"], ptq_ranges=ranges, ptq_utterances=len(train))
     extra = dict(ck.get("extra", {}), quantize=OmegaConf.to_container(cfg.datapath))
@@ -73,6 +77,8 @@ def run(cfg: QuantizeApp) -> dict:
             {
                 "output": qc.output,
                 "storage": storage,
+                "search": qc.search,
+                "tables": qc.tables,
                 "ranges": ranges,
                 "formats": [
                     {k: f"Q{v['bits']}.{v['frac']}" for k, v in d.to_dict().items() if isinstance(v, dict)}

@@ -39,6 +39,15 @@ def _have_fsdd() -> bool:
 
 
 @pytest.mark.skipif(not _have_fsdd(), reason="needs the FSDD recordings (shared data root)")
+def qc_args(data, tmp_path) -> list:
+    return data + [
+        f"quantize.checkpoint={tmp_path}/m.pt",
+        f"quantize.output={tmp_path}/qs.pt",
+        "datapath.calib_batches=1",
+        "datapath.calib_batch_size=4",
+    ]
+
+
 def test_train_quantize_evaluate_end_to_end(tmp_path):
     data = ["data.num_train=16", "data.num_val=8", "data.num_test=6", f"data.cache_dir={tmp_path}/cache"]
     small = ["model.hidden_size=8", "model.num_layers=1"]
@@ -71,6 +80,9 @@ def test_train_quantize_evaluate_end_to_end(tmp_path):
     )
     q = quantize.run(qc)
     assert len(q["datapath"]) == 1
+    qs = cfg("quantize", [*qc_args(data, tmp_path), "quantize.search=true", "quantize.tables=true"])
+    searched = quantize.run(qs)["datapath"][0]  # tables: the resolution of the act format (16-bit: > 2**8)
+    assert searched.act_index_bits > q["datapath"][0].act_index_bits == 8
     # QAT from the calibrated checkpoint
     qat = cfg(
         "train",
