@@ -41,6 +41,7 @@ import json
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from .schema import HwConfig, Memory
 from .units import Price
@@ -129,7 +130,7 @@ class PriceBook:
         self.k = hw.chip.energy_node_exponent.value
         self.rule = hw.chip.node_scaling
         self.vdd = hw.chip.vdd.value
-        self._rates: dict[tuple, object] = {}
+        self._rates: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------ node scaling
     @_cached
