@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..gates import GATES, SIGMOID_GATES
+from ..gemm import _dense, int8_available
 from ..hooks import Carry, CarryingFactory, DirectionContext, StepUnit
 from .config import MemoConfig
 from .rule import MemoState, bnn_dot, bnn_dtype, commit, decide, sign_pm1
@@ -68,6 +69,11 @@ class MemoUnit(StepUnit):
             self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero, self.bdt)  # (GH, D)
             self.sw_hh = sign_pm1(w.w_hh, cfg.sign_zero, self.bdt)  # (GH, H)
             self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero, self.bdt), self.sw_ih)  # (T, B, GH): x part, all steps
+            # the h part of every step: an int8 GEMM of the ±1 signs where there is one (int32 sums of
+            # at most H < 2**31 terms ±1: exact, the same integers as bnn_dot, ~4x faster on a CPU)
+            self.sw_hh8 = None
+            if int8_available(dev) and H < 2**31:
+                self.sw_hh8 = _dense(sign_pm1(w.w_hh, cfg.sign_zero, torch.int8).T)  # (H, GH)
             smax, frac = self.N, 0
         elif self.kind == "oracle":
             fmt = dc.act if cfg.cache == "output" else dc.preact
@@ -124,7 +130,7 @@ class MemoUnit(StepUnit):
         if self.record:
             self.rec["hp"][t, :n] = hp
         if self.kind == "bnn":
-            b = self.bx[t, :n] + bnn_dot(sign_pm1(hp, self.cfg.sign_zero, self.bdt), self.sw_hh)  # (n, GH)
+            b = self.bx[t, :n] + self._bnn_h(hp)  # (n, GH)
             c["memo.buffer_reads"][t] += int(st.valid[:n].sum())  # b_m (and y_m) of non-empty entries
             self.reuse = self._decide(b, slice(None), n)
             c["memo.bnn_xnor"][t] += n * self.GH * self.N
@@ -193,6 +199,12 @@ class MemoUnit(StepUnit):
         return {k: v.copy() for k, v in self.c.items()}
 
     # ------------------------------------------------------------------ internals
+    def _bnn_h(self, hp: torch.Tensor) -> torch.Tensor:
+        """The BNN's recurrent part (n, GH): signs of ``h_{t-1}`` times the sign rows of ``W_hh``."""
+        if self.sw_hh8 is None:
+            return bnn_dot(sign_pm1(hp, self.cfg.sign_zero, self.bdt), self.sw_hh)
+        return torch._int_mm(_dense(sign_pm1(hp, self.cfg.sign_zero, torch.int8)), self.sw_hh8)
+
     def _decide(self, s: torch.Tensor, cols: slice, n: int) -> torch.Tensor:
         """Per-neuron test of signal ``s`` (n, len(cols)) against the entries ``[:n, cols]``; commits."""
         st = self.state

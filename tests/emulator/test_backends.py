@@ -1,0 +1,165 @@
+"""Every element-wise backend (rnnaccel.emulator.kernels) and device gives the same bits.
+
+The compiled kernels (numba) and the torch reference path are selected explicitly; outputs, final
+states, saturation totals and every trace counter must be identical, for every cell, rounding
+mode, bidirectional and variable-length batches, projections, with saturations forced, and with
+memoization and dynamic precision on. The stored golden files are regenerated on each backend.
+On a CUDA device the emulator must reproduce the CPU's bits (skipped, with the reason, without one).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnaccel.emulator import GRU, LSTM, RNN, DatapathConfig, Fmt, Trace, kernels
+from rnnaccel.emulator.memo import memo_factory
+from rnnaccel.emulator.precision import precision_factory
+
+from .test_golden import MANIFEST
+from .test_golden import test_stored_golden_file_is_regenerated_bit_exact as _regenerate
+
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not installed (pip install numba)")
+NARROW = dict(hidden=Fmt(8, 8), cell=Fmt(8, 6), preact=Fmt(8, 5), act=Fmt(8, 7), acc_bits=28)
+
+
+def _module(cell, bidir=False, proj=0, layers=2, D=7, H=6, seed=0, cfg=None):
+    torch.manual_seed(seed)
+    kw = dict(num_layers=layers, bidirectional=bidir, batch_first=True)
+    if cell == "lstm":
+        ref = torch.nn.LSTM(D, H, proj_size=proj, **kw)
+        cls = LSTM
+    elif cell == "gru":
+        ref, cls = torch.nn.GRU(D, H, **kw), GRU
+    else:
+        ref, cls = torch.nn.RNN(D, H, nonlinearity=cell.split("_")[1], **kw), RNN
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.mul_(3.0)  # large weights: saturations on every class with the narrow formats
+    return cls.from_torch(ref, mode="emulate", datapath=DatapathConfig(**(cfg or {})))
+
+
+def _run(m, backend, x, lengths):
+    trace = Trace()
+    with kernels.use(backend):
+        out, _ = m(x, lengths=lengths, trace=trace)
+        res = m.emulate(x, lengths=lengths)
+    return out, res, trace
+
+
+def _assert_same(a, b):
+    (oa, ra, ta), (ob, rb, tb) = a, b
+    assert torch.equal(oa, ob)
+    assert torch.equal(ra.output, rb.output) and torch.equal(ra.h_n, rb.h_n)
+    assert (ra.c_n is None) == (rb.c_n is None) and (ra.c_n is None or torch.equal(ra.c_n, rb.c_n))
+    assert ra.saturations == rb.saturations
+    assert [lt.key for lt in ta] == [lt.key for lt in tb]
+    for la, lb in zip(ta, tb):
+        assert sorted(la.counters) == sorted(lb.counters)
+        for k in la.counters:
+            np.testing.assert_array_equal(la.counters[k], lb.counters[k], err_msg=f"{la.key} {k}")
+
+
+def _batch(D=7, B=5, T=9, scale=2.0):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(B, T, D, generator=g) * scale, torch.tensor([9, 3, 9, 1, 6])
+
+
+CELLS = [("lstm", 0), ("lstm", 4), ("gru", 0), ("rnn_tanh", 0), ("rnn_relu", 0)]
+ROUNDINGS = ["nearest_even", "floor", "nearest_away", "stochastic"]
+
+
+@needs_numba
+@pytest.mark.parametrize("cell,proj", CELLS)
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_backends_same_bits_and_counts(cell, proj, rounding):
+    m = _module(cell, bidir=True, proj=proj, cfg=dict(NARROW, rounding=rounding))
+    x, lengths = _batch()
+    ref, fast = _run(m, "torch", x, lengths), _run(m, "numba", x, lengths)
+    _assert_same(ref, fast)
+    sats = ref[1].saturations
+    assert sats["acc"] > 0 and sats["preact"] > 0 and sats["hidden"] > 0  # the clamps are exercised
+    if cell == "lstm":
+        assert sats["cell"] > 0
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "units",
+    [
+        lambda: [memo_factory("bnn", theta=0.3)],
+        lambda: [memo_factory("oracle", theta=0.3, cache="preact")],
+        lambda: [precision_factory({"mode": "dynamic", "ladder": [16, 8, 4], "tau": 0.05, "thresholds": [0.3, 0.02]})],
+        lambda: [memo_factory("bnn", theta=0.3), precision_factory("reexec")],
+    ],
+    ids=["memo-bnn", "memo-oracle-preact", "precision-dynamic", "memo+reexec"],
+)
+def test_backends_same_bits_with_techniques(cell, units):
+    m = _module(cell, bidir=True, layers=2, H=8)
+    x, lengths = _batch()
+    m.units = units()
+    _assert_same(_run(m, "torch", x, lengths), _run(m, "numba", x, lengths))
+
+
+@needs_numba
+def test_memo_bnn_int8_signs_equal_float_gemm(monkeypatch):
+    """The BNN's recurrent part as an int8 GEMM of signs gives the float32 GEMM's integers."""
+    m = _module("lstm", H=8)
+    m.units = [memo_factory("bnn", theta=0.3)]
+    x, lengths = _batch()
+    fast = _run(m, "auto", x, lengths)
+    import rnnaccel.emulator.memo.unit as memo_unit
+
+    monkeypatch.setattr(memo_unit, "int8_available", lambda dev: False)
+    _assert_same(fast, _run(m, "auto", x, lengths))
+
+
+@needs_numba
+def test_kernels_serve_where_documented():
+    from rnnaccel.emulator.datapath import _act_units
+
+    dev = torch.device("cpu")
+    for cell in ("lstm", "gru", "rnn_tanh"):
+        cfg = DatapathConfig()
+        with kernels.use("auto"):
+            assert kernels.for_direction(cell, cfg, _act_units(cell, cfg, 0, 4), 4, dev) is not None
+        with kernels.use("torch"):
+            assert kernels.for_direction(cell, cfg, _act_units(cell, cfg, 0, 4), 4, dev) is None
+    stoch = DatapathConfig(rounding="stochastic")
+    assert kernels.for_direction("lstm", stoch, _act_units("lstm", stoch, 0, 4), 4, dev) is None
+
+
+def test_backend_choice_is_checked():
+    with pytest.raises(ValueError, match="unknown"):
+        with kernels.use("fast"):
+            pass
+    before = kernels.backend()
+    with kernels.use("torch"):
+        assert kernels.backend() == "torch"
+    assert kernels.backend() == before
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_golden_files_on_each_backend(tmp_path, name, backend):
+    with kernels.use(backend):
+        _regenerate(tmp_path, name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the CPU/GPU bit identity needs a GPU")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("tech", [None, "memo", "precision"])
+def test_cuda_same_bits_as_cpu(cell, tech):
+    m = _module(cell, bidir=True, H=16, D=12)
+    x, lengths = _batch(D=12)
+    if tech == "memo":
+        m.units = [memo_factory("bnn", theta=0.2)]
+    elif tech == "precision":
+        m.units = [precision_factory({"mode": "dynamic", "ladder": [16, 8, 4], "tau": 0.05, "thresholds": [0.3, 0.02]})]
+    cpu = _run(m, "auto", x, lengths)
+    g = m.to("cuda")
+    gpu = _run(g, "auto", x.cuda(), lengths)
+    out, res, tr = gpu
+    res.output, res.h_n = res.output.cpu(), res.h_n.cpu()
+    res.c_n = res.c_n.cpu() if res.c_n is not None else None
+    _assert_same(cpu, (out.cpu(), res, tr))
