@@ -30,11 +30,17 @@ from torch import nn
 
 import rnnaccel
 from rnnaccel.emulator import Trace
-from rnnaccel.emulator.memo import MemoConfig, memo_stats
+from rnnaccel.emulator.memo import MemoConfig, memo_factory, memo_stats
 from rnnaccel.emulator.precision import PrecisionConfig
 from rnnaccel.hardware import estimate
 
-MEMO = MemoConfig(predictor="bnn", theta=0.01)  # a tenth of the packaged "bnn" starting point (not tuned)
+#: illustrative, not tuned: a tenth of the packaged "bnn" starting point. On these small cells it is
+#: also the BNN's floor: its outputs move in steps of 2 and |b_m| <= D + H, so every theta below
+#: 2 / (D + H) reuses exactly the neurons whose BNN output did not change at all
+MEMO = MemoConfig(predictor="bnn", theta=0.01)
+#: the oracle (the true change of each output; an upper bound, not a predictor) at the threshold
+#: where it reuses about as much of the trained seq2seq as the BNN at MEMO (measured, docs/byo.md)
+ORACLE = MemoConfig(predictor="oracle", theta=0.04)
 #: dynamic precision between 16 and 8 bits (the packaged "dynamic" also goes to 4 bits)
 PRECISION = PrecisionConfig(mode="dynamic", ladder=[16, 8], tau=0.5, thresholds=[0.02])
 
@@ -195,6 +201,30 @@ def accuracy(model: Reverser, src: torch.Tensor, tgt: torch.Tensor) -> tuple[flo
     return float((logits.argmax(-1) == tgt).all(1).float().mean()), logits
 
 
+def memo_diagnosis(model: nn.Module, run, score) -> dict:
+    """Where memoization's error comes from: the BNN at :data:`MEMO` on each module alone, and the
+    oracle at :data:`ORACLE` (about the BNN's reuse) on every module: ``score`` and reuse per module."""
+    cases = {
+        "bnn, encoder only": (MEMO, ["encoder"]),
+        "bnn, decoder only": (MEMO, ["decoder"]),
+        "oracle, both": (ORACLE, ["encoder", "decoder"]),
+    }
+    out = {}
+    for label, (cfg, names) in cases.items():
+        for name in names:
+            getattr(model, name).units = [memo_factory(cfg)]
+        tr = Trace()
+        try:
+            with rnnaccel.session(model, trace=tr, mode="emulate"):
+                y = run()
+        finally:
+            for name in names:
+                getattr(model, name).units = []
+        reuse = {m: round(v["reuse_fraction"], 4) for m, v in memo_stats(tr)["modules"].items()}
+        out[label] = {"score": score(y), "reuse": reuse}
+    return out
+
+
 def part_b() -> dict:
     t0 = time.perf_counter()
     model = train_reverser()
@@ -210,13 +240,16 @@ def part_b() -> dict:
     rnnaccel.set_mode(model, "emulate")
     acc_emu, emu = accuracy(model, test_src, test_tgt)
     seq_acc = lambda logits: float((logits.argmax(-1) == test_tgt).all(1).float().mean())
-    tech = techniques(model, lambda: accuracy(model, test_src, test_tgt)[1], seq_acc)
+    run = lambda: accuracy(model, test_src, test_tgt)[1]
+    tech = techniques(model, run, seq_acc)
+    diagnosis = memo_diagnosis(model, run, seq_acc)
     return {
         "train_s": round(t_train, 1),
         "converted": [c.name for c in report.converted],
         "accuracy": {"float": acc_float, "emulate16": acc_emu},
         "emulate_rms_error_logits": rms(emu, ref),
         "techniques (score: sequence accuracy)": tech,
+        "memo diagnosis (score: sequence accuracy)": diagnosis,
     }
 
 

@@ -42,6 +42,21 @@ def test_trained_reverser_keeps_its_accuracy_at_16_bits(result):
     assert tech["memo"]["reuse"]["decoder"] > 0
 
 
+def test_memo_loss_on_the_reverser_is_the_bnn_predictor_not_the_reuse(result):
+    """docs/byo.md's diagnosis: the oracle reuses at least as much as the BNN and keeps the accuracy,
+    the BNN loses it on each module alone (no encoder -> decoder leak explains the loss)."""
+    b = result["reverser"]
+    memo = b["techniques (score: sequence accuracy)"]["memo"]
+    diag = b["memo diagnosis (score: sequence accuracy)"]
+    oracle, emulated = diag["oracle, both"], b["accuracy"]["emulate16"]
+    assert all(oracle["reuse"][m] >= memo["reuse"][m] for m in ("encoder", "decoder"))
+    assert oracle["score"] >= emulated - 0.05 > memo["score"]
+    for only in ("encoder", "decoder"):
+        case = diag[f"bnn, {only} only"]
+        assert case["reuse"][only] > 0 and case["score"] < emulated - 0.05
+        assert all(v == 0 for m, v in case["reuse"].items() if m != only)
+
+
 def test_the_doc_quotes_the_printed_numbers(result):
     doc = (ROOT / "docs" / "byo.md").read_text()
     a, b = result["tacotron2"], result["reverser"]
@@ -53,6 +68,7 @@ def test_the_doc_quotes_the_printed_numbers(result):
         f"{b['accuracy']['float']:.3f}",
         f"{tb['memo']['score']:.3f}",
         f"{tb['precision']['energy_saving']['total']:.1%}",
+        *(f"{case['score']:.3f}" for case in b["memo diagnosis (score: sequence accuracy)"].values()),
     ]
     missing = [q for q in quoted if not re.search(re.escape(q), doc)]
     assert not missing, f"docs/byo.md does not quote {missing}: rerun examples/byo_walkthrough.py and update it"

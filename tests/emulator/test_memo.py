@@ -141,6 +141,26 @@ def test_huge_theta_reuses_everything_but_the_first_step_and_cap(cls):
     assert np.array_equal(comp, np.where(np.arange(len(n)) % 3 == 0, n * GH, 0))
 
 
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_bnn_floor_below_two_over_n_reuses_only_unchanged_bnn_outputs(cls):
+    """The BNN output of an N-input neuron moves in steps of 2 and |b_m| <= N, so every theta below
+    2 / N reuses exactly the neurons whose b did not change (the least reuse short of off; why the
+    BYO seq2seq loses accuracy at theta = 0.01, docs/byo.md): the decisions and outputs do not
+    depend on theta there, and a theta above it reuses more."""
+    m, (x, L) = model(cls, layers=1, bidir=False), batch()
+    N = 5 + 8
+    f = memo_factory("bnn", theta=0.001, record=True)
+    low, tr_low = run(m, x, L, [f])
+    rec, n = f.units[(0, 0)].rec, tr_low.layers[0].get("active")
+    for t in range(1, len(n)):  # a reused neuron's b equals the one it had at the previous step
+        r, sig = rec["reuse"][t, : n[t]], rec["sig"][t - 1 : t + 1, : n[t]]
+        assert torch.equal(sig[1][r], sig[0][r])
+    high, tr_high = run(m, x, L, [memo_factory("bnn", theta=0.99 * 2 / N)])
+    assert torch.equal(low.output, high.output) and tr_low.total("memo.reused") == tr_high.total("memo.reused") > 0
+    _, tr_more = run(m, x, L, [memo_factory("bnn", theta=0.5)])
+    assert tr_more.total("memo.reused") > tr_low.total("memo.reused")
+
+
 def test_per_layer_and_per_gate_thresholds():
     m, (x, L) = model(LSTM), batch()
     _, tr = run(m, x, L, [memo_factory("bnn", theta=0.0, per_layer=[None, 1e5])])
