@@ -303,6 +303,44 @@ def rnn_all(acc, a, h, tanh, tmin, relu, alo, ahi, s, k, mode, plo, phi, s2, k2,
     sats[_HID] += nhid
 
 
+@_jit
+def memo_decide(s, sig_m, err, valid, count, tq, k, relative, absden, accumulate, max_reuse, ok):
+    """The memo reuse test and commit (``rule.decide`` + ``rule.commit``) of (n, E) entries in one
+    pass; ``max_reuse < 0``: no cap. Writes ``ok``; returns the entries valid before the commit."""
+    n, E = s.shape
+    nv = 0
+    for r in range(n):
+        for j in range(E):
+            v = valid[r, j]
+            if v:
+                nv += 1
+            sm = sig_m[r, j]
+            ch = abs(s[r, j] - sm)
+            den = max(abs(sm), 1) if relative else absden
+            e = err[r, j] + ch if accumulate else ch
+            o = v and tq[j] > 0 and (e << k) <= tq[j] * den and (max_reuse < 0 or count[r, j] < max_reuse)
+            ok[r, j] = o
+            if o:
+                err[r, j] = e
+                count[r, j] += 1
+            else:
+                sig_m[r, j] = s[r, j]
+                err[r, j] = 0
+                count[r, j] = 0
+            valid[r, j] = True
+    return nv
+
+
+@_jit
+def signs8(v, sign_zero, out):
+    """±1 int8 signs of integer-valued ``v`` (n, K); zeros get ``sign_zero``."""
+    n, K = v.shape
+    for r in range(n):
+        for j in range(K):
+            x = v[r, j]
+            out[r, j] = 1 if x > 0 else (-1 if x < 0 else sign_zero)
+
+
 # ------------------------------------------------------------------------------ per direction
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
@@ -398,9 +436,14 @@ class StepKernels:
         return a, h
 
 
+def enabled(device: torch.device) -> bool:
+    """Whether the compiled kernels run on ``device`` under the current choice."""
+    return _choice != "torch" and available() and device.type == "cpu"
+
+
 def serves(cell: str, cfg, act, device: torch.device) -> bool:
     """Whether the kernels can run this direction (see the module docstring)."""
-    if _choice == "torch" or not available() or device.type != "cpu" or cfg.rounding not in _MODES:
+    if not enabled(device) or cfg.rounding not in _MODES:
         return False
     tables = [act.tanh.full]
     if cell == "lstm":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import kernels
 from ..gates import GATES, SIGMOID_GATES
 from ..gemm import _dense, int8_available
 from ..hooks import Carry, CarryingFactory, DirectionContext, StepUnit
@@ -68,12 +69,16 @@ class MemoUnit(StepUnit):
             self.bdt = bnn_dtype(self.N)
             self.sw_ih = sign_pm1(w.w_ih, cfg.sign_zero, self.bdt)  # (GH, D)
             self.sw_hh = sign_pm1(w.w_hh, cfg.sign_zero, self.bdt)  # (GH, H)
-            self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero, self.bdt), self.sw_ih)  # (T, B, GH): x part, all steps
-            # the h part of every step: an int8 GEMM of the ±1 signs where there is one (int32 sums of
-            # at most H < 2**31 terms ±1: exact, the same integers as bnn_dot, ~4x faster on a CPU)
+            # int8 GEMMs of the ±1 signs where there are any (int32 sums of at most N < 2**31 terms ±1:
+            # exact, the same integers as bnn_dot's float32 GEMM, ~4x faster on a CPU)
             self.sw_hh8 = None
-            if int8_available(dev) and H < 2**31:
+            if int8_available(dev) and self.N < 2**31:
                 self.sw_hh8 = _dense(sign_pm1(w.w_hh, cfg.sign_zero, torch.int8).T)  # (H, GH)
+                sx = _dense(sign_pm1(ctx.x.reshape(T * B, D), cfg.sign_zero, torch.int8))
+                sw = _dense(sign_pm1(w.w_ih, cfg.sign_zero, torch.int8).T)  # (D, GH)
+                self.bx = torch._int_mm(sx, sw).reshape(T, B, self.GH).to(torch.int64)  # (T, B, GH): x part
+            else:
+                self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero, self.bdt), self.sw_ih)  # x part, all steps
             smax, frac = self.N, 0
         elif self.kind == "oracle":
             fmt = dc.act if cfg.cache == "output" else dc.preact
@@ -84,6 +89,7 @@ class MemoUnit(StepUnit):
             smax = max(dc.input.max_abs * self.sx, dc.hidden.max_abs * self.sh)
             self.groups = len(set(tq))  # gates with equal thresholds stay in step: one compare each
         self.frac = frac
+        self.fast = kernels.enabled(dev)  # the reuse test and the signs as compiled loops (same integers)
         m = max(smax, 2**frac, 1)
         th = max(cfg.gate_thetas(self.layer, ctx.cell))
         if (th + 3) * m * 2**self.k >= _LIMIT:
@@ -131,8 +137,8 @@ class MemoUnit(StepUnit):
             self.rec["hp"][t, :n] = hp
         if self.kind == "bnn":
             b = self.bx[t, :n] + self._bnn_h(hp)  # (n, GH)
-            c["memo.buffer_reads"][t] += int(st.valid[:n].sum())  # b_m (and y_m) of non-empty entries
-            self.reuse = self._decide(b, slice(None), n)
+            self.reuse, nv = self._decide(b, slice(None), n)
+            c["memo.buffer_reads"][t] += nv  # b_m (and y_m) of non-empty entries
             c["memo.bnn_xnor"][t] += n * self.GH * self.N
             c["memo.bnn_popcount"][t] += n * self.GH
             c["memo.bnn_bits_read"][t] += self.GH * self.N  # sign rows read once per step (shared by the batch)
@@ -176,7 +182,8 @@ class MemoUnit(StepUnit):
         val = a if out_cache else z  # the quantity the buffer holds
         if self.kind == "oracle":
             s = val.to(torch.int64)
-            reuse = self._decide(s, cols, n)
+            reuse, nv = self._decide(s, cols, n)
+            self.c["memo.buffer_reads"][self.step] += nv
         else:
             reuse = self.reuse[:, cols]
         if self.record:
@@ -203,11 +210,28 @@ class MemoUnit(StepUnit):
         """The BNN's recurrent part (n, GH): signs of ``h_{t-1}`` times the sign rows of ``W_hh``."""
         if self.sw_hh8 is None:
             return bnn_dot(sign_pm1(hp, self.cfg.sign_zero, self.bdt), self.sw_hh)
-        return torch._int_mm(_dense(sign_pm1(hp, self.cfg.sign_zero, torch.int8)), self.sw_hh8)
+        if self.fast:
+            s8 = torch.empty(hp.shape, dtype=torch.int8)
+            kernels.signs8(hp.numpy(), self.cfg.sign_zero, s8.numpy())
+        else:
+            s8 = sign_pm1(hp, self.cfg.sign_zero, torch.int8)
+        return torch._int_mm(_dense(s8), self.sw_hh8)
 
-    def _decide(self, s: torch.Tensor, cols: slice, n: int) -> torch.Tensor:
-        """Per-neuron test of signal ``s`` (n, len(cols)) against the entries ``[:n, cols]``; commits."""
+    def _decide(self, s: torch.Tensor, cols: slice, n: int) -> tuple[torch.Tensor, int]:
+        """Per-neuron test of signal ``s`` (n, len(cols)) against the entries ``[:n, cols]``; commits.
+        Returns the decisions and the number of entries that were valid (read) before."""
         st = self.state
+        if self.fast:
+            ok = torch.empty(s.shape, dtype=torch.bool)
+            np_ = lambda v: v.numpy()
+            cap = -1 if self.cfg.max_reuse is None else int(self.cfg.max_reuse)
+            nv = kernels.memo_decide(
+                np_(s.contiguous()), np_(st.sig_m[:n, cols]), np_(st.err[:n, cols]), np_(st.valid[:n, cols]),
+                np_(st.count[:n, cols]), np_(self.tq[cols]), self.k, self.cfg.rule == "relative",
+                2**self.frac, bool(self.cfg.accumulate), cap, np_(ok),
+            )  # fmt: skip
+            return ok, int(nv)
+        nv = int(st.valid[:n, cols].sum())
         sm = st.sig_m[:n, cols]
         change = (s - sm).abs()
         denom = sm.abs().clamp(min=1) if self.cfg.rule == "relative" else torch.full_like(sm, 2**self.frac)
@@ -222,10 +246,8 @@ class MemoUnit(StepUnit):
             self.cfg.accumulate,
             self.cfg.max_reuse,
         )
-        if self.kind == "oracle":
-            self.c["memo.buffer_reads"][self.step] += int(st.valid[:n, cols].sum())
         commit(st, n, cols, ok, s, e)
-        return ok
+        return ok, nv
 
     def _count(self, t: int, n: int, cols: slice, reuse: torch.Tensor) -> None:
         """Counts of the step's decisions on columns ``cols``; the neurons reused (and, when outputs
