@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import torch
+
+from . import kernels
 
 __all__ = ["ExactGemm", "int8_available"]
 
@@ -27,6 +30,9 @@ ROW_BLOCK = 128  # rows per int8 call on large inputs (keeps the temporaries in 
 _LITTLE = sys.byteorder == "little"
 INT8_MIN_K = 256  # below this depth a float64 GEMM of >8-bit operands is faster (CPU time of 16-row
 # products, 1 thread, 2-core x86: K=80 f64 99 us vs int8 123; K=256 251 vs 180; K=320 354 vs 237 us)
+
+
+_XW1, _XW2 = np.asarray([1.0]), np.asarray([1.0, 256.0])  # the input chunks' weights (see _split)
 
 
 def int8_available(device: torch.device) -> bool:
@@ -94,6 +100,7 @@ class ExactGemm:
             self.wt = (W.T * self.scale).contiguous()
             return
         chunks, self.w_weights, self.w_off = _split_weights(W, w_bits)  # (cw*N, K)
+        self._ww = np.asarray(self.w_weights, dtype=np.float64)
         self.wc = _dense(chunks.T)  # (K, cw*N)
         self.w_rowsum = W.sum(dim=1)  # (N,), exact
         self._consts: dict[float, torch.Tensor] = {}
@@ -123,6 +130,8 @@ class ExactGemm:
         return y
 
     def _int8(self, x: torch.Tensor, out: torch.Tensor | None, with_const: bool) -> torch.Tensor:
+        if not self.w_off and kernels.enabled(x.device):
+            return self._int8_compiled(x, out, with_const)
         M, N = x.shape[0], self.N
         xc, x_weights, x_off = _split(x, self.x_bits)
         r = torch._int_mm(_dense(xc), self.wc)  # (cx*M, cw*N) int32
@@ -143,6 +152,22 @@ class ExactGemm:
             y = torch.add(start, blk, alpha=wgt * self.scale) if y is None else y.add_(blk, alpha=wgt * self.scale)
         if self.w_off:
             y.add_(x.sum(dim=1, keepdim=True), alpha=self.w_off * self.scale)
+        return y
+
+    def _int8_compiled(self, x: torch.Tensor, out: torch.Tensor | None, with_const: bool) -> torch.Tensor:
+        """:meth:`_int8` with the split and the recombination as compiled loops (:mod:`.kernels`):
+        the same chunks, the same exact integers (every partial sum is exact in float64)."""
+        M, two = x.shape[0], self.x_bits > 8
+        xc = torch.empty(2 * M if two else M, self.K, dtype=torch.int8)
+        kernels.split8(x.numpy(), two, xc.numpy())
+        r = torch._int_mm(xc, self.wc)
+        xw = _XW2 if two else _XW1
+        y = torch.empty(M, self.N, dtype=torch.float64)
+        const = self._const(128.0 if two else 0.0)
+        base = out if out is not None else y
+        kernels.combine8(
+            r.numpy(), xw, self._ww, self.scale, base.numpy(), out is not None, const.numpy(), with_const, y.numpy()
+        )
         return y
 
     def _const(self, x_off: float) -> torch.Tensor:

@@ -332,6 +332,45 @@ def memo_decide(s, sig_m, err, valid, count, tq, k, relative, absden, accumulate
 
 
 @_jit
+def split8(v, two, out):
+    """Int8 chunks of integer-valued ``v`` (n, K) for ``gemm._split``'s layout: one chunk ``v`` or, with
+    ``two``, rows ``[lo'; hi]`` (2n, K), ``lo' = (v mod 256) - 128``, ``hi = floor(v / 256)``."""
+    n, K = v.shape
+    for r in range(n):
+        for j in range(K):
+            q = np.int64(v[r, j])
+            if two:
+                out[r, j] = (q & 255) - 128
+                out[n + r, j] = q >> 8
+            else:
+                out[r, j] = q
+
+
+@_jit
+def combine8(r, xw, ww, scale, base, has_base, const, has_const, y):
+    """``y = scale * sum_ij xw[i] ww[j] r[block i, j] (+ base) (+ const)``: the exact recombination of
+    ``torch._int_mm``'s int32 chunk products (n*len(xw), N*len(ww)) into float64 (``gemm.ExactGemm``)."""
+    n, N = y.shape
+    square = xw.shape[0] == 2 and ww.shape[0] == 2 and xw[1] == 256.0 and ww[1] == 256.0
+    for rr in range(n):
+        for j in range(N):
+            if square:  # the 16x16-bit case, written out (vectorizes)
+                mid = np.float64(r[rr, N + j]) + np.float64(r[n + rr, j])
+                acc = np.float64(r[rr, j]) + 256.0 * mid + 65536.0 * np.float64(r[n + rr, N + j])
+            else:
+                acc = 0.0
+                for i in range(xw.shape[0]):
+                    for jj in range(ww.shape[0]):
+                        acc += xw[i] * ww[jj] * r[i * n + rr, jj * N + j]
+            v = acc * scale
+            if has_base:
+                v += base[rr, j]
+            if has_const:
+                v += const[j]
+            y[rr, j] = v
+
+
+@_jit
 def signs8(v, sign_zero, out):
     """±1 int8 signs of integer-valued ``v`` (n, K); zeros get ``sign_zero``."""
     n, K = v.shape

@@ -5,7 +5,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnaccel.emulator import kernels
 from rnnaccel.emulator.gemm import ExactGemm, int8_available
+
+#: the int8 backend's split and recombination run as torch ops or as compiled loops (kernels)
+ELEMENTWISE = ["torch"] + (["numba"] if kernels.available() else [])
 
 
 @settings(max_examples=150, deadline=None)
@@ -29,8 +33,10 @@ def test_backends_equal_int64_matmul(M, K, N, wb, xb, scale_exp, with_out, seed)
     want = (x @ W.T).double() * 2.0**scale_exp + (out if with_out else 0)
     backends = ["float64"] + (["int8"] if int8_available(torch.device("cpu")) else [])
     for b in backends:
-        got = ExactGemm(W.double(), wb, xb, 2.0**scale_exp, b)(x.double(), out=out)
-        assert torch.equal(got, want), f"{b}: {(got != want).sum().item()} elements differ"
+        for k in ELEMENTWISE:
+            with kernels.use(k):
+                got = ExactGemm(W.double(), wb, xb, 2.0**scale_exp, b)(x.double(), out=out)
+            assert torch.equal(got, want), f"{b}/{k}: {(got != want).sum().item()} elements differ"
 
 
 def test_large_rows_are_blocked_identically():
