@@ -37,8 +37,8 @@ test: check
 TUNE := nice -n 10 $(PY) -m rnnaccel.apps.tune
 papers: $(STAMP)
 	@start=$$(date +%s); \
-	$(TUNE) --checkpoint checkpoints/digits_blstm.pt --out runs/papers/digits_blstm && \
-	$(TUNE) --checkpoint checkpoints/digits_bgru.pt --out runs/papers/digits_bgru && \
+	$(TUNE) --checkpoint checkpoints/digits_blstm.pt --set data.scheme=index --out runs/papers/digits_blstm && \
+	$(TUNE) --checkpoint checkpoints/digits_bgru.pt --set data.scheme=index --out runs/papers/digits_bgru && \
 	$(TUNE) --checkpoint checkpoints/sentiment/sentiment_lstm.pt --set data=sentiment --set eval.batch_size=256 \
 		--out runs/papers/sentiment_lstm && \
 	echo "make papers: $$(( $$(date +%s) - start )) s; tables and figures: runs/papers/*/tune.md"

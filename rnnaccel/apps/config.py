@@ -241,6 +241,9 @@ class TrainConf:
 class EvalConf:
     checkpoint: str = "checkpoints/digits_blstm.pt"  # speech (rnnaccel.models) or sentiment checkpoint
     split: str = "test"
+    allow_seen_speakers: bool = (
+        False  # digits: score a split whose voices/recordings the checkpoint trained on (in-domain)
+    )
     mode: str = "emulate"  # float | fakequant | emulate (memo / precision need emulate)
     limit: Optional[int] = None  # first N utterances (sentences) of the split
     batch_size: int = 50

@@ -49,6 +49,7 @@ __all__ = [
     "checkpoint_split",
     "source_fingerprint",
     "check_checkpoint_data",
+    "check_speakers",
     "check_data_kind",
     "data_summary",
     "load_parallel",
@@ -109,6 +110,91 @@ def check_checkpoint_data(ck: dict, data, path) -> None:
         option = None if own else _matching_option(trained)
         fix = f"data={option}" if option else ("those data.* overrides" if not own else f"data={data.corpus} {want}")
         raise RnnaccelError(f"{path} was trained with {want}; pass {fix}")
+
+
+def _fsdd_keys(data, split: str) -> set[tuple[str, int, int]]:
+    """``(speaker, digit, index)`` of every FSDD recording ``split`` of ``data`` draws from, by the
+    split rules themselves (:func:`~rnnaccel.datasets.fsdd.split_recordings`) over FSDD's fixed
+    layout (six speakers x ten digits x indices 0-49): no audio is read."""
+    from ..datasets.fsdd import SPEAKERS, Recording, split_recordings
+
+    every = [Recording(d, s, i, Path()) for s in SPEAKERS for d in range(10) for i in range(50)]
+    return {(r.speaker, r.digit, r.index) for r in split_recordings(every, split, data.scheme, data.test_speaker)}
+
+
+def _split_words(data, split: str) -> str:
+    """``data.scheme=... [data.test_speaker=...]`` and whose voices ``split`` holds."""
+    from ..datasets.fsdd import SPEAKERS, resolve_test_speaker
+
+    if data.scheme != "speaker":
+        return f"data.scheme={data.scheme} ({split}: all six speakers)"
+    held = resolve_test_speaker(data.test_speaker)
+    who = held if split == "test" else ", ".join(s for s in SPEAKERS if s != held)
+    return f"data.scheme=speaker data.test_speaker={held} ({split}: {who})"
+
+
+def check_speakers(ck: dict, data, split: str, allow_seen: bool, path) -> dict | None:
+    """Whose voices ``split`` of ``data`` scores and whether the checkpoint heard them in training
+    (the result JSON's ``speakers`` entry; None for data other than FSDD digits).
+
+    A split's name is a claim: every split but ``train`` holds recordings the model was not trained
+    on, and the test split of ``data.scheme=speaker`` voices it never heard. A claim the
+    checkpoint's own training split (``extra.data``) contradicts is one line naming both splits and
+    what to pass; ``allow_seen`` (``eval.allow_seen_speakers=true``) scores it, labelled in-domain.
+    A checkpoint that does not record its split is scored, its ``seen`` unknown (None)."""
+    from ..datasets.fsdd import resolve_test_speaker
+
+    if data.corpus != "connected_digits":
+        if allow_seen:
+            raise RnnaccelError(
+                f"eval.allow_seen_speakers=true: not applied, only FSDD digits (data=digits) have speaker "
+                f"splits, this is data.corpus={data.corpus}; remove it"
+            )
+        return None
+    scored = _fsdd_keys(data, split)
+    speakers = sorted({s for s, _, _ in scored})
+    held_out = [resolve_test_speaker(data.test_speaker)] if data.scheme == "speaker" and split == "test" else []
+    out = {"scheme": data.scheme, "split": split, "speakers": speakers, "held_out": held_out}
+    stored = ck.get("extra", {}).get("data") if isinstance(ck.get("extra"), dict) else None
+    if (
+        not isinstance(stored, dict)
+        or stored.get("corpus", "connected_digits") != "connected_digits"
+        or ("scheme" not in stored)
+    ):
+        return out | {"trained_on": None, "seen": None, "recordings_trained_on": None, "label": "unknown"}
+    trained_data = checkpoint_data(ck)
+    trained = _fsdd_keys(trained_data, "train")
+    seen = sorted({s for s, _, _ in trained} & set(speakers))
+    reused = len(scored & trained)
+    leak = (split != "train" and reused > 0) or (held_out and set(held_out) & set(seen))
+    if leak and not allow_seen:
+        raise RnnaccelError(_leak_line(path, trained_data, data, split, held_out, reused))
+    label = "in-domain" if seen else "held-out"
+    return out | {
+        "trained_on": _split_words(trained_data, "train"),
+        "seen": seen,
+        "recordings_trained_on": reused,
+        "label": label,
+    }
+
+
+def _leak_line(path, trained, data, split: str, held_out: list, reused: int) -> str:
+    """The one line of :func:`check_speakers`: both splits, what leaks, what to pass."""
+    from ..datasets.fsdd import resolve_test_speaker
+
+    what = f"scores {', '.join(held_out)}, a voice it heard in training" if held_out else ""
+    if reused:
+        what += (" and " if what else "scores ") + f"{reused} recordings it was trained on"
+    own = (
+        f"data.scheme=speaker data.test_speaker={resolve_test_speaker(trained.test_speaker)} (its own split)"
+        if trained.scheme == "speaker"
+        else f"data.scheme={trained.scheme} (its own split, in-domain)"
+    )
+    return (
+        f"{path} was trained on {_split_words(trained, 'train')}; the {split} split "
+        f"{_split_words(data, split)} {what}; pass {own}, a checkpoint trained without them, or "
+        f"eval.allow_seen_speakers=true to score it labelled in-domain"
+    )
 
 
 #: ``data.corpus`` of your own data -> the task it feeds

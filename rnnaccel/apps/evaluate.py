@@ -35,7 +35,7 @@ from ..emulator.precision import PrecisionConfig, load_precision, precision_fact
 from ..errors import RnnaccelError, app_boundary, one_line
 from ..models.checkpoint import read_checkpoint
 from .config import EvaluateApp, check_datapath, datapath_overrides, register
-from .data import source_fingerprint
+from .data import check_speakers, source_fingerprint
 from .results import (
     RESULT_FORMAT,
     atomic_write_json,
@@ -62,6 +62,7 @@ class Settings:
     memo: MemoConfig
     precision: PrecisionConfig
     hw: dict  # name -> HwConfig, the primary first
+    speakers: dict | None = None  # digits: whose voices the split scores, heard in training or not
 
     @property
     def techniques(self) -> bool:
@@ -152,13 +153,20 @@ def _settings(cfg: EvaluateApp) -> Settings:
     check_datapath(cfg.datapath)
     if not Path(ec.checkpoint).is_file():
         raise RnnaccelError(f"eval.checkpoint={ec.checkpoint}: no such file")
-    _check_datapath_source(cfg, read_checkpoint(ec.checkpoint, tuple(TASK_FORMATS)))
+    ck = read_checkpoint(ec.checkpoint, tuple(TASK_FORMATS))
+    _check_datapath_source(cfg, ck)
+    speech = TASK_FORMATS[ck["format"]] == "speech"
+    if ec.allow_seen_speakers and not speech:
+        raise RnnaccelError(
+            "eval.allow_seen_speakers=true: not applied, only speech checkpoints have speakers; remove it"
+        )
     primary = load_hw(OmegaConf.to_container(cfg.hw, resolve=True) if cfg.hw is not None else "epur")
     hw = {_hw_name(cfg): primary}
     for name in ec.also_hw:
         if name not in hw:
             hw[name] = load_hw(name)
-    return Settings(memo, prec, hw)
+    speakers = check_speakers(ck, cfg.data, ec.split, ec.allow_seen_speakers, ec.checkpoint) if speech else None
+    return Settings(memo, prec, hw, speakers)
 
 
 def cost_summary(trace: Trace, hw: "str | HwConfig", base: Trace | None = None) -> dict:
@@ -328,6 +336,7 @@ def run(cfg: EvaluateApp) -> dict:
         return old | {"skipped": True}
     t0 = time.time()
     task = load_task(cfg)
+    task.set_units(s.factories)  # settings naming layers the model lacks: refused before any run
     emulate = ec.mode == "emulate"
     base_m = base_tr = None
     base_src = None
@@ -351,6 +360,7 @@ def run(cfg: EvaluateApp) -> dict:
         "data_source": sem["data_source"],
         "data": task.data or None,
         "split": ec.split,
+        "speakers": s.speakers,
         "utterances": task.items,
         "mode": ec.mode,
         "decoder": ec.decoder if task.kind == "speech" else None,

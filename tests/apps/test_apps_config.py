@@ -66,11 +66,12 @@ def test_bad_override_on_the_command_line_is_one_clear_line(tmp_path):
 
 
 def test_groups_compose_with_the_units_schemas():
-    c = cfg("evaluate", ["memo=bnn", "memo.theta=0.2", "precision=dynamic", "hw=tpu", "memo.per_layer=[0.1,0.2]"])
+    own = "data.scheme=index"  # the shipped in-domain checkpoint's own split (speaker split: refused, seen voices)
+    c = cfg("evaluate", [own, "memo=bnn", "memo.theta=0.2", "precision=dynamic", "hw=tpu", "memo.per_layer=[0.1,0.2]"])
     s = validate(c)
     assert s.memo.theta == 0.2 and s.memo.per_layer == [0.1, 0.2] and s.precision.mode == "dynamic"
     assert [h.kind for h in s.hw.values()] == ["tpu"]  # also_hw=[tpu] is the primary already
-    assert [h.kind for h in validate(cfg("evaluate")).hw.values()] == ["epur", "tpu"]
+    assert [h.kind for h in validate(cfg("evaluate", [own])).hw.values()] == ["epur", "tpu"]
     b = cfg("batching", ["batching=padded", "batching.workload.rate=5"])
     assert b.batching.policy.name == "padded" and b.batching.workload.rate == 5.0
 

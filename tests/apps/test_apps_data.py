@@ -1,23 +1,27 @@
 """The data layer of the apps: features are keyed by what they were computed from, and a missing,
-empty or broken corpus is one line naming it (never stale features, never a traceback)."""
+empty or broken corpus is one line naming it (never stale features, never a traceback); a split
+whose voices or recordings the checkpoint trained on is refused or labelled in-domain, never
+scored as held out."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from rnnaccel.apps.config import DataConf
-from rnnaccel.apps.data import load_split, source_fingerprint
+from rnnaccel.apps.data import check_speakers, checkpoint_data, load_split, source_fingerprint
+from rnnaccel.datasets.fsdd import SPEAKERS
 from rnnaccel.errors import RnnaccelError
 
-from .conftest import fsdd_root, have_fsdd
+from .conftest import ROOT, fsdd_root, have_fsdd
 
-pytestmark = pytest.mark.skipif(not have_fsdd(), reason="needs the FSDD recordings (shared data root)")
+needs_fsdd = pytest.mark.skipif(not have_fsdd(), reason="needs the FSDD recordings (shared data root)")
 
 
 def data(root, tmp_path, **kw) -> DataConf:
     return DataConf(root=str(root), num_test=3, cache_dir=str(tmp_path / "cache"), **kw)
 
 
+@needs_fsdd
 def test_another_root_never_reuses_cached_features(tmp_path):
     good = fsdd_root(tmp_path / "good")
     ds = load_split(data(good, tmp_path), "test")
@@ -28,6 +32,7 @@ def test_another_root_never_reuses_cached_features(tmp_path):
         load_split(data(empty, tmp_path), "test")  # today: the cached features of `good`
 
 
+@needs_fsdd
 def test_fingerprint_follows_the_files(tmp_path):
     a, b = fsdd_root(tmp_path / "a"), fsdd_root(tmp_path / "b")
     fa, fb = source_fingerprint(data(a, tmp_path)), source_fingerprint(data(b, tmp_path))
@@ -37,6 +42,7 @@ def test_fingerprint_follows_the_files(tmp_path):
     assert source_fingerprint(data(b, tmp_path))["files"] != fb["files"]
 
 
+@needs_fsdd
 @pytest.mark.parametrize("damage", ["random_bytes", "nan_samples", "empty_file"])
 def test_a_broken_recording_is_one_line_naming_the_file(tmp_path, damage):
     root = fsdd_root(tmp_path / "r")
@@ -52,3 +58,99 @@ def test_a_broken_recording_is_one_line_naming_the_file(tmp_path, damage):
         load_split(DataConf(root=str(root), num_test=3, cache_dir=None), "test")
     msg = str(e.value)
     assert str(root) in msg and msg.endswith("replace or remove that file") and "\n" not in msg, msg
+
+
+# ------------------------------------------------------------------ seen speakers (issue 15)
+
+
+def trained_on(**data) -> dict:
+    """A checkpoint dict that records the data split it was trained on (all check_speakers reads)."""
+    return {"extra": {"data": {"corpus": "connected_digits", **data}}}
+
+
+@pytest.mark.parametrize("fold", range(len(SPEAKERS)))
+def test_each_fold_scores_its_own_held_out_speaker_and_refuses_the_others(fold):
+    own = trained_on(scheme="speaker", test_speaker=str(fold))
+    r = check_speakers(own, DataConf(test_speaker=SPEAKERS[fold]), "test", False, "m.pt")
+    assert r["held_out"] == [SPEAKERS[fold]] and r["seen"] == [] and r["label"] == "held-out"
+    assert r["recordings_trained_on"] == 0
+    for other in set(SPEAKERS) - {SPEAKERS[fold]}:
+        with pytest.raises(RnnaccelError) as e:
+            check_speakers(own, DataConf(test_speaker=other), "test", False, "m.pt")
+        msg = str(e.value)
+        assert f"m.pt was trained on data.scheme=speaker data.test_speaker={SPEAKERS[fold]}" in msg
+        assert f"data.test_speaker={other} (test: {other}) scores {other}, a voice it heard" in msg
+        assert msg.endswith("eval.allow_seen_speakers=true to score it labelled in-domain") and "\n" not in msg
+
+
+def test_an_in_domain_checkpoint_is_refused_on_the_speaker_split_and_labelled_when_allowed():
+    ck = trained_on(scheme="index")
+    with pytest.raises(RnnaccelError, match=r"scores theo, a voice it heard in training and 400 recordings it was"):
+        check_speakers(ck, DataConf(), "test", False, "m.pt")
+    with pytest.raises(RnnaccelError, match=r"pass data.scheme=index \(its own split, in-domain\)"):
+        check_speakers(ck, DataConf(), "test", False, "m.pt")
+    r = check_speakers(ck, DataConf(), "test", True, "m.pt")
+    assert r["label"] == "in-domain" and r["seen"] == ["theo"] and r["recordings_trained_on"] == 400
+    own = check_speakers(ck, DataConf(scheme="index"), "test", False, "m.pt")  # its own split: in-domain
+    assert own["label"] == "in-domain" and own["seen"] == sorted(SPEAKERS) and own["recordings_trained_on"] == 0
+
+
+def test_recordings_trained_on_are_refused_on_any_split_but_train():
+    ck = trained_on(scheme="speaker", test_speaker="theo")
+    with pytest.raises(RnnaccelError, match="scores 250 recordings it was trained on; pass data.scheme=speaker"):
+        check_speakers(ck, DataConf(scheme="index"), "test", False, "m.pt")
+    assert check_speakers(ck, DataConf(), "val", False, "m.pt")["recordings_trained_on"] == 0
+    assert check_speakers(ck, DataConf(), "train", False, "m.pt")["label"] == "in-domain"
+
+
+def test_unknown_training_split_and_other_corpora():
+    r = check_speakers({"extra": {}}, DataConf(), "test", False, "m.pt")
+    assert r["seen"] is None and r["label"] == "unknown" and r["held_out"] == ["theo"]
+    assert check_speakers({}, DataConf(corpus="synth_speech"), "test", False, "m.pt") is None
+    with pytest.raises(RnnaccelError, match="eval.allow_seen_speakers=true: not applied, only FSDD digits"):
+        check_speakers({}, DataConf(corpus="synth_speech"), "test", True, "m.pt")
+
+
+@pytest.mark.parametrize("name", ["digits_blstm", "digits_bgru"])
+def test_shipped_digits_checkpoints_on_their_own_split_and_on_the_default(name):
+    """What the demo and the golden slices score (the checkpoint's own split) is allowed and says
+    in-domain; the apps' default split (speaker theo) is refused for these in-domain models."""
+    from rnnaccel.models import load_checkpoint
+
+    ck = load_checkpoint(ROOT / "checkpoints" / f"{name}.pt")
+    own = check_speakers(ck, checkpoint_data(ck), "test", False, name)
+    assert own["scheme"] == "index" and own["label"] == "in-domain" and own["recordings_trained_on"] == 0
+    with pytest.raises(RnnaccelError, match="theo, a voice it heard in training"):
+        check_speakers(ck, DataConf(), "test", False, name)
+
+
+def test_evaluate_refuses_before_any_data_and_labels_the_result(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_module
+
+    from rnnaccel.apps import evaluate
+    from rnnaccel.datasets import WordVocab
+    from rnnaccel.models import SpeechModelConfig, SpeechRecognizer, save_checkpoint
+
+    m = SpeechRecognizer(SpeechModelConfig(vocab_size=11, hidden_size=8, num_layers=1))
+    p = save_checkpoint(
+        tmp_path / "m.pt", m, WordVocab(), extra={"data": {"corpus": "connected_digits", "scheme": "index"}}
+    )
+
+    def cfg(*ovs):
+        with initialize_config_module("rnnaccel.conf", version_base="1.3"):
+            return compose("evaluate", [f"eval.checkpoint={p}", "eval.progress=false", *ovs])
+
+    def boom(*a, **k):
+        raise AssertionError("data was read before the speakers were checked")
+
+    with monkeypatch.context() as mp:
+        mp.setattr("rnnaccel.apps.tasks.load_split", boom)
+        with pytest.raises(RnnaccelError, match=f"{p} was trained on data.scheme=index"):
+            evaluate.run(cfg(f"eval.output={tmp_path}/a.json"))
+    if not have_fsdd():
+        pytest.skip("the labelled run needs the FSDD recordings (shared data root)")
+    common = ["eval.mode=float", "eval.limit=2", "data.num_test=2", "data.num_train=4", f"data.cache_dir={tmp_path}/c"]
+    r = evaluate.run(cfg(*common, "eval.allow_seen_speakers=true", f"eval.output={tmp_path}/b.json"))
+    assert r["speakers"]["label"] == "in-domain" and r["speakers"]["seen"] == ["theo"]
+    r = evaluate.run(cfg(*common, "data.scheme=index", f"eval.output={tmp_path}/c.json"))
+    assert r["speakers"]["label"] == "in-domain" and r["speakers"]["recordings_trained_on"] == 0

@@ -215,5 +215,5 @@ def test_settings_that_would_be_dropped_are_refused(tmp_path):
         (["data.oov=drop"], "data.oov=drop: not applied, only data=folder fits its transcripts to the vocabulary"),
     ]:
         with pytest.raises(RnnaccelError, match=match):
-            evaluate.run(cfg(f"eval.checkpoint={DIGITS}", out, *overrides))
+            evaluate.run(cfg(f"eval.checkpoint={DIGITS}", "data.scheme=index", out, *overrides))
     assert not (tmp_path / "r.json").exists()  # nothing written
