@@ -95,6 +95,13 @@ class DirectionFacts:
         self.rows_read[t] -= int(reuse.all(axis=0).sum()) if n else 0
         self.skips_rows = True
 
+    def skip_neuron_counts(self, t: int, per_row: np.ndarray, whole_columns: int) -> None:
+        """:meth:`skip_neurons` from its two sums: ``per_row`` (n,) neurons each running row did not
+        compute, ``whole_columns`` gate columns no running row computed (their weight rows unread)."""
+        self.computed[t, : len(per_row)] -= per_row
+        self.rows_read[t] -= int(whole_columns)
+        self.skips_rows = True
+
     def skip_activations(self, t: int, sigmoid: int, tanh: int) -> None:
         """Activation-unit evaluations not performed at step ``t`` (a reused output stood in)."""
         self.act_skipped["sigmoid"][t] += sigmoid

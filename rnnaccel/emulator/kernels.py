@@ -371,6 +371,26 @@ def combine8(r, xw, ww, scale, base, has_base, const, has_const, y):
 
 
 @_jit
+def memo_output(reuse, a, cached, n_sig, col0, per_row, per_col):
+    """Memo ``gate_out`` with cached outputs: reused neurons take the cached output, computed ones
+    refresh the entry. Counts reused neurons per row into ``per_row`` (n,) and per column into
+    ``per_col`` (k,); returns the reused neurons of sigmoid columns (``col0 + j < n_sig``)."""
+    n, k = a.shape
+    sig = 0
+    for r in range(n):
+        for j in range(k):
+            if reuse[r, j]:
+                a[r, j] = cached[r, j]
+                per_row[r] += 1
+                per_col[j] += 1
+                if col0 + j < n_sig:
+                    sig += 1
+            else:
+                cached[r, j] = a[r, j]
+    return sig
+
+
+@_jit
 def signs8(v, sign_zero, out):
     """±1 int8 signs of integer-valued ``v`` (n, K); zeros get ``sign_zero``."""
     n, K = v.shape

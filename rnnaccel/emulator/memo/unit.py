@@ -191,6 +191,8 @@ class MemoUnit(StepUnit):
             self.rec["reuse"][t, :n, cols] = reuse
             if self.kind == "oracle":
                 self.rec["sig"][t, :n, cols] = val
+        if self.fast and out_cache and not self.record:
+            return self._output_compiled(t, n, cols, reuse, a)
         ym = self.cached[:n, cols]
         if bool(reuse.any()):
             if out_cache:
@@ -248,6 +250,28 @@ class MemoUnit(StepUnit):
         )
         commit(st, n, cols, ok, s, e)
         return ok, nv
+
+    def _output_compiled(self, t: int, n: int, cols: slice, reuse: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """:meth:`gate_out` (cached outputs) and :meth:`_count` in one compiled pass: the same
+        activations, buffer entries, counters and facts."""
+        a = a.clone(
+            memory_format=torch.contiguous_format
+        )  # the unit's output; the activation unit's own tensor stays as computed
+        per_row, per_col = np.zeros(n, np.int64), np.zeros(a.shape[1], np.int64)
+        c0 = cols.start or 0
+        sig = kernels.memo_output(
+            reuse.numpy(), a.numpy(), self.cached[:n, cols].numpy(), self.n_sig, c0, per_row, per_col
+        )
+        r, total = int(per_row.sum()), reuse.numel()
+        c = self.c
+        c["memo.reused"][t] += r
+        c["memo.computed"][t] += total - r
+        c["memo.buffer_writes"][t] += total - r + (r if self.cfg.accumulate else 0)
+        if self.kind == "delta":
+            c["memo.buffer_reads"][t] += r  # the cached outputs fetched
+        self.ctx.facts.skip_neuron_counts(t, per_row, int((per_col == n).sum()) if n else 0)
+        self.ctx.facts.skip_activations(t, sigmoid=int(sig), tanh=r - int(sig))
+        return a
 
     def _count(self, t: int, n: int, cols: slice, reuse: torch.Tensor) -> None:
         """Counts of the step's decisions on columns ``cols``; the neurons reused (and, when outputs
