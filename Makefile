@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # what the tests need: the core plus the test, lint, plotting, TTS, sweep and field-tool extras
-EXTRAS := test,lint,plot,tts,sweep,hwtools
+EXTRAS := test,fast,lint,plot,tts,sweep,hwtools
 
 .PHONY: demo test check bench venv clean papers tts-voices
 
