@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 
 from ..emulator import Trace
+from ..emulator.session import check_units
 from ..errors import RnnaccelError, one_line
 from ..models.calibrate import calibrate
 from ..models.decode import decode
@@ -142,9 +143,12 @@ class Task:
         return self.run(mode, trace, progress)
 
     def set_units(self, make: Callable[[], list]) -> None:
-        """``make()`` builds a fresh list of unit factories; every stack gets its own."""
-        for st in self.stacks:
-            st.units = make()
+        """``make()`` builds a fresh list of unit factories; every stack gets its own (settings
+        naming layers a stack lacks are refused, :func:`~rnnaccel.emulator.session.check_units`)."""
+        for i, st in enumerate(self.stacks):
+            units = make()
+            check_units(units, st, f"{self.kind} stack {i} ({type(st).__name__})")
+            st.units = units
 
     @property
     def datapath(self) -> list[dict]:

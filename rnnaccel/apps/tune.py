@@ -44,6 +44,8 @@ __all__ = [
     "Candidate",
     "preset",
     "candidates",
+    "recurrent_layers",
+    "size_per_layer",
     "qualifies",
     "best_within",
     "lowest_static",
@@ -122,10 +124,43 @@ def _slug(parts: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", ",".join(p.replace("=", "-") for p in parts)) or "point"
 
 
-def candidates(name: str) -> tuple[list[Candidate], dict]:
+PER_LAYER = re.compile(r"^memo\.per_layer\.(\d+)$")
+
+
+def recurrent_layers(checkpoint: str) -> int:
+    """The recurrent layers of every stack of ``checkpoint`` (a translator: its encoder's and
+    decoder's fewest): the length a per-layer setting may have."""
+    from ..models.checkpoint import read_checkpoint
+    from .tasks import TASK_FORMATS
+
+    c = read_checkpoint(checkpoint, tuple(TASK_FORMATS)).get("config") or {}
+    n = c.get("num_layers") or min(c.get("enc_layers", 0), c.get("dec_layers", 0))
+    if not n:
+        raise RnnaccelError(f"--checkpoint={checkpoint}: its config names no num_layers (enc_layers/dec_layers)")
+    return int(n)
+
+
+def size_per_layer(fixed: list[str], params: dict[str, str], layers: int) -> tuple[list[str], dict[str, str]]:
+    """A per-layer preset (``memo.per_layer.<i>`` params) sized to a model of ``layers`` layers:
+    ``memo.per_layer`` gets one entry per layer, params of layers the model lacks are dropped and
+    missing layers search the range of the preset's last layer (the sizing is in tune.md)."""
+    idx = sorted(int(m.group(1)) for k in params if (m := PER_LAYER.match(k)))
+    if not idx:
+        return fixed, params
+    last = params[f"memo.per_layer.{idx[-1]}"]
+    kept = {k: v for k, v in params.items() if not PER_LAYER.match(k)}
+    sized = {f"memo.per_layer.{i}": params.get(f"memo.per_layer.{i}", last) for i in range(layers)}
+    fixed = [f for f in fixed if not f.startswith("memo.per_layer=")] + [f"memo.per_layer={_value([0.0] * layers)}"]
+    return fixed, sized | kept
+
+
+def candidates(name: str, layers: int | None = None) -> tuple[list[Candidate], dict]:
     """The grid of preset ``name`` (cartesian product of its discrete params) and its
-    ``interval()`` params ``{key: (low, high)}`` (searched by Optuna)."""
+    ``interval()`` params ``{key: (low, high)}`` (searched by Optuna). ``layers``: the model's
+    recurrent layers, to which a per-layer preset is sized (:func:`size_per_layer`)."""
     fixed, params = preset(name)
+    if layers is not None:
+        fixed, params = size_per_layer(fixed, params, layers)
     grid, intervals = [], {}
     for k, v in params.items():
         ov = _parse(k, v)
@@ -281,7 +316,8 @@ def tune(a) -> dict:
     t0 = time.time()
     out = Path(a.out or f"runs/tune/{Path(a.checkpoint).stem}")
     searches = [s for s in a.searches.split(",") if s]
-    plans = {s: candidates(s) for s in searches}  # every preset checked before any run
+    layers = recurrent_layers(a.checkpoint)
+    plans = {s: candidates(s, layers) for s in searches}  # every preset checked before any run
     total = (
         sum(len(g) + a.trials * len(spec.get("grid", [])) for g, spec in plans.values()) + len(searches) + 1
     )  # test: <= one per family + baseline
@@ -300,6 +336,7 @@ def tune(a) -> dict:
         test = {f: runner.evaluate("test", _again(r)) for f, r in chosen.items() if r is not None}
         static_test = runner.evaluate("test", _again(static)) if static is not None else None
     result = _summary(a, out, val, chosen, static, test, static_test, round(time.time() - t0, 1))
+    result["layers"] = layers
     result["figures"] = _figures(val, out / "figures") if a.plots and val else []
     atomic_write_json(out / "tune.json", result)
     atomic_write_bytes(out / "tune.md", markdown(result).encode())
@@ -411,7 +448,8 @@ def markdown(res: dict) -> str:
         f"Command: `{res['command']}`  ",
         f"Budget: {b:g} accuracy-loss points on validation; a setting qualifies when its loss is within "
         f"the budget AND its energy saving is positive. Searches: {', '.join(res['searches'])}. "
-        f"Wall time {res['wall_s']:.0f} s.",
+        f"Wall time {res['wall_s']:.0f} s. Per-layer searches are sized to the model's "
+        f"{res.get('layers', '?')} recurrent layer(s).",
         "",
         *[f"![{Path(p).stem}](figures/{Path(p).name})" for p in res.get("figures", [])],
         "",

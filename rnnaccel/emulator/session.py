@@ -56,7 +56,7 @@ from .memo import MemoConfig, MemoFactory, load_memo, memo_factory
 from .precision import PrecisionConfig, PrecisionFactory, load_precision, precision_factory
 from .trace import LayerTrace, Trace
 
-__all__ = ["Session", "session", "emulator_modules"]
+__all__ = ["Session", "session", "emulator_modules", "check_units"]
 
 
 def _is_emulator_module(m: nn.Module) -> bool:
@@ -88,6 +88,20 @@ def _technique(value, kind: str) -> CarryingFactory | None:
         return value.spawn()
     pc = load_precision(value) if not isinstance(value, PrecisionConfig) else value
     return precision_factory(pc) if pc.mode != "off" else None
+
+
+def check_units(units: list, module: nn.Module, name: str) -> None:
+    """Refuse technique settings that name layers ``module`` does not have (a per-layer list
+    longer than its ``num_layers`` would be ignored past the last layer): one line naming the
+    lengths. Every path that attaches factories to a module calls it (sessions, the evaluate app)."""
+    n = int(getattr(module, "num_layers", 1))
+    for f in units:
+        for cfg in (getattr(f, "cfg", None), getattr(f, "config", None)):
+            if hasattr(cfg, "check_layers"):
+                try:
+                    cfg.check_layers(n, f"module {name!r}")
+                except ValueError as e:
+                    raise RnnaccelError(str(e)) from None
 
 
 class Session:
@@ -128,7 +142,9 @@ class Session:
                     f"session: module {name or type(m).__name__!r} already has a {type(f).__name__} "
                     "in module.units; pass the technique once (to the session or on the module)"
                 )
-        return sorted(made + own, key=lambda f: 0 if isinstance(f, MemoFactory) else 1)
+        units = sorted(made + own, key=lambda f: 0 if isinstance(f, MemoFactory) else 1)
+        check_units(units, m, name or type(m).__name__)
+        return units
 
     # ------------------------------------------------------------------ enter / exit
     def __enter__(self) -> "Session":

@@ -149,3 +149,26 @@ def test_bad_options_are_one_line_errors(tiny_sentiment, tmp_path):
         tune.tune(tune.parse(args(tiny_sentiment, tmp_path, "--set", "eval.split=test")))
     p = run_app("tune", *args(tiny_sentiment, tmp_path, "--budget", "-1"))
     assert p.returncode == 2 and p.stderr.strip() == "rnnaccel-tune: --budget=-1.0: must be >= 0 (accuracy-loss points)"
+
+
+def test_per_layer_preset_is_sized_to_the_model_and_evaluate_refuses_a_longer_list(tiny_sentiment, tmp_path):
+    spec = tune.candidates("memo_per_layer_optuna", 1)[1]
+    assert "memo.per_layer=[0.0]" in spec["fixed"] and list(spec["intervals"]) == ["memo.per_layer.0"]
+    three = tune.candidates("memo_per_layer_optuna", 3)[1]
+    assert "memo.per_layer=[0.0,0.0,0.0]" in three["fixed"] and len(three["intervals"]) == 3
+    assert tune.recurrent_layers(str(tiny_sentiment)) == 1
+    # the preset as written (two thresholds) on the 1-layer model: refused in one line, no run
+    p = run_app(
+        "evaluate",
+        f"eval.checkpoint={tiny_sentiment}",
+        "data=sentiment",
+        "memo=bnn",
+        "memo.per_layer=[0.1,0.2]",
+        "eval.limit=4",
+        f"eval.output={tmp_path}/r.json",
+        f"eval.cache_dir={tmp_path}/cache",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert p.returncode == 2, p.stderr
+    assert "memo.per_layer has 2 entries but module 'sentiment stack 0 (LSTM)' has 1 recurrent layer" in p.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -224,3 +224,25 @@ def test_packaged_configs_load_as_hydra_group():
             assert OmegaConf.to_object(merged) == c
     with pytest.raises(ValueError, match="unknown; packaged"):
         load_memo("nope")
+
+
+def test_per_layer_settings_longer_than_the_model_are_refused_where_attached():
+    """memo.per_layer / memo.layers / precision.layers naming layers a module lacks: one line with
+    the lengths, from a session and from check_units (the evaluate app's path), never ignored."""
+    from rnnaccel.emulator.precision import PrecisionConfig, precision_factory
+    from rnnaccel.emulator.session import check_units, session
+    from rnnaccel.errors import RnnaccelError
+
+    one = model(LSTM, layers=1)
+    too_long = MemoConfig(predictor="bnn", per_layer=[0.1, 0.2])
+    with pytest.raises(RnnaccelError, match=r"memo.per_layer has 2 entries but module 'LSTM' has 1 recurrent layer"):
+        session(one, memo=too_long)
+    with pytest.raises(RnnaccelError, match=r"memo.layers=\[0, 3\] names layer\(s\) \[3\]"):
+        check_units([memo_factory(MemoConfig(predictor="bnn", layers=[0, 3]))], model(LSTM), "stack")
+    prec = PrecisionConfig(mode="dynamic", layers=[{"tau": 0.1}, {"tau": 0.2}])
+    with pytest.raises(RnnaccelError, match="precision.layers has 2 entries but module 'rnn' has 1"):
+        check_units([precision_factory(prec)], one, "rnn")
+    # as many entries as layers (or fewer) is accepted and runs
+    check_units([memo_factory(too_long)], model(LSTM, layers=2), "stack")
+    with session(one, memo=MemoConfig(predictor="bnn", per_layer=[0.1])):
+        pass

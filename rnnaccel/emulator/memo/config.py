@@ -57,7 +57,8 @@ class MemoConfig:
         layers: recurrent layers memoized (None: all).
         per_layer: per-layer thresholds: entry ``l`` is null (use ``theta``), a number, or a mapping
             gate name -> number (PyTorch names: LSTM i, f, g, o; GRU r, z, n; missing gates use
-            ``theta``). Layers past the list use ``theta``.
+            ``theta``). Layers past the list use ``theta``; a list longer than the model's layers is
+            refused when the technique is attached (:meth:`check_layers`).
     """
 
     predictor: str = "off"
@@ -108,6 +109,22 @@ class MemoConfig:
                 out[g] = _check_theta(v, f"{label}.{g}")
             return out
         return _check_theta(e, label)
+
+    def check_layers(self, num_layers: int, where: str = "the model") -> None:
+        """Refuse settings that name layers ``where`` does not have (they would be ignored
+        silently): a ``per_layer`` list longer than ``num_layers`` or a ``layers`` index past it."""
+        n = len(self.per_layer or [])
+        if n > num_layers:
+            raise ValueError(
+                f"memo.per_layer has {n} entries but {where} has {num_layers} recurrent layer(s); "
+                f"entries past the last layer would be ignored: give at most {num_layers}"
+            )
+        extra = sorted(i for i in self.layers or [] if i >= num_layers)
+        if extra:
+            raise ValueError(
+                f"memo.layers={self.layers} names layer(s) {extra} but {where} has {num_layers} recurrent "
+                f"layer(s) (indices 0-{num_layers - 1})"
+            )
 
     # ------------------------------------------------------------------ thresholds
     def gate_thetas(self, layer: int, cell: str) -> list[float]:

@@ -141,6 +141,14 @@ class PrecisionConfig:
         """The widths a unit may choose, widest first (``[bits]`` in static mode)."""
         return [self.bits if self.bits is not None else self.ladder[0]] if self.mode == "static" else list(self.ladder)
 
+    def check_layers(self, num_layers: int, where: str = "the model") -> None:
+        """Refuse per-layer overrides for layers ``where`` does not have (never ignored silently)."""
+        if len(self.layers) > num_layers:
+            raise ValueError(
+                f"precision.layers has {len(self.layers)} entries but {where} has {num_layers} recurrent "
+                f"layer(s); entries past the last layer would be ignored: give at most {num_layers}"
+            )
+
     def layer_rule(self, layer: int) -> tuple:
         """``(tau, thresholds)`` of ``layer`` (per-layer override or the global values)."""
         lp = self.layers[layer] if layer < len(self.layers) else LayerPrecision()
