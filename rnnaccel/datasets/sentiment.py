@@ -168,8 +168,12 @@ def split_snippets(
     """Deterministic stratified split into ``{"train", "val", "test"}``.
 
     Per label, snippets are sorted by ID, shuffled with ``random.Random(seed)``, and cut at
-    ``round(n * fractions[0])`` and ``round(n * (fractions[0] + fractions[1]))``. Each split keeps
-    the ID order. The same snippets and seed give the same split on every platform.
+    ``round(n * fractions[0])`` and ``round(n * (fractions[0] + fractions[1]))``. Each split is
+    then put in ID order and shuffled by the same generator: the file lists the snippets grouped
+    by rating, so in ID order the first N items of a split (``eval.limit=N``) would be nearly one
+    class (the first 200 of val: 96.5 % positive); shuffled, any prefix has both classes in about
+    the split's proportion. The same snippets and seed give the same split and order on every
+    platform.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
@@ -182,7 +186,10 @@ def split_snippets(
         a, b = round(n * fractions[0]), round(n * (fractions[0] + fractions[1]))
         for name, chunk in zip(SPLITS, (group[:a], group[a:b], group[b:])):
             parts[name].extend(chunk)
-    return {k: sorted(v, key=lambda s: s.id) for k, v in parts.items()}
+    ordered = {k: sorted(v, key=lambda s: s.id) for k, v in parts.items()}
+    for k in SPLITS:
+        rng.shuffle(ordered[k])
+    return ordered
 
 
 class SentimentDataset(torch.utils.data.Dataset):

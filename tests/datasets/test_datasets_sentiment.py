@@ -56,6 +56,22 @@ def test_split_is_deterministic_disjoint_and_stratified(snippets):
     assert [s.id for s in rev["test"]] == ids["test"]
 
 
+def test_a_prefix_of_a_split_has_both_labels_in_about_its_proportion(snippets):
+    """eval.limit=N scores a split's first N items: the split order is a seeded shuffle (the file
+    groups snippets by rating, so ID order put one class first: 96.5 % positive in val[:200])."""
+    parts = split_snippets(snippets, seed=0)
+    for name in ("val", "test"):
+        labels = [s.label for s in parts[name]]
+        share = sum(labels) / len(labels)
+        for n in (100, 200, 400):
+            assert abs(sum(labels[:n]) / n - share) < 0.1, (name, n)
+        in_id_order = [s.label for s in sorted(parts[name], key=lambda s: s.id)]
+        assert abs(sum(in_id_order[:200]) / 200 - share) > 0.3  # what the shuffle is for
+    again = split_snippets(snippets, seed=0)
+    assert [s.id for s in again["val"]] == [s.id for s in parts["val"]]  # deterministic order
+    assert [s.id for s in split_snippets(snippets, seed=1)["val"][:20]] != [s.id for s in parts["val"][:20]]
+
+
 def test_vocab_from_train_only_and_encoding(snippets):
     data = load_sentiment(min_count=2, max_vocab=500)
     v = data.vocab
