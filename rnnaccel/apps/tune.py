@@ -64,6 +64,9 @@ BASELINES = {
     "static": "every step of every recurrent layer at one width b (weights and GEMM operands "
     "narrowed from 16 bits, no controller, no re-execution); b = the lowest width of the "
     "precision_static grid whose validation loss is within the budget",
+    "technique + static": "an --on-static preset (e.g. memoization) run at the static baseline's width b; "
+    "chosen on validation as the largest saving within the budget (loss vs 16-bit) that also saves "
+    "energy against static b alone, and reported against static b",
 }
 
 
@@ -209,6 +212,14 @@ def lowest_static(results: list[dict], budget: float) -> dict | None:
     return min(ok, key=static_bits) if ok else None
 
 
+def best_on_static(results: list[dict], static: dict, budget: float) -> dict | None:
+    """Of the runs stacked on the static baseline (its width + a technique): the largest saving
+    whose loss (vs 16-bit) is within ``budget`` and that saves energy against the static baseline
+    alone (a technique that costs more than it saves on top of the narrow width never qualifies)."""
+    ok = [r for r in results if _loss(r) is not None and _loss(r) <= budget and versus(r, static)["energy_saving"] > 0]
+    return max(ok, key=lambda r: (_saving(r), -_loss(r))) if ok else None
+
+
 def versus(r: dict, ref: dict) -> dict:
     """``r`` against reference run ``ref`` on the primary platform: speedup (cycles), energy saving
     (1 - E_r / E_ref) and accuracy loss in points (both losses are vs the same 16-bit run)."""
@@ -297,6 +308,32 @@ def _check(a) -> None:
             raise RnnaccelError(f"--set {s}: rnnaccel-tune sets {key} itself per phase; use the tune option instead")
 
 
+def on_static(name: str, bits: int, layers: int | None = None) -> tuple[list[Candidate], dict]:
+    """Preset ``name``'s searches stacked on the static baseline: every point also runs at the
+    static width ``bits`` (``precision=static16 precision.bits=<bits>``); named ``<name>+static<bits>``."""
+    grid, spec = candidates(name, layers)
+    tag, extra = f"{name}+static{bits}", ["precision=static16", f"precision.bits={bits}"]
+    if spec:
+        return [], spec | {"fixed": spec["fixed"] + extra}
+    return [Candidate(tag, f"{tag}/{c.name.split('/', 1)[1]}", c.overrides + extra, c.point) for c in grid], {}
+
+
+def _stacked(runner: "Runner", a, static: dict | None, layers: int) -> list[dict]:
+    """Validation runs of the ``--on-static`` presets at the static baseline's width (each
+    result's ``tune.vs_static``: against the static baseline's validation run)."""
+    if static is None:
+        return []
+    bits, out = static_bits(static), []
+    for name in [s for s in a.on_static.split(",") if s]:
+        grid, spec = on_static(name, bits, layers)
+        out += [runner.evaluate("val", c) for c in grid]
+        if spec:
+            out += _optuna(runner, f"{name}+static{bits}", spec, a)
+    for r in out:
+        r["tune"]["vs_static"] = versus(r, static)
+    return out
+
+
 def _family(r: dict) -> str:
     return technique(r)[0]
 
@@ -318,8 +355,12 @@ def tune(a) -> dict:
     searches = [s for s in a.searches.split(",") if s]
     layers = recurrent_layers(a.checkpoint)
     plans = {s: candidates(s, layers) for s in searches}  # every preset checked before any run
+    stack = [candidates(s, layers) for s in a.on_static.split(",") if s]
     total = (
-        sum(len(g) + a.trials * len(spec.get("grid", [])) for g, spec in plans.values()) + len(searches) + 1
+        sum(len(g) + a.trials * len(spec.get("grid", [])) for g, spec in [*plans.values(), *stack])
+        + len(searches)
+        + len(stack)
+        + 1
     )  # test: <= one per family + baseline
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(
@@ -332,6 +373,10 @@ def tune(a) -> dict:
             if spec:
                 val += _optuna(runner, name, spec, a)
         chosen, static = _choose(val, a.budget)
+        stacked = _stacked(runner, a, static, layers)
+        if stacked:
+            chosen[_family(stacked[0])] = best_on_static(stacked, static, a.budget)
+            val += stacked
         _retotal(runner.bar, sum(r is not None for r in chosen.values()) + (static is not None))
         test = {f: runner.evaluate("test", _again(r)) for f, r in chosen.items() if r is not None}
         static_test = runner.evaluate("test", _again(static)) if static is not None else None
@@ -388,6 +433,7 @@ def _brief(r: dict | None) -> dict | None:
         "energy_saving": _saving(r),
         "reuse": ((r.get("memo") or {}).get("total") or {}).get("reuse_fraction"),
         "time_at_bits": (r.get("precision") or {}).get("all"),
+        "vs_static_val": r["tune"].get("vs_static"),
         "hw": (r.get("cost") or {}).get("kind"),
         "command": _command(r["tune"]["overrides"]),
     }
@@ -405,6 +451,7 @@ def _summary(a, out, val, chosen, static, test, static_test, wall) -> dict:
         "command": "rnnaccel-tune " + " ".join(shlex.quote(x) for x in a.argv),
         "budget": a.budget,
         "searches": a.searches.split(","),
+        "on_static": [s for s in a.on_static.split(",") if s],
         "limits": {"val": a.val_limit, "test": a.test_limit},
         "baselines": BASELINES,
         "val": [_brief(r) for r in val],
@@ -460,6 +507,7 @@ def markdown(res: dict) -> str:
     ]
     for r in res["val"]:
         ok = r["accuracy_loss_pts"] is not None and r["accuracy_loss_pts"] <= b and (r["energy_saving"] or 0) > 0
+        ok = ok and (r.get("vs_static_val") or {"energy_saving": 1})["energy_saving"] > 0
         lines.append(
             f"| {r['run'].split('/')[0]} | {r['family']}: {r['setting']} | {_num(r['accuracy_loss_pts'], '+.2f')} | "
             f"{_pct(r['reuse'])} | {_time_at(r['time_at_bits'])} | "
@@ -471,9 +519,12 @@ def markdown(res: dict) -> str:
         lines.append(
             f"- **{f}**: "
             + (
-                f"{r['setting']} (val loss {r['accuracy_loss_pts']:+.2f} pts, saving {_pct(r['energy_saving'])} %)"
+                f"{r['setting']} (val loss {r['accuracy_loss_pts']:+.2f} pts, saving {_pct(r['energy_saving'])} %"
+                + _vs_static_val(r.get("vs_static_val"))
+                + ")"
                 if r
                 else f"none qualifies within {b:g} pts with a positive saving"
+                + (" against the static baseline" if "+ precision:static" in f else "")
             )
         )
     lines.append(
@@ -485,6 +536,12 @@ def markdown(res: dict) -> str:
     lines += _test_lines(res)
     lines += ["", "## What each baseline assumes", ""] + [f"- **{k}**: {v}." for k, v in res["baselines"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _vs_static_val(v: dict | None) -> str:
+    if not v:
+        return ""
+    return f"; vs static: {v['speedup']:.2f}x, saving {_pct(v['energy_saving'])} %, loss {v['loss_pts']:+.2f} pts"
 
 
 def _test_lines(res: dict) -> list[str]:
@@ -525,6 +582,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--checkpoint", required=True, help="speech or sentiment checkpoint")
     ap.add_argument("--searches", default=",".join(d["searches"]), help="comma-separated sweep presets (conf/sweep)")
+    ap.add_argument(
+        "--on-static",
+        default=",".join(d.get("on_static") or []),
+        help="comma-separated presets searched again ON TOP of the chosen static baseline width ('' for none)",
+    )
     ap.add_argument("--budget", type=float, default=d["budget"], help="accuracy-loss points allowed on validation")
     ap.add_argument("--penalty", type=float, default=d["penalty"], help="Optuna objective penalty per point over")
     ap.add_argument("--trials", type=int, default=d["trials"], help="Optuna trials per interval() preset")

@@ -53,8 +53,8 @@ def lossless_at_8(tmp_path_factory):
 
 
 def args(ckpt, out, *extra, limits=(200, 150)):
-    """Tune options on a sentiment checkpoint; limits: first (val, test) items (the splits list one
-    class first: a small limit is one-sided)."""
+    """Tune options on a sentiment checkpoint; limits: first (val, test) items (the splits are in a
+    seeded shuffled order, so a prefix holds both classes)."""
     return [
         "--checkpoint",
         str(ckpt),
@@ -78,7 +78,12 @@ def args(ckpt, out, *extra, limits=(200, 150)):
 def test_static_baseline_is_the_lowest_lossless_width(lossless_at_8, tmp_path):
     res = tune.tune(
         tune.parse(
-            args(lossless_at_8, tmp_path, "--searches", "precision_static", "--budget", "0.5", limits=(None, None))
+            args(
+                lossless_at_8,
+                tmp_path,
+                *("--searches", "precision_static", "--on-static", "", "--budget", "0.5"),
+                limits=(None, None),
+            )
         )
     )
     loss = {r["setting"]: r["accuracy_loss_pts"] for r in res["val"]}
@@ -172,3 +177,34 @@ def test_per_layer_preset_is_sized_to_the_model_and_evaluate_refuses_a_longer_li
     assert p.returncode == 2, p.stderr
     assert "memo.per_layer has 2 entries but module 'sentiment stack 0 (LSTM)' has 1 recurrent layer" in p.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_memo_on_the_static_baseline_is_chosen_against_static_and_tested_once(tiny_sentiment, tmp_path):
+    a = args(tiny_sentiment, tmp_path, "--searches", "precision_static", "--on-static", "memo_theta", limits=(40, 30))
+    res = tune.tune(tune.parse(a + ["--budget", "100"]))
+    bits = res["static_baseline"]["bits"]
+    assert bits == 4  # within 100 points every width qualifies: the lowest
+    stacked = [r for r in res["val"] if r["run"].startswith(f"memo_theta+static{bits}/")]
+    assert len(stacked) == 6 and all(r["family"] == "memo:bnn + precision:static" for r in stacked)
+    assert all(f"bits={bits}" in r["setting"] and r["vs_static_val"] is not None for r in stacked)
+    ok = [r for r in stacked if r["vs_static_val"]["energy_saving"] > 0]
+    chosen = res["chosen"]["memo:bnn + precision:static"]
+    if not ok:
+        assert chosen is None and "memo:bnn + precision:static" not in res["test"]
+        return
+    assert chosen["run"] == max(ok, key=lambda r: r["energy_saving"])["run"]
+    t = res["test"]["memo:bnn + precision:static"]
+    assert t["split"] == "test" and f"precision.bits={bits}" in t["command"] and "memo.theta" in t["command"]
+    assert t["vs_static"] is not None and res["static_test"]["setting"] == f"bits={bits}"
+
+
+def test_a_stacked_run_must_save_against_the_static_baseline():
+    static = {"accuracy_loss_pts": 0.0, "cost": {"cycles": 100.0, "total_j": 1.0, "energy_saving": 0.5}}
+
+    def run(loss, joules):
+        cost = {"cycles": 100.0, "total_j": joules, "energy_saving": 1 - joules / 2}  # 16-bit: 2 J
+        return {"accuracy_loss_pts": loss, "cost": cost}
+
+    costly, saver, lossy = run(0.0, 1.1), run(0.2, 0.8), run(0.9, 0.5)
+    assert tune.best_on_static([costly, saver, lossy], static, 0.5) is saver
+    assert tune.best_on_static([costly, lossy], static, 0.5) is None  # saves vs 16-bit, costs vs static
