@@ -28,7 +28,46 @@ from .results import atomic_write_bytes, atomic_write_json, config_hash, output_
 
 register()
 
-__all__ = ["run", "validate"]
+__all__ = ["run", "validate", "plot_throughput_latency", "workload_caption"]
+
+
+def workload_caption(bc: BatchingConfig) -> str:
+    """The workload a sweep served: network shape, length source and requests."""
+    n = bc.network
+    shape = f"{n.num_layers}x{n.hidden_size} {'Bi' if n.bidirectional else ''}{n.cell.upper()} on {n.input_size} inputs"
+    w = bc.workload
+    return f"{shape}; lengths {w.trace or w.lengths}; {w.num_requests} {w.arrival} requests"
+
+
+def plot_throughput_latency(rows: list[dict], out_dir, workload: str = "", metric: str = "latency_p95_s") -> list:
+    """One figure per platform (``throughput_latency_<platform>`` .pdf/.svg/.png, figstyle): p95
+    latency and energy per sequence against achieved throughput, one colour and marker per policy
+    (the same policy looks the same on every platform); the title names the hardware with its
+    operating point and the workload. Returns the PNG paths."""
+    from pathlib import Path
+
+    from ..hardware import load_hw
+    from .figstyle import PAGE, caption, figure, palette, save, style
+
+    look = palette(r["policy"] for r in rows)
+    paths = []
+    with style():
+        for plat in dict.fromkeys(r["platform"] for r in rows):
+            fig, (ax_l, ax_e) = figure(PAGE, 2.8, ncols=2)
+            for pol, st in look.items():
+                pts = sorted((r for r in rows if r["platform"] == plat and r["policy"] == pol), key=lambda r: r["load"])
+                x = [r["throughput_seq_s"] for r in pts]
+                if pts:
+                    ax_l.plot(x, [r[metric] for r in pts], label=pol, **st)
+                    ax_e.plot(x, [r["energy_per_seq_j"] * 1e3 for r in pts], label=pol, **st)
+            ax_l.set(xlabel="achieved throughput (sequences/s)", ylabel="p95 latency (s)", yscale="log")
+            if metric != "latency_p95_s":
+                ax_l.set_ylabel(metric.replace("_s", " (s)").replace("_", " "))
+            ax_e.set(xlabel="achieved throughput (sequences/s)", ylabel="energy per sequence (mJ)", yscale="log")
+            ax_e.legend(title="policy", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+            fig.suptitle("Throughput vs latency and energy\n" + caption(hardware=load_hw(plat).name, workload=workload))
+            paths.append(save(fig, Path(out_dir) / f"throughput_latency_{plat}"))
+    return paths
 
 
 def validate(cfg: BatchingApp) -> BatchingConfig:
@@ -61,14 +100,14 @@ def run(cfg: BatchingApp) -> dict:
             "energy_j": res.energy_by_component(),
         }
     else:
-        from ..serving.sweep import format_table, load_sweep, plot_throughput_latency
+        from ..serving.sweep import format_table, load_sweep
 
         rows = load_sweep(bc, list(rc.loads), list(rc.policies), list(rc.platforms), bc.workload.num_requests)
         table = format_table(rows)
         atomic_write_bytes(out.with_suffix(".md"), (table + "\n").encode())
         result["rows"] = rows
         if rc.plots:
-            result["plots"] = [str(p) for p in plot_throughput_latency(rows, out.parent)]
+            result["plots"] = [str(p) for p in plot_throughput_latency(rows, out.parent, workload_caption(bc))]
         print(table, flush=True)
     result |= {"wall_s": round(time.time() - t0, 2), "complete": True}
     atomic_write_json(out, result)

@@ -15,8 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-
-from rnnaccel.serving.sweep import format_table, load_sweep, plot_throughput_latency
+from rnnaccel.apps.batching import plot_throughput_latency, workload_caption
+from rnnaccel.serving import load_batching_config
+from rnnaccel.serving.sweep import format_table, load_sweep
 
 
 def main(argv=None) -> None:
@@ -51,7 +52,8 @@ def main(argv=None) -> None:
     table = format_table(rows)
     (args.out / "sweep.md").write_text(table + "\n")
     print(table)
-    for p in plot_throughput_latency(rows, args.out):
+    workload = workload_caption(load_batching_config(args.config).with_(workload={"num_requests": args.requests}))
+    for p in plot_throughput_latency(rows, args.out, workload):
         print(f"wrote {p}")
 
 

@@ -21,9 +21,62 @@ from pathlib import Path
 
 from ..emulator.trace import Trace
 from ..hardware import load_hw
-from ..hardware.sensitivity import flipped, format_tornado, plot_tornado, rows_to_dicts, tornado, trace_headline
+from ..hardware.sensitivity import TornadoRow, flipped, format_tornado, rows_to_dicts, tornado, trace_headline
+from .figstyle import PAGE, caption, figure, palette, save, style
 
-__all__ = ["main", "headlines_from_args"]
+__all__ = ["main", "headlines_from_args", "plot_tornado"]
+
+
+def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int, title: str) -> list[Path]:
+    """One tornado panel per headline (its ``top`` prices by swing): the headline with each price at
+    its low end and at its high end (one colour and hatch each), the nominal value as a line; the
+    prices whose end flips the headline's sign are marked. PDF, SVG and PNG (figstyle)."""
+    by: dict[str, list[TornadoRow]] = {}
+    for r in rows:
+        by.setdefault(r.headline, []).append(r)
+    shown = min(top, max(len(v) for v in by.values()))
+    look = palette(["price at high end", "price at low end"])
+    with style():
+        fig, axes = figure(PAGE, 1.0 + 0.24 * shown * len(by), nrows=len(by))
+        axes = list(axes) if len(by) > 1 else [axes]
+        for ax, (name, rs) in zip(axes, by.items()):
+            _tornado_panel(ax, name, rs[:top][::-1], look)
+        axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=3, frameon=False)
+        fig.suptitle(title)
+        png = save(fig, path)
+    return [png.with_suffix(f".{e}") for e in ("pdf", "svg", "png")]
+
+
+def _tornado_panel(ax, name: str, rs: list[TornadoRow], look: dict) -> None:
+    nom = rs[0].nominal if rs else 0.0
+    for i, r in enumerate(rs):
+        for end, v, hatch in (("price at low end", r.at_low, ""), ("price at high end", r.at_high, "//")):
+            ax.barh(i, v - nom, left=nom, color=look[end]["color"], hatch=hatch, label=end if i == 0 else None)
+        if r.flips:
+            ax.annotate(
+                "flips sign",
+                (max(r.at_low, r.at_high), i),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+    ax.axvline(nom, color="black", lw=1, label="nominal")
+    vals = [nom] + [v for r in rs for v in (r.at_low, r.at_high)]
+    lo, hi = min(vals), max(vals)
+    pad = 0.05 * (hi - lo) or 0.02 * max(abs(nom), 1e-12)
+    ax.set_xlim(lo - pad, hi + pad * 5)
+    if lo - pad <= 0.0 <= hi + pad:  # a sign change is inside the plotted range: show where
+        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(range(len(rs)), [r.param for r in rs])
+    ax.set_xlabel(f"{name} ({_unit(name)}; nominal {nom:.3g})")
+
+
+def _unit(headline: str) -> str:
+    """The unit of a headline (trace_headline's and the E-BATCH metric's)."""
+    if headline.endswith("energy saving"):
+        return "fraction, 1 - E / E_base"
+    return "ratio, x"
 
 
 def _trace(path: str) -> Trace:
@@ -103,9 +156,13 @@ def main(argv=None) -> int:
                 {"hw": hw.name, "rows": rows_to_dicts(rows), "flipped": [r.param for r in flipped(rows)]}, indent=1
             )
         )
-        plot_tornado(
-            rows, out / "tornado", args.top, f"Sensitivity of headline figures to uncertain prices ({hw.name})"
+        what = "; ".join(
+            [f"base {Path(args.base).name}"] * bool(args.base)
+            + [f"{t.partition('=')[0]} {Path(t.partition('=')[2]).name}" for t in args.tech or []]
+            + ["E-BATCH vs cellular"] * bool(args.ebatch)
         )
+        title = "Sensitivity of headline figures to uncertain prices\n" + caption(hardware=hw.name, runs=what)
+        plot_tornado(rows, out / "tornado", args.top, title)
     return 0
 
 

@@ -45,3 +45,28 @@ def test_load_sweep_table(tmp_path):
 def test_bad_value_is_refused():
     with pytest.raises(ValueError, match="workload.rate"):
         batching.run(cfg(["batching.workload.rate=-1"]))
+
+
+def test_throughput_latency_figures_use_the_paper_style(tmp_path):
+    """PDF + SVG + PNG (>= 200 dpi) per platform, one colour/marker per policy, the hardware with its
+    operating point and the workload in the title."""
+    from PIL import Image
+
+    from rnnaccel.serving import load_batching_config
+
+    bc = load_batching_config("ebatch")
+    rows = [
+        {"platform": plat, "policy": pol, "load": ld, "throughput_seq_s": 10 * ld + i, "latency_p95_s": 0.1 * ld + i}
+        | {"energy_per_seq_j": 0.01 / (1 + ld)}
+        for plat in ("epur", "tpu")
+        for i, pol in enumerate(("none", "cellular", "ebatch"))
+        for ld in (0.3, 0.7)
+    ]
+    pngs = batching.plot_throughput_latency(rows, tmp_path, batching.workload_caption(bc))
+    assert [p.name for p in pngs] == ["throughput_latency_epur.png", "throughput_latency_tpu.png"]
+    for p in pngs:
+        assert p.with_suffix(".pdf").is_file() and p.with_suffix(".svg").is_file()
+        assert Image.open(p).info["dpi"][0] >= 199
+    svg = (tmp_path / "throughput_latency_epur.svg").read_text()
+    assert "E-PUR (28 nm, 500 MHz" in svg and "5x320 LSTM on 40 inputs" in svg and "p95 latency (s)" in svg
+    assert len({c for c in ("#0072B2", "#E69F00", "#009E73") if c.lower() in svg.lower()}) == 3
