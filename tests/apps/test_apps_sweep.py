@@ -91,15 +91,30 @@ def test_ray_launcher_one_run(tiny_sentiment, tmp_path):
     assert r["complete"] and r["memo"]["total"]["reuse_fraction"] > 0
 
 
-def test_optuna_searches_the_objective(tiny_sentiment, tmp_path):
+def two_layer_sentiment(path):
+    """A 2-layer BiLSTM(6) sentiment model with random weights (the per-layer preset's depth)."""
+    import torch
+
+    from rnnaccel.datasets.sentiment import load_sentiment
+    from rnnaccel.models.sentiment import SentimentConfig, SentimentLSTM, save_checkpoint
+
+    data = load_sentiment(seed=0, max_vocab=300)
+    torch.manual_seed(0)
+    cfg = SentimentConfig(len(data.vocab), embed_dim=8, hidden_size=6, num_layers=2, dropout=0.0)
+    save_checkpoint(path, SentimentLSTM(cfg), data.vocab.tokens, extra={"args": {"seed": 0}})
+    return path
+
+
+def test_optuna_searches_the_objective(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    ckpt = two_layer_sentiment(tmp_path / "two_layer.pt")
     p = run_app(
         "evaluate",
         "-m",
         "+sweep=memo_per_layer_optuna",
         "hydra.sweeper.n_trials=2",
-        *sweep_args(tiny_sentiment, tmp_path),
-    )  # 2 per-layer thresholds, 1 layer: the second is unused
+        *sweep_args(ckpt, tmp_path),
+    )  # 2 per-layer thresholds on a 2-layer model (a 1-layer model is refused: tests/apps/test_apps_tune.py)
     assert p.returncode == 0, p.stderr[-3000:]
     best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     assert "best_value" in best and "memo.per_layer.0" in best
