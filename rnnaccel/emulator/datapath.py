@@ -20,6 +20,9 @@ Reading order: :func:`quantize_weights` (float parameters -> :class:`IntWeights`
 and narrowing helpers, the GEMMs, the technique units' hook points) and runs :func:`lstm_step` or
 :func:`gru_step` or :func:`rnn_step` per time step, counting saturations in a :class:`StepSaturations`. The counts of
 the trace come from the step facts (:mod:`rnnaccel.emulator.facts`) in :func:`make_layer_trace`.
+Where :mod:`rnnaccel.emulator.kernels` serves a direction (``Direction.kern``), each step's
+element-wise work after the GEMMs runs as compiled stages with the same bits; the torch code of
+each step function is the reference (docs/datapath.md §11).
 """
 
 from __future__ import annotations
@@ -283,14 +286,6 @@ class Direction:
         acc = sat.take("acc", saturate(self.gemm_r(m), cfg.acc))
         return sat.take("proj", self.narrow(acc, cfg.acc_frac - cfg.hidden.frac, cfg.hidden, SITE_PROJ, t))
 
-    def _b_hn_np(self) -> np.ndarray:
-        return self.b_hn.numpy()
-
-    def _zeros_np(self) -> np.ndarray:
-        if not hasattr(self, "_zeros"):
-            self._zeros = np.zeros(self.H)
-        return self._zeros
-
     def observe(self, t, n, hp, h, cp, c) -> None:
         for u in self.obs_units:
             u.observe(t, n, hp, h, cp, c)
@@ -357,9 +352,9 @@ def _gru_kernels(d: Direction, t: int, n: int, hp: torch.Tensor, ext, sat: StepS
     """:func:`gru_step` on the compiled stages; ``ext`` the units' ``(ax, ah)`` or None."""
     H, k = d.H, d.kern
     if ext is None:
-        ax, ah, bhn = d.input_part()[t, :n], d.gemm_h(hp), d._b_hn_np()
+        ax, ah, bhn = d.input_part()[t, :n], d.gemm_h(hp), d.b_hn.numpy()
     else:
-        (ax, ah), bhn = ext, d._zeros_np()
+        (ax, ah), bhn = ext, np.zeros(H)  # the unit's ah holds b_hn already
     z_rz, a_rz, qxn, qhn = k.gru_rz(ax.contiguous(), ah.contiguous(), bhn, sat.counts)
     rz = d.units_out(t, n, slice(0, 2 * H), z_rz, a_rz, d.act.gates)
     pre_n, n_ = k.gru_n(rz, qxn, qhn, sat.counts)

@@ -440,7 +440,7 @@ class StepKernels:
             self.hid = _narrowing(frac - fh, cfg.hidden)
 
     def lstm_gates(self, acc: torch.Tensor, sats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """``acc`` (n, 4H), overwritten with the pre-activations ``z``; returns ``(z, a)``."""
+        """``acc`` (n, 4H), a fresh tensor overwritten with the pre-activations ``z``; returns ``(z, a)``."""
         a = torch.empty_like(acc)
         s, k, plo, phi = self.pre
         lstm_gates(_np(acc), _np(a), self.table, self.offset, self.alo, self.ahi, s, k, self.mode, plo, phi, sats)
@@ -484,7 +484,7 @@ class StepKernels:
         return h
 
     def rnn_all(self, acc, sats):
-        """``acc`` (n, H) overwritten with ``z``; returns ``(a, h)``."""
+        """``acc`` (n, H), a fresh tensor overwritten with ``z``; returns ``(a, h)``."""
         a, h = torch.empty_like(acc), torch.empty_like(acc)
         s, k, plo, phi = self.pre
         s2, k2, hlo, hhi = self.hid
