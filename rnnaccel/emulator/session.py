@@ -97,9 +97,10 @@ def check_units(units: list, module: nn.Module, name: str) -> None:
     n = int(getattr(module, "num_layers", 1))
     for f in units:
         for cfg in (getattr(f, "cfg", None), getattr(f, "config", None)):
-            if hasattr(cfg, "check_layers"):
+            check = getattr(cfg, "check_layers", None)
+            if check is not None:
                 try:
-                    cfg.check_layers(n, f"module {name!r}")
+                    check(n, f"module {name!r}")
                 except ValueError as e:
                     raise RnnaccelError(str(e)) from None
 
