@@ -35,7 +35,8 @@ test: check
 # shipped network (rnnaccel-tune; results and tables under runs/papers/<network>/; reruns skip runs
 # already complete; memoization is also searched on top of the static baseline width, tune.yaml
 # on_static). The translator: budget in BLEU points, the first 400 validation sentences, full test.
-# Measured run time: docs/papers.md.
+# Measured: 872 s (14.5 min) for the four networks on 2 shared CPU cores (load ~5 from other jobs),
+# commit ac46a75; docs/papers.md.
 TUNE := nice -n 10 $(PY) -m rnnaccel.apps.tune
 papers: $(STAMP)
 	@start=$$(date +%s); \
