@@ -1,4 +1,5 @@
-"""scripts/bench_emulator.py: every case runs on each backend, prints its table and writes --json."""
+"""rnnaccel.apps.bench_emulator (the bench script is its thin entry point): every case runs on each backend,
+prints its table and writes --json."""
 
 import json
 
