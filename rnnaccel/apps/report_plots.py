@@ -21,6 +21,16 @@ __all__ = ["plot_all", "front", "context"]
 
 METRIC_AXIS = {"wer": "WER (%)", "accuracy": "accuracy (%)", "bleu": "BLEU (points)"}
 FRONT_STYLES = ["--", ":", "-.", (0, (5, 1, 1, 1))]
+LOSS_AXIS = {"wer": "WER increase (percentage points)", "accuracy": "accuracy loss (percentage points)",
+             "bleu": "BLEU loss (BLEU points)"}  # fmt: skip
+
+
+def loss_axis(rows: list[dict]) -> str:
+    """The loss axis label of rows of one metric; rows of several metrics share 'points of each metric'."""
+    metrics = {r.get("metric") for r in rows}
+    if len(metrics) == 1 and (m := metrics.pop()) in LOSS_AXIS:
+        return LOSS_AXIS[m]
+    return "accuracy loss (points of each network's metric)"
 
 
 def front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -136,7 +146,7 @@ def _savings_vs_loss(tech: list[dict], ctx: str, path: Path) -> Path:
             f = front([(r["accuracy_loss_pts"], r[col]) for r in tech if r["network"] == net])
             ls = FRONT_STYLES[i % len(FRONT_STYLES)]
             ax.step(*zip(*f), where="post", color="0.35", lw=1, ls=ls, label=f"Pareto front: {net}", zorder=1)
-        ax.set(xlabel="accuracy loss (percentage points)", ylabel=name)
+        ax.set(xlabel=loss_axis(tech), ylabel=name)
     _title(fig, "Savings vs accuracy loss (gray: each network's Pareto front)", ctx)
     _legend(fig, list(axes))
     return save(fig, path)

@@ -143,3 +143,11 @@ def test_best_row_never_has_a_negative_saving(tmp_path):
     best = (tmp_path / "results.md").read_text().split("## All runs")[0]
     assert "| digits_blstm | memo:bnn | none within 1 pts with a positive saving |" in best
     assert "theta=0 |" not in best
+
+
+def test_loss_axis_names_the_metric_of_its_rows():
+    from rnnaccel.apps.report_plots import loss_axis
+
+    assert loss_axis([{"metric": "bleu"}, {"metric": "bleu"}]) == "BLEU loss (BLEU points)"
+    assert loss_axis([{"metric": "wer"}]) == "WER increase (percentage points)"
+    assert "each network's metric" in loss_axis([{"metric": "wer"}, {"metric": "bleu"}])
