@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # what the tests need: the core plus the test, lint, plotting, TTS, sweep and field-tool extras
 EXTRAS := test,fast,lint,plot,tts,sweep,hwtools
 
-.PHONY: demo test check bench venv clean papers tts-voices
+.PHONY: demo test check bench venv clean papers papers-ebatch tts-voices
 
 venv: $(STAMP)
 
@@ -36,7 +36,7 @@ test: check
 # already complete; memoization is also searched on top of the static baseline width, tune.yaml
 # on_static). The translator: budget in BLEU points, the first 400 validation sentences, full test.
 # Measured: 872 s (14.5 min) for the four networks on 2 shared CPU cores (load ~5 from other jobs),
-# commit ac46a75; docs/papers.md.
+# commit ac46a75, plus 46 s for papers-ebatch; docs/papers.md.
 TUNE := nice -n 10 $(PY) -m rnnaccel.apps.tune
 papers: $(STAMP)
 	@start=$$(date +%s); \
@@ -46,7 +46,22 @@ papers: $(STAMP)
 		--out runs/papers/sentiment_lstm && \
 	$(TUNE) --checkpoint checkpoints/translation/translator.pt --searches memo_theta,precision_static,precision_ladder \
 		--val-limit 400 --out runs/papers/translator && \
-	echo "make papers: $$(( $$(date +%s) - start )) s; tables and figures: runs/papers/*/tune.md"
+	$(MAKE) --no-print-directory papers-ebatch && \
+	echo "make papers: $$(( $$(date +%s) - start )) s; tables and figures: runs/papers/*/tune.md, runs/papers/ebatch*"
+
+# docs/papers.md §3: E-BATCH vs every baseline on the shipped and paper-scale networks (both platforms), then
+# memoization / dynamic precision / both under load from evaluation traces of the digits BiLSTM (in-domain
+# index split: the checkpoint trained on every speaker; the first 200 test utterances; packaged θ and τ).
+EVAL := nice -n 10 $(PY) -m rnnaccel.apps.evaluate eval.checkpoint=checkpoints/digits_blstm.pt data.scheme=index \
+	eval.limit=200 eval.progress=false
+TRACES := runs/papers/ebatch_traces
+papers-ebatch: $(STAMP)
+	nice -n 10 $(PY) -m rnnaccel.apps.shapes --out runs/papers/ebatch --requests 1000
+	$(EVAL) memo=bnn eval.trace_output=$(TRACES)/memo.npz eval.output=$(TRACES)/memo.json
+	$(EVAL) precision=dynamic eval.trace_output=$(TRACES)/prec.npz eval.output=$(TRACES)/prec.json
+	$(EVAL) memo=bnn precision=dynamic eval.trace_output=$(TRACES)/both.npz eval.output=$(TRACES)/both.json
+	nice -n 10 $(PY) -m rnnaccel.apps.shapes --out runs/papers/ebatch_tech --networks digits_blstm --requests 1000 \
+		--tech-steps 64 --techniques memo=$(TRACES)/memo.npz precision=$(TRACES)/prec.npz both=$(TRACES)/both.npz
 
 bench: $(STAMP)
 	$(PY) scripts/bench_emulator.py
