@@ -7,6 +7,9 @@ batch with lengths, and returns integer outputs, final states, saturation totals
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -27,7 +30,76 @@ from .gates import GATES
 from .formats import Fmt, quantize, round_shift, round_to_grid, saturate
 from .trace import Trace
 
-__all__ = ["EmulationResult", "emulate_stack", "check_lengths", "reverse_within", "quantize_state", "state_site"]
+__all__ = [
+    "EmulationResult",
+    "emulate_stack",
+    "check_lengths",
+    "reverse_within",
+    "quantize_state",
+    "state_site",
+    "run_directions",
+    "set_directions",
+]
+
+#: how the directions of a bidirectional layer run on a CPU: ``concurrent`` (default: at once, each on
+#: its own thread with a share of torch's threads, when torch has at least 2) or ``serial``
+DIRECTION_MODES = ("concurrent", "serial")
+
+
+def _check_directions(mode: str) -> str:
+    if mode not in DIRECTION_MODES:
+        raise ValueError(
+            f"directions mode {mode!r} unknown; choose one of {', '.join(DIRECTION_MODES)} (RNNACCEL_DIRECTIONS)"
+        )
+    return mode
+
+
+_directions = _check_directions(os.environ.get("RNNACCEL_DIRECTIONS", "concurrent").strip() or "concurrent")
+
+
+def set_directions(mode: str) -> str:
+    """Choose how later bidirectional layers run (``concurrent`` or ``serial``); returns the old mode.
+    A speed choice only: the directions are independent, so the bits are the same."""
+    global _directions
+    old, _directions = _directions, _check_directions(mode)
+    return old
+
+
+def run_directions(calls, device: torch.device) -> list:
+    """Run the directions of one layer (``calls``: one no-argument callable each) and return their
+    results in order. A bidirectional layer on a CPU with at least 2 torch threads, in ``concurrent``
+    mode, runs both directions at once: the second on a worker thread, each with ``threads // 2``
+    torch threads, so their steps need no thread barrier between them (the compiled kernels and
+    torch release the GIL). The process-wide torch thread count is restored afterwards. Bits: the
+    two directions share no state and every rounding is position-seeded, so the results cannot
+    depend on the order (tests/emulator/test_backends.py compares both modes)."""
+    threads = torch.get_num_threads()
+    if len(calls) != 2 or _directions != "concurrent" or device.type != "cpu" or threads < 2:
+        return [c() for c in calls]
+    share = threads // 2
+    out: list = [None, None]
+    err: list = [None]
+
+    def second():
+        torch.set_num_threads(share)  # this thread's OpenMP/MKL team size
+        try:
+            out[1] = calls[1]()
+        except BaseException as e:  # re-raised in the caller's thread
+            err[0] = e
+
+    worker = threading.Thread(target=second, name="rnnaccel-direction-1")
+    torch.set_num_threads(share)
+    try:
+        worker.start()
+        try:
+            out[0] = calls[0]()
+        finally:
+            worker.join()
+    finally:
+        torch.set_num_threads(threads)
+    if err[0] is not None:
+        raise err[0]
+    return out
 
 
 @dataclass
@@ -152,8 +224,8 @@ def emulate_stack(
             cur, _ = saturate(raw, cfg.input)
             in_sat_steps = ((raw != cur).sum(dim=(1, 2))).to(torch.int64).cpu()
             sat_tot["input"] += int(in_sat_steps.sum())
-        outs = []
-        for d in range(dirs):
+        outs, calls, states = [], [], []
+        for d in range(dirs):  # set-up in the caller's thread, in order (units are made here)
             site = (layer * 2 + d) * 32
             xin = cur if d == 0 else reverse_within(cur, Ls)
             k = layer * dirs + d
@@ -166,25 +238,15 @@ def emulate_stack(
             )
             sat_tot["hidden"] += s_h0
             sat_tot["cell"] += s_c0
+            states.append((s_h0, s_c0))
             units = [u for u in (f(layer, d, cfg) for f in unit_factories) if u is not None]
             if units and (cell not in ("lstm", "gru") or projects):
                 _refuse_units(cell, projects, units)
-            r = run_direction(
-                cell,
-                weights[layer][d],
-                xin,
-                batch_sizes,
-                cfg,
-                h_init,
-                c_init,
-                site,
-                record_internals,
-                gemm,
-                units,
-                layer,
-                d,
-                rows=order,
-            )
+            args = (cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals, gemm, units)
+            calls.append(functools.partial(run_direction, *args, layer, d, rows=order))
+        results = run_directions(calls, x.device)
+        for d, r in enumerate(results):  # results in direction order, as before
+            s_h0, s_c0 = states[d]
             o = r.output if d == 0 else reverse_within(r.output, Ls)
             outs.append(o)
             hn.append(r.h_n[inv])

@@ -7,10 +7,14 @@ memoization and dynamic precision on. The stored golden files are regenerated on
 On a CUDA device the emulator must reproduce the CPU's bits (skipped, with the reason, without one).
 """
 
+import contextlib
+import threading
+
 import numpy as np
 import pytest
 import torch
 
+from rnnaccel.emulator import emulate
 from rnnaccel.emulator import GRU, LSTM, RNN, DatapathConfig, Fmt, Trace, kernels
 from rnnaccel.emulator.memo import memo_factory
 from rnnaccel.emulator.precision import precision_factory
@@ -163,3 +167,77 @@ def test_cuda_same_bits_as_cpu(cell, tech):
     res.output, res.h_n = res.output.cpu(), res.h_n.cpu()
     res.c_n = res.c_n.cpu() if res.c_n is not None else None
     _assert_same(cpu, (out.cpu(), res, tr))
+
+
+class _ThreadProbe:
+    """A factory of no-op step units that record which thread ran each direction (and can fail)."""
+
+    def __init__(self, fail_direction=None):
+        self.threads, self.fail = {}, fail_direction
+
+    def __call__(self, layer, direction, cfg):
+        from rnnaccel.emulator.hooks import StepUnit
+
+        probe = self
+
+        class Probe(StepUnit):
+            def begin(self, ctx):
+                super().begin(ctx)
+                probe.threads[(layer, direction)] = threading.current_thread().name
+                if direction == probe.fail:
+                    raise RuntimeError("probe failure")
+
+            def counters(self):
+                return {}
+
+        return Probe()
+
+
+@contextlib.contextmanager
+def _directions(mode, threads=2):
+    before_threads, before = torch.get_num_threads(), emulate.set_directions(mode)
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        emulate.set_directions(before)
+        torch.set_num_threads(before_threads)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "units",
+    [
+        lambda: [],
+        lambda: [memo_factory("bnn", theta=0.3), precision_factory("reexec")],
+        lambda: [precision_factory({"mode": "dynamic", "ladder": [16, 8, 4], "tau": 0.05, "thresholds": [0.3, 0.02]})],
+    ],
+    ids=["plain", "memo+reexec", "precision-dynamic"],
+)
+def test_concurrent_directions_same_bits(cell, units):
+    """Both directions of a bidirectional layer at once (each on its own thread) give the serial bits;
+    the second direction really ran on the worker thread, and torch's thread count is restored."""
+    m = _module(cell, bidir=True, layers=2, H=8, cfg=NARROW)
+    x, lengths = _batch()
+    probe = _ThreadProbe()
+    m.units = units() + [probe]
+    with _directions("serial"):
+        serial = _run(m, "auto", x, lengths)
+        assert set(probe.threads.values()) == {threading.current_thread().name}
+    with _directions("concurrent"):
+        concurrent = _run(m, "auto", x, lengths)
+        assert torch.get_num_threads() == 2
+    assert probe.threads[(1, 1)] == "rnnaccel-direction-1" and probe.threads[(1, 0)] == threading.current_thread().name
+    _assert_same(serial, concurrent)
+
+
+def test_concurrent_directions_error_and_choice():
+    m = _module("lstm", bidir=True, layers=1)
+    x, lengths = _batch()
+    m.units = [_ThreadProbe(fail_direction=1)]
+    with _directions("concurrent"):
+        with pytest.raises(RuntimeError, match="probe failure"):
+            m(x, lengths=lengths)
+        assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="unknown.*concurrent, serial"):
+        emulate.set_directions("parallel")
