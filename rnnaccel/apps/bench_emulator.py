@@ -1,27 +1,33 @@
 """Wall-time ratio of the bit-exact 16-bit emulator against float torch.nn.LSTM/GRU on the same shapes.
 
     python -m rnnaccel.apps.bench_emulator [--repeats 3] [--threads N] [--device cpu|cuda]
-        [--backends auto,torch] [--cases lstm,bilstm,gru,memo,precision] [--steps T] [--json PATH|-]
+        [--backends auto,torch] [--directions concurrent,serial] [--cases lstm,bilstm,gru,memo,precision]
+        [--steps T] [--json PATH|-]
 
 Both sides run in this process, same threads, same inputs; the ratio (emulated / float) is the
 figure of merit (issue 14: <= 2x plain, <= 2.5x with a technique on). The repeats interleave
 float and emulated runs (a shared machine's load hits both alike); the best of ``--repeats`` is
 used. ``--backends`` runs the emulator once per element-wise backend
 (:mod:`rnnaccel.emulator.kernels`: ``auto`` compiled kernels where they serve, ``torch`` the
-reference path) so the before/after ratios come from the same run. Rows with a technique compare
-against the float module without one (the technique's own work is part of the cost).
+reference path) so the before/after ratios come from the same run; ``--directions`` likewise runs
+bidirectional layers both ways (:func:`rnnaccel.emulator.emulate.set_directions`: ``concurrent``, the
+default, or ``serial``), each pair a column ``backend/mode``. Rows with a technique compare against the
+float module without one (the technique's own work is part of the cost). The header and ``--json``
+note the machine's load average at the start and the end (a shared machine's load skews wall times).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 
 import torch
 
-from rnnaccel.emulator import GRU, LSTM, DatapathConfig, kernels
+from rnnaccel.emulator import GRU, LSTM, DatapathConfig, emulate, kernels
 from rnnaccel.emulator.memo import memo_factory
 from rnnaccel.emulator.precision import precision_factory
 from rnnaccel.errors import RnnaccelError, app_boundary
@@ -62,8 +68,29 @@ def best_of(fn, repeats: int) -> float:
     return best
 
 
+@contextlib.contextmanager
+def _variant(name: str):
+    """Run a block on variant ``name`` = ``backend`` or ``backend/directions-mode``."""
+    backend, _, mode = name.partition("/")
+    old = emulate.set_directions(mode) if mode else None
+    try:
+        with kernels.use(backend):
+            yield
+    finally:
+        if old is not None:
+            emulate.set_directions(old)
+
+
+def variants(backends: list[str], directions: list[str]) -> list[str]:
+    """The measured columns: each backend, times each directions mode when more than one is asked."""
+    if len(directions) == 1:
+        return [b if directions[0] == "concurrent" else f"{b}/{directions[0]}" for b in backends]
+    return [f"{b}/{m}" for b in backends for m in directions]
+
+
 def measure(key: str, steps: int, repeats: int, dev: torch.device, backends: list[str]) -> dict:
-    """Best-of wall times of the float module and of the emulator on each backend, with the ratios."""
+    """Best-of wall times of the float module and of the emulator on each variant (:func:`variants`),
+    with the ratios."""
     cell, d, h, layers, bidir, tech = CASES[key]
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
@@ -84,7 +111,7 @@ def measure(key: str, steps: int, repeats: int, dev: torch.device, backends: lis
         sync()
 
     def run_on(b):
-        with kernels.use(b):
+        with _variant(b):
             run_emul()
 
     run_float()
@@ -110,16 +137,23 @@ def _args(argv):
     ap.add_argument("--steps", type=int, default=STEPS, help="time steps per sequence (default 200)")
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
     ap.add_argument("--backends", default="auto", help="comma-separated element-wise backends: auto, torch, numba")
+    ap.add_argument(
+        "--directions", default="concurrent", help="comma-separated modes of bidirectional layers: concurrent, serial"
+    )
     ap.add_argument("--json", default=None, help="also write the rows as JSON to this path ('-': stdout)")
     a = ap.parse_args(argv)
     a.cases = [c.strip() for c in a.cases.split(",") if c.strip()]
     a.backends = [b.strip() for b in a.backends.split(",") if b.strip()]
+    a.directions = [m.strip() for m in a.directions.split(",") if m.strip()]
     bad = [c for c in a.cases if c not in CASES]
     if bad:
         raise RnnaccelError(f"--cases: unknown {', '.join(bad)}; choose from {', '.join(CASES)}")
     for b in a.backends:
         if b not in kernels.BACKENDS:
             raise RnnaccelError(f"--backends: unknown {b!r}; choose from {', '.join(kernels.BACKENDS)}")
+    for m in a.directions:
+        if m not in emulate.DIRECTION_MODES:
+            raise RnnaccelError(f"--directions: unknown {m!r}; choose from {', '.join(emulate.DIRECTION_MODES)}")
     if a.repeats < 1 or a.steps < 1:
         raise RnnaccelError("--repeats and --steps must be >= 1")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
@@ -128,12 +162,21 @@ def _args(argv):
 
 
 def _table(rows: list[dict], backends: list[str]) -> str:
-    head = f"{'case':40s} {'float s':>8s}" + "".join(f" {'emul s ' + b:>12s} {'ratio':>7s}" for b in backends)
+    width = {b: max(12, len("emul s " + b)) for b in backends}
+    head = f"{'case':40s} {'float s':>8s}" + "".join(f" {'emul s ' + b:>{width[b]}s} {'ratio':>7s}" for b in backends)
     lines = [head]
     for r in rows:
-        cols = "".join(f" {r[f'emul_s[{b}]']:12.3f} {r[f'ratio[{b}]']:6.2f}x" for b in backends)
+        cols = "".join(f" {r[f'emul_s[{b}]']:{width[b]}.3f} {r[f'ratio[{b}]']:6.2f}x" for b in backends)
         lines.append(f"{r['case']:40s} {r['float_s']:8.3f}{cols}")
     return "\n".join(lines)
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - not on this platform
+        return None
 
 
 def main(argv=None):
@@ -145,14 +188,19 @@ def _main(argv):
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
+    load0 = _load()
     head = f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, numba {kernels.available()}"
-    print(head, flush=True)
+    print(f"{head}, load average {load0}", flush=True)
+    cols = variants(a.backends, a.directions)
     rows = []
     for key in a.cases:
-        rows.append(measure(key, a.steps, a.repeats, dev, a.backends))
-        table = _table(rows, a.backends).splitlines()
+        rows.append(measure(key, a.steps, a.repeats, dev, cols))
+        table = _table(rows, cols).splitlines()
         print("\n".join(table if len(rows) == 1 else table[-1:]), flush=True)
+    load1 = _load()
+    print(f"load average at the end {load1}", flush=True)
     meta = {"torch": torch.__version__, "device": str(dev), "threads": torch.get_num_threads(), "repeats": a.repeats}
+    meta["load_average"] = {"start": load0, "end": load1}
     if a.json:
         text = json.dumps({"meta": meta, "rows": rows}, indent=1)
         if a.json == "-":

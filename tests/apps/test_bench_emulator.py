@@ -23,7 +23,9 @@ def test_bench_rows_and_json(tmp_path, capsys):
     assert "memo bnn θ=0.1" in text and "dyn. precision" in text and "gru 2x512" in text
 
 
-@pytest.mark.parametrize("bad", [["--cases", "lstm,nope"], ["--backends", "fast"], ["--steps", "0"]])
+@pytest.mark.parametrize(
+    "bad", [["--cases", "lstm,nope"], ["--backends", "fast"], ["--directions", "both"], ["--steps", "0"]]
+)
 def test_bench_refuses_bad_options(bad, capsys):
     with pytest.raises(SystemExit) as e:
         main(bad)
