@@ -247,11 +247,10 @@ class Direction:
             T, B, D = self.x.shape
             cfg = self.cfg
             gemm_x = self.w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, self._scale(cfg.input.frac), self.backend)
-            g = gemm_x(self.x.reshape(T * B, D)).reshape(T, B, self.GH)
-            g += self._bias(self.w.b_x)
+            add = self._bias(self.w.b_x)
             if self.cell != "gru" and self.gemm_h.const is not None:
-                g += self.gemm_h.const  # the recurrent GEMM accumulates onto gx (LSTM, RNN): its constant, once
-            self._gx = g
+                add = add + self.gemm_h.const  # the recurrent GEMM accumulates onto gx (LSTM, RNN): its constant, once
+            self._gx = gemm_x(self.x.reshape(T * B, D), add=add).reshape(T, B, self.GH)  # one pass, bias included
         return self._gx
 
     # ------------------------------------------------------------------ hook points

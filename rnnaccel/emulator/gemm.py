@@ -115,23 +115,35 @@ class ExactGemm:
             return None
         return self._const(128.0 if self.x_bits > 8 else 0.0)
 
-    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None, with_const: bool = True) -> torch.Tensor:
-        """``x``: (M, K) integer-valued float64. Returns (M, N) float64 (added into ``out`` if given)."""
+    def __call__(
+        self, x: torch.Tensor, out: torch.Tensor | None = None, with_const: bool = True, add: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``x``: (M, K) integer-valued float64. Returns (M, N) float64 (added into ``out`` if given).
+        ``add``: an (N,) integer-valued vector added to every row (a bias), in the same pass."""
         if self.backend == "float64":
-            return torch.addmm(out, x, self.wt) if out is not None else x @ self.wt
+            y = torch.addmm(out, x, self.wt) if out is not None else x @ self.wt
+            return y.add_(add) if add is not None else y
         M = x.shape[0]
         if M <= ROW_BLOCK:
-            return self._int8(x, out, with_const)
-        # row blocks keep the chunk/convert/combine temporaries in cache
+            return self._int8(x, out, with_const, add)
+        # row blocks keep the chunk/convert/combine temporaries in cache; each block is written in place
         y = torch.empty(M, self.N, dtype=torch.float64, device=x.device)
         for r0 in range(0, M, ROW_BLOCK):
             r1 = min(M, r0 + ROW_BLOCK)
-            y[r0:r1] = self._int8(x[r0:r1], out[r0:r1] if out is not None else None, with_const)
+            self._int8(x[r0:r1], out[r0:r1] if out is not None else None, with_const, add, y[r0:r1])
         return y
 
-    def _int8(self, x: torch.Tensor, out: torch.Tensor | None, with_const: bool) -> torch.Tensor:
+    def _int8(
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor | None,
+        with_const: bool,
+        add: torch.Tensor | None,
+        y: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One block of rows; the result goes into ``y`` (a contiguous (M, N) view) when given."""
         if not self.w_off and kernels.enabled(x.device):
-            return self._int8_compiled(x, out, with_const)
+            return self._int8_compiled(x, out, with_const, add, y)
         M, N = x.shape[0], self.N
         xc, x_weights, x_off = _split(x, self.x_bits)
         r = torch._int_mm(_dense(xc), self.wc)  # (cx*M, cw*N) int32
@@ -142,19 +154,26 @@ class ExactGemm:
                 # int32 sums of two blocks stay exact: K * 2**15 < 2**31 (K < 2**16 checked)
                 blocks[si * tj] = blocks[si * tj] + blk if si * tj in blocks else blk
         # offsets: x.w = X'.W' + o_w*sum(x) + o_x*sum(w) - K*o_x*o_w (the last two are constants)
-        if with_const:
-            const = self._const(x_off)
+        const = self._const(x_off) if with_const else None
+        if add is not None:
+            const = add if const is None else const + add
+        if const is not None:
             start = const if out is None else out + const
         else:
             start = out if out is not None else torch.zeros((), dtype=torch.float64, device=x.device)
-        y = None
+        res = None
         for wgt, blk in blocks.items():
-            y = torch.add(start, blk, alpha=wgt * self.scale) if y is None else y.add_(blk, alpha=wgt * self.scale)
+            res = (
+                torch.add(start, blk, alpha=wgt * self.scale) if res is None else res.add_(blk, alpha=wgt * self.scale)
+            )
         if self.w_off:
-            y.add_(x.sum(dim=1, keepdim=True), alpha=self.w_off * self.scale)
-        return y
+            res.add_(x.sum(dim=1, keepdim=True), alpha=self.w_off * self.scale)
+        if y is not None:
+            y.copy_(res)
+            return y
+        return res
 
-    def _int8_compiled(self, x: torch.Tensor, out: torch.Tensor | None, with_const: bool) -> torch.Tensor:
+    def _int8_compiled(self, x, out, with_const: bool, add, y) -> torch.Tensor:
         """:meth:`_int8` with the split and the recombination as compiled loops (:mod:`.kernels`):
         the same chunks, the same exact integers (every partial sum is exact in float64)."""
         M, two = x.shape[0], self.x_bits > 8
@@ -162,8 +181,11 @@ class ExactGemm:
         kernels.split8(x.numpy(), two, xc.numpy())
         r = torch._int_mm(xc, self.wc)
         xw = _XW2 if two else _XW1
-        y = torch.empty(M, self.N, dtype=torch.float64)
+        if y is None:
+            y = torch.empty(M, self.N, dtype=torch.float64)
         const = self._const(128.0 if two else 0.0)
+        if add is not None:  # one per-column vector: the offsets' constant and the bias (exact integers)
+            const, with_const = (const + add if with_const else add), True
         base = out if out is not None else y
         kernels.combine8(
             r.numpy(), xw, self._ww, self.scale, base.numpy(), out is not None, const.numpy(), with_const, y.numpy()

@@ -21,31 +21,41 @@ ELEMENTWISE = ["torch"] + (["numba"] if kernels.available() else [])
     xb=st.integers(2, 16),
     scale_exp=st.integers(-3, 5),
     with_out=st.booleans(),
+    with_add=st.booleans(),
     seed=st.integers(0, 99),
 )
-def test_backends_equal_int64_matmul(M, K, N, wb, xb, scale_exp, with_out, seed):
+def test_backends_equal_int64_matmul(M, K, N, wb, xb, scale_exp, with_out, with_add, seed):
     g = torch.Generator().manual_seed(seed)
     W = torch.randint(-(2 ** (wb - 1)), 2 ** (wb - 1), (N, K), generator=g)
     x = torch.randint(-(2 ** (xb - 1)), 2 ** (xb - 1), (M, K), generator=g)
     # extremes of the range are the classic split bugs
     W[0, 0], x[0, 0] = -(2 ** (wb - 1)), 2 ** (xb - 1) - 1
     out = torch.randint(-1000, 1000, (M, N), generator=g).double() if with_out else None
-    want = (x @ W.T).double() * 2.0**scale_exp + (out if with_out else 0)
+    add = torch.randint(-(2**20), 2**20, (N,), generator=g).double() if with_add else None
+    want = (x @ W.T).double() * 2.0**scale_exp + (out if with_out else 0) + (add if with_add else 0)
     backends = ["float64"] + (["int8"] if int8_available(torch.device("cpu")) else [])
     for b in backends:
         for k in ELEMENTWISE:
             with kernels.use(k):
-                got = ExactGemm(W.double(), wb, xb, 2.0**scale_exp, b)(x.double(), out=out)
+                got = ExactGemm(W.double(), wb, xb, 2.0**scale_exp, b)(x.double(), out=out, add=add)
             assert torch.equal(got, want), f"{b}/{k}: {(got != want).sum().item()} elements differ"
 
 
 def test_large_rows_are_blocked_identically():
+    """More rows than one block: each block written in place, with ``out`` and ``add`` too."""
     g = torch.Generator().manual_seed(0)
     W = torch.randint(-(2**15), 2**15, (24, 33), generator=g).double()
     x = torch.randint(-(2**15), 2**15, (1000, 33), generator=g).double()
+    out = torch.randint(-1000, 1000, (1000, 24), generator=g).double()
+    add = torch.randint(-1000, 1000, (24,), generator=g).double()
     a = ExactGemm(W, 16, 16, backend="float64")(x)
+    a2 = ExactGemm(W, 16, 16, backend="float64")(x, out=out, add=add)
+    assert torch.equal(a2, (x.long() @ W.long().T).double() + out + add)
     if int8_available(x.device):
-        assert torch.equal(ExactGemm(W, 16, 16, backend="int8")(x), a)
+        for k in ELEMENTWISE:
+            with kernels.use(k):
+                assert torch.equal(ExactGemm(W, 16, 16, backend="int8")(x), a)
+                assert torch.equal(ExactGemm(W, 16, 16, backend="int8")(x, out=out, add=add), a2)
 
 
 def test_unknown_backend():

@@ -167,7 +167,7 @@ class PrecisionUnit(StepUnit):
                 )
                 xq = raw.clamp(float(Fmt(lvl.bx, 0).qmin), float(Fmt(lvl.bx, 0).qmax))
                 lvl.xsat = (raw != xq).sum(dim=2).to(torch.int64).cpu().numpy()
-            lvl.gx = lvl.gemm_x(xq.reshape(T * B, D)).reshape(T, B, self.GH) + self.bx_s
+            lvl.gx = lvl.gemm_x(xq.reshape(T * B, D), add=self.bx_s).reshape(T, B, self.GH)
         return lvl.gx
 
     def _ah(self, lvl: _Level, t: int, hp: torch.Tensor) -> torch.Tensor:
