@@ -349,25 +349,34 @@ def split8(v, two, out):
 @_jit
 def combine8(r, xw, ww, scale, base, has_base, const, has_const, y):
     """``y = scale * sum_ij xw[i] ww[j] r[block i, j] (+ base) (+ const)``: the exact recombination of
-    ``torch._int_mm``'s int32 chunk products (n*len(xw), N*len(ww)) into float64 (``gemm.ExactGemm``)."""
+    ``torch._int_mm``'s int32 chunk products (n*len(xw), N*len(ww)) into float64 (``gemm.ExactGemm``).
+    The two common layouts (16x16 bits: 2x2 chunks of weights 1, 256; 8x8 bits: one chunk) have
+    their own loops, written out so they vectorize."""
     n, N = y.shape
     square = xw.shape[0] == 2 and ww.shape[0] == 2 and xw[1] == 256.0 and ww[1] == 256.0
+    single = xw.shape[0] == 1 and ww.shape[0] == 1
+    w11 = xw[0] * ww[0]
     for rr in range(n):
-        for j in range(N):
-            if square:  # the 16x16-bit case, written out (vectorizes)
+        if square:
+            for j in range(N):
                 mid = np.float64(r[rr, N + j]) + np.float64(r[n + rr, j])
-                acc = np.float64(r[rr, j]) + 256.0 * mid + 65536.0 * np.float64(r[n + rr, N + j])
-            else:
+                y[rr, j] = (np.float64(r[rr, j]) + 256.0 * mid + 65536.0 * np.float64(r[n + rr, N + j])) * scale
+        elif single:
+            for j in range(N):
+                y[rr, j] = (w11 * np.float64(r[rr, j])) * scale
+        else:
+            for j in range(N):
                 acc = 0.0
                 for i in range(xw.shape[0]):
                     for jj in range(ww.shape[0]):
                         acc += xw[i] * ww[jj] * r[i * n + rr, jj * N + j]
-            v = acc * scale
-            if has_base:
-                v += base[rr, j]
-            if has_const:
-                v += const[j]
-            y[rr, j] = v
+                y[rr, j] = acc * scale
+        if has_base:
+            for j in range(N):
+                y[rr, j] += base[rr, j]
+        if has_const:
+            for j in range(N):
+                y[rr, j] += const[j]
 
 
 @_jit
