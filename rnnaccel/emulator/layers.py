@@ -296,6 +296,11 @@ class RecurrentStack(nn.Module):
         """``hx`` as torch takes it -> ``(h0, c0)``, each (layers*dirs, batch, ·) or None."""
         if hx is None:
             return None, None
+        if isinstance(hx, torch.Tensor) and hx.dim() == 1 and not hx.is_floating_point():
+            raise ValueError(
+                f"{type(self).__name__}: the second argument is hx (torch's initial state), got a 1-D integer "
+                f"tensor; pass sequence lengths by keyword: module(x, lengths=lengths)"
+            )
         if self.cell == "lstm":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise ValueError(f"{type(self).__name__}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")

@@ -92,3 +92,13 @@ def test_bad_mode_and_sizes():
         GRU(4, 0)
     with pytest.raises(ValueError, match="per-layer configs"):
         LSTM(4, 6, num_layers=2, datapath=[DatapathConfig()])
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_lengths_passed_where_hx_goes_names_the_keyword(cls):
+    m = cls(3, 4, batch_first=True)
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    with pytest.raises(ValueError, match=r"lengths=lengths"):
+        m(x, lengths)
+    out, _ = m(x, lengths=lengths)  # the keyword works
+    assert out.shape == (2, 5, 4) and bool((out[1, 3:] == 0).all())

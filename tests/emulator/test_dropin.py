@@ -206,7 +206,7 @@ def test_lengths_is_keyword_only_and_refused_with_packed_or_unbatched_input():
     x = torch.randn(2, 5, 3)
     out, _ = m(x, lengths=torch.tensor([5, 2]))
     assert out[1, 2:].abs().sum() == 0
-    with pytest.raises(ValueError, match="hx must be a tuple"):
+    with pytest.raises(ValueError, match="pass sequence lengths by keyword"):
         m(x, torch.tensor([5, 2]))  # the second positional argument is hx, as in torch
     with pytest.raises(ValueError, match="PackedSequence"):
         m(pack_padded_sequence(x, torch.tensor([5, 2]), batch_first=True), lengths=torch.tensor([5, 2]))
