@@ -515,38 +515,7 @@ class LSTM(RecurrentStack):
     """Multi-layer (bi)directional LSTM, PyTorch gate order [i, f, g, o], optional projection."""
 
     cell = "lstm"
-    torch_class = nn.LSTM
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device=None,
-        dtype=None,
-        *,
-        mode: str = "float",
-        datapath: DatapathConfig | list[DatapathConfig] | None = None,
-    ):
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            device,
-            dtype,
-            mode=mode,
-            datapath=datapath,
-        )
+    torch_class = nn.LSTM  # RecurrentStack's constructor is torch.nn.LSTM's signature
 
 
 class GRU(RecurrentStack):
@@ -637,7 +606,17 @@ class _Cell(RecurrentStack):
     """One step of a 1-layer stack: ``torch.nn``'s cell parameters (no ``_l0`` suffix), input
     (batch, input_size) or unbatched (input_size,), ``hx`` (batch, hidden) or (hidden,)."""
 
-    def __init__(self, input_size, hidden_size, bias, device, dtype, mode, datapath):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        mode: str = "float",
+        datapath=None,
+    ):  # torch's cell signature (LSTMCell, GRUCell), plus the emulator's keywords
         super().__init__(
             input_size, hidden_size, 1, bias, True, 0.0, False, 0, device, dtype, mode=mode, datapath=datapath
         )
@@ -684,38 +663,12 @@ class LSTMCell(_Cell):
     cell = "lstm"
     torch_class = nn.LSTMCell
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        mode: str = "float",
-        datapath=None,
-    ):
-        super().__init__(input_size, hidden_size, bias, device, dtype, mode, datapath)
-
 
 class GRUCell(_Cell):
     """``torch.nn.GRUCell`` on the emulator: one GRU step."""
 
     cell = "gru"
     torch_class = nn.GRUCell
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        mode: str = "float",
-        datapath=None,
-    ):
-        super().__init__(input_size, hidden_size, bias, device, dtype, mode, datapath)
 
 
 class RNNCell(_Cell):
@@ -737,5 +690,5 @@ class RNNCell(_Cell):
         datapath=None,
     ):
         self.cell = f"rnn_{_nonlinearity(nonlinearity)}"
-        super().__init__(input_size, hidden_size, bias, device, dtype, mode, datapath)
+        super().__init__(input_size, hidden_size, bias, device, dtype, mode=mode, datapath=datapath)
         self.nonlinearity = nonlinearity
