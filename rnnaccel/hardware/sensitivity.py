@@ -15,7 +15,6 @@ the uncertainty of that price, and the report says so.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Mapping
 
 from ..emulator.trace import Trace
@@ -23,7 +22,7 @@ from .estimate import estimate
 from .report import compare
 from .schema import HwConfig, load_hw
 
-__all__ = ["TornadoRow", "tornado", "trace_headline", "format_tornado", "flipped", "plot_tornado"]
+__all__ = ["TornadoRow", "tornado", "trace_headline", "format_tornado", "flipped"]
 
 Headline = Callable[[HwConfig], float]
 
@@ -111,53 +110,6 @@ def format_tornado(rows: list[TornadoRow], top: int | None = None) -> str:
             "",
         ]
     return "\n".join(out)
-
-
-def plot_tornado(rows: list[TornadoRow], path: str | Path, top: int = 10, title: str = "") -> list[Path]:
-    """One horizontal-bar tornado panel per headline, written as ``path`` with suffix .pdf, .svg and
-    .png (200 dpi). Returns the files written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    by: dict[str, list[TornadoRow]] = {}
-    for r in rows:
-        by.setdefault(r.headline, []).append(r)
-    n = len(by)
-    fig, axes = plt.subplots(
-        n, 1, figsize=(9.5, 1.2 + 0.42 * min(top, max(len(v) for v in by.values())) * n), squeeze=False
-    )
-    for ax, (name, rs) in zip(axes[:, 0], by.items()):
-        rs = rs[:top][::-1]
-        nom = rs[0].nominal if rs else 0.0
-        for i, r in enumerate(rs):
-            ax.barh(i, r.at_low - nom, left=nom, color="#4477aa", label="price at low end" if i == 0 else None)
-            ax.barh(i, r.at_high - nom, left=nom, color="#ee6677", label="price at high end" if i == 0 else None)
-            if r.flips:
-                ax.text(max(r.at_low, r.at_high), i, "  flips", va="center", fontsize=9, color="black")
-        ax.axvline(nom, color="black", lw=1, label="nominal")
-        vals = [nom] + [v for r in rs for v in (r.at_low, r.at_high)]
-        lo, hi = min(vals), max(vals)
-        pad = 0.05 * (hi - lo) or 0.02 * max(abs(nom), 1e-12)
-        ax.set_xlim(lo - pad, hi + pad * 4)
-        if lo - pad <= 0.0 <= hi + pad:  # a sign change is inside the plotted range: show where
-            ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.set_yticks(range(len(rs)), [r.param for r in rs], fontsize=9)
-        ax.set_xlabel(f"{name} (nominal {nom:.3g})", fontsize=10)
-        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    files = []
-    for ext in (".pdf", ".svg", ".png"):
-        f = path.with_suffix(ext)
-        fig.savefig(f, dpi=200)
-        files.append(f)
-    plt.close(fig)
-    return files
 
 
 def rows_to_dicts(rows: list[TornadoRow]) -> list[dict]:

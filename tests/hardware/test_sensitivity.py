@@ -4,10 +4,10 @@ command refuses bad inputs with one line."""
 import numpy as np
 import pytest
 
-from rnnaccel.apps.sensitivity import main
+from rnnaccel.apps.sensitivity import main, plot_tornado
 from rnnaccel.emulator.trace import Trace
 from rnnaccel.hardware import load_hw
-from rnnaccel.hardware.sensitivity import flipped, format_tornado, plot_tornado, tornado, trace_headline
+from rnnaccel.hardware.sensitivity import flipped, format_tornado, tornado, trace_headline
 
 
 def test_each_uncertain_price_moves_alone():
