@@ -1,7 +1,8 @@
 """Wall-time ratio of the bit-exact 16-bit emulator against float torch.nn.LSTM/GRU on the same shapes.
 
     python -m rnnaccel.apps.bench_emulator [--repeats 3] [--threads N] [--device cpu|cuda]
-        [--backends auto,torch] [--directions concurrent,serial] [--cases lstm,bilstm,gru,memo,precision]
+        [--backends auto,torch] [--directions concurrent,serial] [--layers pipelined,serial]
+        [--cases lstm,bilstm,gru,memo,precision]
         [--steps T] [--json PATH|-]
 
 Both sides run in this process, same threads, same inputs; the ratio (emulated / float) is the
@@ -11,7 +12,9 @@ used. ``--backends`` runs the emulator once per element-wise backend
 (:mod:`rnnaccel.emulator.kernels`: ``auto`` compiled kernels where they serve, ``torch`` the
 reference path) so the before/after ratios come from the same run; ``--directions`` likewise runs
 bidirectional layers both ways (:func:`rnnaccel.emulator.emulate.set_directions`: ``concurrent``, the
-default, or ``serial``), each pair a column ``backend/mode``. Rows with a technique compare against the
+default, or ``serial``) and ``--layers`` unidirectional stacks
+(:func:`rnnaccel.emulator.emulate.set_layers`: ``pipelined``, the default, or ``serial``), each
+combination a column ``backend[/dirs:MODE][/layers:MODE]``. Rows with a technique compare against the
 float module without one (the technique's own work is part of the cost). The header and ``--json``
 note the machine's load average at the start and the end (a shared machine's load skews wall times).
 """
@@ -70,22 +73,32 @@ def best_of(fn, repeats: int) -> float:
 
 @contextlib.contextmanager
 def _variant(name: str):
-    """Run a block on variant ``name`` = ``backend`` or ``backend/directions-mode``."""
-    backend, _, mode = name.partition("/")
-    old = emulate.set_directions(mode) if mode else None
+    """Run a block on variant ``name`` = ``backend[/dirs:MODE][/layers:MODE]`` (:func:`variants`)."""
+    backend, *parts = name.split("/")
+    opts = dict(p.split(":", 1) for p in parts)
+    old_d = emulate.set_directions(opts["dirs"]) if "dirs" in opts else None
+    old_l = emulate.set_layers(opts["layers"]) if "layers" in opts else None
     try:
         with kernels.use(backend):
             yield
     finally:
-        if old is not None:
-            emulate.set_directions(old)
+        if old_d is not None:
+            emulate.set_directions(old_d)
+        if old_l is not None:
+            emulate.set_layers(old_l)
 
 
-def variants(backends: list[str], directions: list[str]) -> list[str]:
-    """The measured columns: each backend, times each directions mode when more than one is asked."""
-    if len(directions) == 1:
-        return [b if directions[0] == "concurrent" else f"{b}/{directions[0]}" for b in backends]
-    return [f"{b}/{m}" for b in backends for m in directions]
+def variants(backends: list[str], directions: list[str], layers: list[str] | None = None) -> list[str]:
+    """The measured columns: each backend, times each directions mode and each layers mode; a mode is
+    named in the column only when it is not the default or more than one is asked."""
+    layers = layers or [emulate.LAYER_MODES[0]]
+
+    def tag(kind: str, modes: list[str], default: str) -> list[str]:
+        return [""] if modes == [default] else [f"/{kind}:{m}" for m in modes]
+
+    dt = tag("dirs", directions, emulate.DIRECTION_MODES[0])
+    lt = tag("layers", layers, emulate.LAYER_MODES[0])
+    return [b + d + lay for b in backends for d in dt for lay in lt]
 
 
 def measure(key: str, steps: int, repeats: int, dev: torch.device, backends: list[str]) -> dict:
@@ -140,11 +153,15 @@ def _args(argv):
     ap.add_argument(
         "--directions", default="concurrent", help="comma-separated modes of bidirectional layers: concurrent, serial"
     )
+    ap.add_argument(
+        "--layers", default="pipelined", help="comma-separated modes of unidirectional stacks: pipelined, serial"
+    )
     ap.add_argument("--json", default=None, help="also write the rows as JSON to this path ('-': stdout)")
     a = ap.parse_args(argv)
     a.cases = [c.strip() for c in a.cases.split(",") if c.strip()]
     a.backends = [b.strip() for b in a.backends.split(",") if b.strip()]
     a.directions = [m.strip() for m in a.directions.split(",") if m.strip()]
+    a.layers = [m.strip() for m in a.layers.split(",") if m.strip()]
     bad = [c for c in a.cases if c not in CASES]
     if bad:
         raise RnnaccelError(f"--cases: unknown {', '.join(bad)}; choose from {', '.join(CASES)}")
@@ -154,6 +171,9 @@ def _args(argv):
     for m in a.directions:
         if m not in emulate.DIRECTION_MODES:
             raise RnnaccelError(f"--directions: unknown {m!r}; choose from {', '.join(emulate.DIRECTION_MODES)}")
+    for m in a.layers:
+        if m not in emulate.LAYER_MODES:
+            raise RnnaccelError(f"--layers: unknown {m!r}; choose from {', '.join(emulate.LAYER_MODES)}")
     if a.repeats < 1 or a.steps < 1:
         raise RnnaccelError("--repeats and --steps must be >= 1")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
@@ -191,7 +211,7 @@ def _main(argv):
     load0 = _load()
     head = f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, numba {kernels.available()}"
     print(f"{head}, load average {load0}", flush=True)
-    cols = variants(a.backends, a.directions)
+    cols = variants(a.backends, a.directions, a.layers)
     rows = []
     for key in a.cases:
         rows.append(measure(key, a.steps, a.repeats, dev, cols))

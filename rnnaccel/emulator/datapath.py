@@ -40,6 +40,7 @@ from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
 from . import kernels
 from .hooks import DirectionContext, StepUnit
+from .steps import Progress, StepInput, StepMap
 from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
 
@@ -205,6 +206,7 @@ class Direction:
         ctx: DirectionContext,
     ):
         self.cell, self.w, self.x, self.cfg, self.site_base, self.backend = cell, w, x, cfg, site_base, gemm
+        self.ctx = ctx
         self.GH, self.R = w.w_hh.shape
         self.H = self.GH // GATES[cell]
         self.act = _act_units(cell, cfg, site_base, self.H)
@@ -216,7 +218,7 @@ class Direction:
         self.b_hn = self._bias(w.b_h[2 * self.H :]) if cell == "gru" else None  # GRU: b_hn, gated by r
         #: the compiled element-wise stages (:mod:`.kernels`), or None: the torch reference path
         self.kern = kernels.for_direction(cell, cfg, self.act, self.H, x.device)
-        self._gx: torch.Tensor | None = None
+        self._gx: StepMap | None = None
         for u in units:
             u.begin(ctx)
         self.acc_units = [u for u in units if type(u).gate_acc is not StepUnit.gate_acc]
@@ -240,17 +242,22 @@ class Direction:
         """Round ``shift`` bits away, then saturate into ``fmt``: ``(value, saturations)``."""
         return saturate(self.round_at(v, shift, site, t), fmt)
 
-    def input_part(self) -> torch.Tensor:
-        """The x part of every step at once (T, B, G*H): exact products at the accumulator's fraction,
-        plus ``b_x``. Made on first use: a unit that supplies the dot products never needs it."""
+    def input_part(self) -> StepMap:
+        """The x part of every step (indexed ``[t, rows]`` -> (rows, G*H)): exact products at the
+        accumulator's fraction, plus ``b_x``; all steps in one GEMM (per chunk of steps in a pipelined
+        stack). Made on first use: a unit that supplies the dot products never needs it."""
         if self._gx is None:
-            T, B, D = self.x.shape
             cfg = self.cfg
             gemm_x = self.w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, self._scale(cfg.input.frac), self.backend)
             add = self._bias(self.w.b_x)
             if self.cell != "gru" and self.gemm_h.const is not None:
                 add = add + self.gemm_h.const  # the recurrent GEMM accumulates onto gx (LSTM, RNN): its constant, once
-            self._gx = gemm_x(self.x.reshape(T * B, D), add=add).reshape(T, B, self.GH)  # one pass, bias included
+
+            def part(x: torch.Tensor, t0: int) -> torch.Tensor:
+                T, B, D = x.shape
+                return gemm_x(x.reshape(T * B, D), add=add).reshape(T, B, self.GH)  # one pass, bias included
+
+            self._gx = self.ctx.per_step(part)
         return self._gx
 
     # ------------------------------------------------------------------ hook points
@@ -439,8 +446,11 @@ def run_direction(
     layer: int = 0,
     direction: int = 0,
     rows: torch.Tensor | None = None,
+    progress: Progress | None = None,
 ) -> DirectionResult:
-    """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc).
+    """Run one direction. ``x``: (T, B, D) input-format ints, rows sorted by length (desc), or a
+    :class:`~rnnaccel.emulator.steps.StepInput` that fills while the layer below runs (pipelined
+    stack); ``progress``: published after every step for the layer above (its outputs so far).
 
     ``batch_sizes[t]`` rows are active at step ``t`` (a non-increasing list). ``h0``: (B, R),
     ``c0``: (B, H) initial state ints. Rows that finished are never computed again; their final state is
@@ -448,21 +458,42 @@ def run_direction(
     their own counters are returned in ``DirectionResult.extra["counters"]``, the step facts in
     ``DirectionResult.facts``.
     """
+    try:
+        return _run_direction(
+            cell, w, x, batch_sizes, cfg, h0, c0, site_base, record_internals, gemm, units, layer, direction, rows,
+            progress,
+        )  # fmt: skip
+    except BaseException as e:
+        if progress is not None:
+            progress.fail(e)  # the layer above stops waiting for steps that will never come
+        raise
+
+
+def _run_direction(
+    cell, w, x, batch_sizes, cfg, h0, c0, site_base, record_internals, gemm, units, layer, direction, rows, progress
+) -> DirectionResult:
+    inp = x if isinstance(x, StepInput) else StepInput(x)
+    x = inp.x
     T, B, D = x.shape
     H = w.w_hh.shape[0] // GATES[cell]
     proj = w.w_hr.shape[0] if w.w_hr is not None else 0
     facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B, proj=proj)
-    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows)
+    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows, inp)
     d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
     rec = _Recorder(T, B, H, d.R, d.GH, h0, c0, record_internals, cell, x.device)
+    if progress is not None:
+        progress.out = rec.out
     step = STEPS[cell]
     h, c = h0, c0
     for t, n in enumerate(batch_sizes):
+        inp.need(t)  # a pipelined layer: the chunk holding step t has arrived from the layer below
         hp, cp = h[:n], (c[:n] if c is not None else None)
         sat = StepSaturations()
         h, c, gates = step(d, t, n, hp, cp, sat)
         rec.store(t, n, batch_sizes[t + 1] if t + 1 < T else 0, h, c, gates, sat)
         d.observe(t, n, hp, h, cp, c)
+        if progress is not None:
+            progress.advance(t + 1, last=t + 1 == len(batch_sizes))
     return rec.result(d.unit_counters(), facts)
 
 

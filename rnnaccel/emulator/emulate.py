@@ -28,6 +28,7 @@ from .datapath import (
 )
 from .gates import GATES
 from .formats import Fmt, quantize, round_shift, round_to_grid, saturate
+from .steps import Progress, StepInput, chunk_steps
 from .trace import Trace
 
 __all__ = [
@@ -38,68 +39,129 @@ __all__ = [
     "quantize_state",
     "state_site",
     "run_directions",
+    "run_concurrently",
     "set_directions",
+    "set_layers",
+    "layer_groups",
 ]
 
 #: how the directions of a bidirectional layer run on a CPU: ``concurrent`` (default: at once, each on
 #: its own thread with a share of torch's threads, when torch has at least 2) or ``serial``
 DIRECTION_MODES = ("concurrent", "serial")
+#: how the layers of a unidirectional stack run on a CPU: ``pipelined`` (default: up to one layer per
+#: torch thread at once, each a few steps behind the one below, when torch has at least 2) or ``serial``
+LAYER_MODES = ("pipelined", "serial")
 
 
-def _check_directions(mode: str) -> str:
-    if mode not in DIRECTION_MODES:
-        raise ValueError(
-            f"directions mode {mode!r} unknown; choose one of {', '.join(DIRECTION_MODES)} (RNNACCEL_DIRECTIONS)"
-        )
+def _check_mode(mode: str, modes: tuple[str, ...], what: str, env: str) -> str:
+    if mode not in modes:
+        raise ValueError(f"{what} mode {mode!r} unknown; choose one of {', '.join(modes)} ({env})")
     return mode
 
 
-_directions = _check_directions(os.environ.get("RNNACCEL_DIRECTIONS", "concurrent").strip() or "concurrent")
+def _env_mode(env: str, modes: tuple[str, ...], what: str) -> str:
+    return _check_mode(os.environ.get(env, modes[0]).strip() or modes[0], modes, what, env)
+
+
+_directions = _env_mode("RNNACCEL_DIRECTIONS", DIRECTION_MODES, "directions")
+_layers = _env_mode("RNNACCEL_LAYERS", LAYER_MODES, "layers")
 
 
 def set_directions(mode: str) -> str:
     """Choose how later bidirectional layers run (``concurrent`` or ``serial``); returns the old mode.
     A speed choice only: the directions are independent, so the bits are the same."""
     global _directions
-    old, _directions = _directions, _check_directions(mode)
+    old, _directions = _directions, _check_mode(mode, DIRECTION_MODES, "directions", "RNNACCEL_DIRECTIONS")
     return old
 
 
-def run_directions(calls, device: torch.device) -> list:
-    """Run the directions of one layer (``calls``: one no-argument callable each) and return their
-    results in order. A bidirectional layer on a CPU with at least 2 torch threads, in ``concurrent``
-    mode, runs both directions at once: the second on a worker thread, each with ``threads // 2``
-    torch threads, so their steps need no thread barrier between them (the compiled kernels and
-    torch release the GIL). The process-wide torch thread count is restored afterwards. Bits: the
-    two directions share no state and every rounding is position-seeded, so the results cannot
-    depend on the order (tests/emulator/test_backends.py compares both modes)."""
-    threads = torch.get_num_threads()
-    if len(calls) != 2 or _directions != "concurrent" or device.type != "cpu" or threads < 2:
-        return [c() for c in calls]
-    share = threads // 2
-    out: list = [None, None]
-    err: list = [None]
+def set_layers(mode: str) -> str:
+    """Choose how the layers of later unidirectional stacks run (``pipelined`` or ``serial``); returns
+    the old mode. A speed choice only: the same integers reach every layer (see :mod:`.steps`)."""
+    global _layers
+    old, _layers = _layers, _check_mode(mode, LAYER_MODES, "layers", "RNNACCEL_LAYERS")
+    return old
 
-    def second():
+
+def layer_groups(L: int, dirs: int, device: torch.device) -> list[list[int]]:
+    """The layers that run at once: consecutive runs of at most ``torch.get_num_threads()`` layers of
+    a unidirectional stack on a CPU in ``pipelined`` mode; otherwise one layer at a time. (A layer
+    above a bidirectional one needs the backward direction's last step first: no overlap there.)"""
+    threads = torch.get_num_threads()
+    if dirs != 1 or _layers != "pipelined" or device.type != "cpu" or threads < 2:
+        return [[layer] for layer in range(L)]
+    return [list(range(l0, min(L, l0 + threads))) for l0 in range(0, L, threads)]
+
+
+def run_concurrently(calls, device: torch.device, names=None) -> list:
+    """Run ``calls`` (no-argument callables) and return their results in order. On a CPU with at least
+    2 torch threads, and more than one call, they run at once: the first in the caller's thread, the
+    others on worker threads, each with ``max(1, threads // len(calls))`` torch threads (the compiled
+    kernels and torch release the GIL). The process-wide torch thread count is restored afterwards,
+    and the first error in call order is raised after every call has ended. Used for the two
+    directions of a bidirectional layer (``concurrent``; they share no state and every rounding is
+    position-seeded, so the order cannot change a bit) and the layers of a pipelined stack (each
+    waits for its input steps: :mod:`.steps`). tests/emulator/test_backends.py compares each with serial."""
+    threads = torch.get_num_threads()
+    if len(calls) < 2 or device.type != "cpu" or threads < 2:
+        return [c() for c in calls]
+    share = max(1, threads // len(calls))
+    names = names or [f"rnnaccel-worker-{i}" for i in range(len(calls))]
+    out: list = [None] * len(calls)
+    errs: list = [None] * len(calls)
+
+    def run(i: int) -> None:
         torch.set_num_threads(share)  # this thread's OpenMP/MKL team size
         try:
-            out[1] = calls[1]()
+            out[i] = calls[i]()
         except BaseException as e:  # re-raised in the caller's thread
-            err[0] = e
+            errs[i] = e
 
-    worker = threading.Thread(target=second, name="rnnaccel-direction-1")
-    torch.set_num_threads(share)
+    workers = [threading.Thread(target=run, args=(i,), name=names[i]) for i in range(1, len(calls))]
     try:
-        worker.start()
-        try:
-            out[0] = calls[0]()
-        finally:
-            worker.join()
+        for w in workers:
+            w.start()
+        run(0)
     finally:
+        for w in workers:
+            w.join()
         torch.set_num_threads(threads)
-    if err[0] is not None:
-        raise err[0]
+    for e in errs:
+        if e is not None:
+            raise e
     return out
+
+
+def run_directions(calls, device: torch.device) -> list:
+    """The directions of one layer (:func:`run_concurrently` in ``concurrent`` mode, else in order)."""
+    if len(calls) != 2 or _directions != "concurrent":
+        return [c() for c in calls]
+    return run_concurrently(calls, device, ["rnnaccel-direction-0", "rnnaccel-direction-1"])
+
+
+def _requantize(v: torch.Tensor, cfgs: list[DatapathConfig], layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The previous layer's outputs ``v`` (steps first, hidden-format ints) in ``layer``'s input format,
+    and the clamps per step."""
+    cfg, prev = cfgs[layer], cfgs[layer - 1].hidden
+    raw = round_shift(v, prev.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed, site=(layer * 2) * 32 + SITE_INPUT)
+    q, _ = saturate(raw, cfg.input)
+    return q, (raw != q).sum(dim=tuple(range(1, v.dim()))).to(torch.int64).cpu()
+
+
+def _streamed_input(
+    below: Progress, shape: tuple[int, int, int], cfgs: list[DatapathConfig], layer: int
+) -> tuple[StepInput, torch.Tensor]:
+    """``layer``'s input steps filled chunk by chunk from the outputs the layer below publishes
+    through ``below``, and the clamps per step (final once the layer has run)."""
+    T, B, _ = shape
+    x = torch.zeros(shape, dtype=torch.float64)
+    clamps = torch.zeros(T, dtype=torch.int64)
+
+    def fill(t0: int, t1: int) -> None:
+        out = below.wait(t1)
+        x[t0:t1], clamps[t0:t1] = _requantize(out[t0:t1], cfgs, layer)
+
+    return StepInput(x, chunk_steps(T, B), fill), clamps
 
 
 @dataclass
@@ -211,23 +273,18 @@ def emulate_stack(
     cur = q[order.to(q.device), :Tm].transpose(0, 1).contiguous()  # (Tm, B, D)
     in_sat_steps = in_sat_steps[:Tm]
     hn, cn, internals = [], [], {}
-    for layer in range(L):
+
+    def prepare(layer: int, inp: StepInput, progress: Progress | None) -> tuple[list, list]:
+        """The calls of ``layer``'s directions, set up in the caller's thread, in order (units are made
+        here), and each direction's initial-state clamps."""
         cfg = cfgs[layer]
-        cfg.check_gemm(cur.shape[-1], R)
+        cfg.check_gemm(inp.x.shape[-1], R)
         if projects:
             cfg.check_gemm(0, H)  # the projection's dot products: H hidden-format terms
-        if layer > 0:  # requantize the previous layer's outputs into this layer's input format
-            prev = cfgs[layer - 1].hidden
-            raw = round_shift(
-                cur, prev.frac - cfg.input.frac, cfg.rounding, seed=cfg.seed, site=(layer * 2) * 32 + SITE_INPUT
-            )
-            cur, _ = saturate(raw, cfg.input)
-            in_sat_steps = ((raw != cur).sum(dim=(1, 2))).to(torch.int64).cpu()
-            sat_tot["input"] += int(in_sat_steps.sum())
-        outs, calls, states = [], [], []
-        for d in range(dirs):  # set-up in the caller's thread, in order (units are made here)
+        calls, states = [], []
+        for d in range(dirs):
             site = (layer * 2 + d) * 32
-            xin = cur if d == 0 else reverse_within(cur, Ls)
+            xin = inp if d == 0 else reverse_within(inp.x, Ls)
             k = layer * dirs + d
             real = not state_is_int
             h_init, s_h0 = _init_state(h0, k, order, B, R, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
@@ -243,33 +300,59 @@ def emulate_stack(
             if units and (cell not in ("lstm", "gru") or projects):
                 _refuse_units(cell, projects, units)
             args = (cell, weights[layer][d], xin, batch_sizes, cfg, h_init, c_init, site, record_internals, gemm, units)
-            calls.append(functools.partial(run_direction, *args, layer, d, rows=order))
-        results = run_directions(calls, x.device)
-        for d, r in enumerate(results):  # results in direction order, as before
-            s_h0, s_c0 = states[d]
-            o = r.output if d == 0 else reverse_within(r.output, Ls)
-            outs.append(o)
-            hn.append(r.h_n[inv])
-            cn.append(r.c_n[inv] if r.c_n is not None else None)
-            for j, name in enumerate(STEP_SAT_CLASSES):
-                if name in sat_tot:
-                    sat_tot[name] += int(r.sat_steps[:, j].sum())
-            if trace is not None:
-                lt = make_layer_trace(layer, d, cfg, r.facts, r.sat_steps, r.extra.get("counters"))
-                if d == 0:
-                    lt.add("sat.input", in_sat_steps.numpy())
-                for name, n0 in (("hidden", s_h0), ("cell", s_c0)):
-                    if n0:
-                        lt.add(f"sat.{name}", [n0] + [0] * (lt.steps - 1))  # the state entered before step 0
-                trace.append(lt)
-            if record_internals:
-                rec = {"h": o}
-                if r.gates is not None:
-                    rec["gates"] = r.gates if d == 0 else reverse_within(r.gates, Ls)
-                if r.cells is not None:
-                    rec["cells"] = r.cells if d == 0 else reverse_within(r.cells, Ls)
-                internals[(layer, d)] = {k2: _to_caller(v, inv, T) for k2, v in rec.items()}
-        cur = torch.cat(outs, dim=-1) if dirs > 1 else outs[0]
+            calls.append(functools.partial(run_direction, *args, layer, d, rows=order, progress=progress))
+        return calls, states
+
+    for group in layer_groups(L, dirs, x.device):
+        layers = []  # (layer, calls, initial-state clamps, input clamps per step) in order
+        progress = None
+        # a pipelined group works in chunks of steps from its first layer on, so the layer above starts early
+        chunk = chunk_steps(Tm, B) if len(group) > 1 else None
+        for layer in group:
+            if layer == 0:
+                inp, steps = StepInput(cur, chunk), in_sat_steps
+            elif progress is None:  # requantize the previous layer's outputs into this layer's input format
+                q, steps = _requantize(cur, cfgs, layer)
+                inp = StepInput(q, chunk)
+            else:  # pipelined: the steps arrive from the layer below while it runs
+                inp, steps = _streamed_input(progress, (Tm, B, R), cfgs, layer)
+            progress = Progress(chunk) if layer != group[-1] else None
+            layers.append((layer, *prepare(layer, inp, progress), steps))
+        if len(layers) > 1:
+            names = [f"rnnaccel-layer-{layer}" for layer, *_ in layers]
+            results = run_concurrently([c for _, calls, _, _ in layers for c in calls], x.device, names)
+        else:
+            results = run_directions(layers[0][1], x.device)
+        for layer, calls, states, steps in layers:
+            res, results = results[: len(calls)], results[len(calls) :]
+            if layer > 0:  # layer 0's input clamps were counted with the quantization above
+                sat_tot["input"] += int(steps.sum())
+            outs = []
+            for d, r in enumerate(res):  # results in direction order, as before
+                s_h0, s_c0 = states[d]
+                o = r.output if d == 0 else reverse_within(r.output, Ls)
+                outs.append(o)
+                hn.append(r.h_n[inv])
+                cn.append(r.c_n[inv] if r.c_n is not None else None)
+                for j, name in enumerate(STEP_SAT_CLASSES):
+                    if name in sat_tot:
+                        sat_tot[name] += int(r.sat_steps[:, j].sum())
+                if trace is not None:
+                    lt = make_layer_trace(layer, d, cfgs[layer], r.facts, r.sat_steps, r.extra.get("counters"))
+                    if d == 0:
+                        lt.add("sat.input", steps.numpy())
+                    for name, n0 in (("hidden", s_h0), ("cell", s_c0)):
+                        if n0:
+                            lt.add(f"sat.{name}", [n0] + [0] * (lt.steps - 1))  # the state entered before step 0
+                    trace.append(lt)
+                if record_internals:
+                    rec = {"h": o}
+                    if r.gates is not None:
+                        rec["gates"] = r.gates if d == 0 else reverse_within(r.gates, Ls)
+                    if r.cells is not None:
+                        rec["cells"] = r.cells if d == 0 else reverse_within(r.cells, Ls)
+                    internals[(layer, d)] = {k2: _to_caller(v, inv, T) for k2, v in rec.items()}
+            cur = torch.cat(outs, dim=-1) if dirs > 1 else outs[0]
     output = _to_caller(cur, inv, T)
     c_n = torch.stack(cn) if cell == "lstm" else None
     return EmulationResult(output, torch.stack(hn), c_n, sat_tot, internals)

@@ -46,6 +46,7 @@ import torch
 from ..errors import RnnaccelError
 from .config import DatapathConfig
 from .facts import DirectionFacts
+from .steps import StepInput, StepMap
 
 __all__ = ["DirectionContext", "StepUnit", "UnitFactory", "Carry", "CarryError", "CarryingFactory"]
 
@@ -69,6 +70,16 @@ class DirectionContext:
     #: (B,) the caller's batch row of each length-sorted row (None: the same order); state that
     #: lives across calls (:class:`Carry`) is kept in the caller's order and follows it
     rows: torch.Tensor | None = None
+    #: the input steps as they arrive (a pipelined stack fills ``x`` chunk by chunk; by step ``t`` the
+    #: datapath has made sure ``x[:t + 1]`` is there); None: ``x`` is complete
+    steps: StepInput | None = None
+
+    def per_step(self, fn: Callable) -> StepMap:
+        """What a unit precomputes over all input steps, as ``fn(x[t0:t1], t0)`` per chunk of steps
+        (the whole input at once unless the stack is pipelined): index the result by step."""
+        if self.steps is None:
+            self.steps = StepInput(self.x)
+        return StepMap(self.steps, fn)
 
 
 class StepUnit:

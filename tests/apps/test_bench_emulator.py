@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rnnaccel.apps.bench_emulator import CASES, main
+from rnnaccel.apps.bench_emulator import CASES, main, variants
 from rnnaccel.emulator import kernels
 
 
@@ -24,10 +24,38 @@ def test_bench_rows_and_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "bad", [["--cases", "lstm,nope"], ["--backends", "fast"], ["--directions", "both"], ["--steps", "0"]]
+    "bad",
+    [
+        ["--cases", "lstm,nope"],
+        ["--backends", "fast"],
+        ["--directions", "both"],
+        ["--layers", "wave"],
+        ["--steps", "0"],
+    ],
 )
 def test_bench_refuses_bad_options(bad, capsys):
     with pytest.raises(SystemExit) as e:
         main(bad)
     assert e.value.code == 2
     assert "rnnaccel-bench:" in capsys.readouterr().err
+
+
+def test_bench_variant_columns():
+    """Defaults stay unnamed; every asked combination of modes is its own column."""
+    assert variants(["auto"], ["concurrent"], ["pipelined"]) == ["auto"]
+    assert variants(["auto"], ["concurrent"], ["pipelined", "serial"]) == [
+        "auto/layers:pipelined",
+        "auto/layers:serial",
+    ]
+    assert variants(["torch", "auto"], ["serial"], ["serial"]) == [
+        "torch/dirs:serial/layers:serial",
+        "auto/dirs:serial/layers:serial",
+    ]
+
+
+def test_bench_layers_column(tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["--cases", "lstm", "--steps", "3", "--repeats", "1", "--layers", "pipelined,serial", "--threads", "2"]
+    assert main(args + ["--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert {"ratio[auto/layers:pipelined]", "ratio[auto/layers:serial]"} <= set(row)

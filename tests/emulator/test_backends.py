@@ -241,3 +241,105 @@ def test_concurrent_directions_error_and_choice():
         assert torch.get_num_threads() == 2
     with pytest.raises(ValueError, match="unknown.*concurrent, serial"):
         emulate.set_directions("parallel")
+
+
+@contextlib.contextmanager
+def _layers(mode, threads=2):
+    before_threads, before = torch.get_num_threads(), emulate.set_layers(mode)
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        emulate.set_layers(before)
+        torch.set_num_threads(before_threads)
+
+
+PIPELINE_UNITS = {
+    "plain": lambda: [],
+    "memo+reexec": lambda: [memo_factory("bnn", theta=0.3), precision_factory("reexec")],
+    "memo-delta": lambda: [memo_factory("delta", theta=0.3)],
+    "precision-dynamic": lambda: [
+        precision_factory({"mode": "dynamic", "ladder": [16, 8, 4], "tau": 0.05, "thresholds": [0.3, 0.02]})
+    ],
+}
+# technique units serve LSTM and GRU layers (the RNN's refusal is tested in test_dropin): the RNN runs plain
+PIPELINE_CASES = [(c, u) for c in ("lstm", "gru") for u in PIPELINE_UNITS] + [("rnn_tanh", None)]
+
+
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+@pytest.mark.parametrize("cell,units", PIPELINE_CASES)
+def test_pipelined_layers_same_bits(cell, units, rounding):
+    """The layers of a unidirectional stack at once (each a chunk of steps behind the one below, on its
+    own thread) give the serial bits: outputs, states, saturations (the requantized inputs' included)
+    and every counter; layer 1 really ran on its worker thread while layer 2 waited for a new group."""
+    m = _module(cell, layers=3, H=8, cfg=dict(NARROW, hidden=Fmt(8, 6), rounding=rounding))
+    cfg = m.datapath[0]
+    m.datapath = [cfg] + [cfg.replace(input=Fmt(5, 5))] * 2  # upper layers' inputs narrower than h: they clamp
+    g = torch.Generator().manual_seed(2)
+    x, lengths = torch.randn(5, 40, 7, generator=g) * 2.0, torch.tensor([40, 13, 40, 1, 27])  # several chunks
+    probe = _ThreadProbe()
+    m.units = PIPELINE_UNITS[units]() + [probe] if units else []
+    with _layers("serial"):
+        serial = _run(m, "auto", x, lengths)
+        assert set(probe.threads.values()) <= {threading.current_thread().name}
+    with _layers("pipelined"):
+        pipelined = _run(m, "auto", x, lengths)
+        assert torch.get_num_threads() == 2
+    main = threading.current_thread().name
+    if units:  # groups [0, 1], [2]
+        assert probe.threads == {(0, 0): main, (1, 0): "rnnaccel-layer-1", (2, 0): main}
+    _assert_same(serial, pipelined)
+    layer1 = next(lt for lt in pipelined[2] if lt.layer == 1)
+    assert layer1.counters["sat.input"].sum() > 0  # the streamed, requantized inputs clamp, counted alike
+
+
+def test_pipelined_layers_internals_and_initial_state():
+    m = _module("lstm", layers=2, H=8)
+    x, lengths = _batch()
+    h0, c0 = torch.randn(2, 5, 8) * 0.5, torch.randn(2, 5, 8)
+    got = {}
+    for mode in ("serial", "pipelined"):
+        with _layers(mode):
+            got[mode] = m.emulate(x, lengths=lengths, hx=(h0, c0), record_internals=True)
+    a, b = got["serial"], got["pipelined"]
+    assert torch.equal(a.output, b.output) and torch.equal(a.h_n, b.h_n) and torch.equal(a.c_n, b.c_n)
+    assert a.saturations == b.saturations
+    for key in a.internals:
+        for k in a.internals[key]:
+            assert torch.equal(a.internals[key][k], b.internals[key][k]), (key, k)
+
+
+@pytest.mark.parametrize("fail_layer", [0, 1])
+def test_pipelined_layers_error(fail_layer):
+    """A layer that fails stops the pipeline: the error is raised in the caller (the layer above a
+    failed one does not wait forever), and torch's thread count is restored."""
+    m = _module("lstm", layers=2)
+    x, lengths = _batch()
+
+    def failing(layer, direction, cfg):
+        from rnnaccel.emulator.hooks import StepUnit
+
+        class Fail(StepUnit):
+            def observe(self, t, n, hp, h, cp, c):
+                if t == 4:
+                    raise RuntimeError(f"unit failure in layer {layer}")
+
+        return Fail() if layer == fail_layer else None
+
+    m.units = [failing]
+    with _layers("pipelined"):
+        with pytest.raises(RuntimeError, match=f"unit failure in layer {fail_layer}"):
+            m(x, lengths=lengths)
+        assert torch.get_num_threads() == 2
+
+
+def test_layer_groups_and_choice():
+    with _layers("pipelined", threads=2):
+        assert emulate.layer_groups(5, 1, torch.device("cpu")) == [[0, 1], [2, 3], [4]]
+        assert emulate.layer_groups(3, 2, torch.device("cpu")) == [[0], [1], [2]]  # bidirectional: no overlap
+    with _layers("pipelined", threads=1):
+        assert emulate.layer_groups(2, 1, torch.device("cpu")) == [[0], [1]]
+    with _layers("serial", threads=2):
+        assert emulate.layer_groups(2, 1, torch.device("cpu")) == [[0], [1]]
+    with pytest.raises(ValueError, match="unknown.*pipelined, serial.*RNNACCEL_LAYERS"):
+        emulate.set_layers("wavefront")

@@ -74,11 +74,17 @@ class MemoUnit(StepUnit):
             self.sw_hh8 = None
             if int8_available(dev) and self.N < 2**31:
                 self.sw_hh8 = _dense(sign_pm1(w.w_hh, cfg.sign_zero, torch.int8).T)  # (H, GH)
-                sx = _dense(sign_pm1(ctx.x.reshape(T * B, D), cfg.sign_zero, torch.int8))
                 sw = _dense(sign_pm1(w.w_ih, cfg.sign_zero, torch.int8).T)  # (D, GH)
-                self.bx = torch._int_mm(sx, sw).reshape(T, B, self.GH).to(torch.int64)  # (T, B, GH): x part
+
+                def bx(x: torch.Tensor, t0: int) -> torch.Tensor:  # int32 sums of D terms ±1 (exact)
+                    T, B, D = x.shape
+                    return torch._int_mm(self._signs8(x.reshape(T * B, D)), sw).reshape(T, B, self.GH)
             else:
-                self.bx = bnn_dot(sign_pm1(ctx.x, cfg.sign_zero, self.bdt), self.sw_ih)  # x part, all steps
+
+                def bx(x: torch.Tensor, t0: int) -> torch.Tensor:
+                    return bnn_dot(sign_pm1(x, cfg.sign_zero, self.bdt), self.sw_ih)
+
+            self.bx = ctx.per_step(bx)  # (T, B, GH) by step: the x part of every step
             smax, frac = self.N, 0
         elif self.kind == "oracle":
             fmt = dc.act if cfg.cache == "output" else dc.preact
@@ -136,7 +142,7 @@ class MemoUnit(StepUnit):
         if self.record:
             self.rec["hp"][t, :n] = hp
         if self.kind == "bnn":
-            b = self.bx[t, :n] + self._bnn_h(hp)  # (n, GH)
+            b = (self.bx[t, :n] + self._bnn_h(hp)).to(torch.int64)  # (n, GH), |b| <= N: exact in int32
             self.reuse, nv = self._decide(b, slice(None), n)
             c["memo.buffer_reads"][t] += nv  # b_m (and y_m) of non-empty entries
             c["memo.bnn_xnor"][t] += n * self.GH * self.N
@@ -212,12 +218,15 @@ class MemoUnit(StepUnit):
         """The BNN's recurrent part (n, GH): signs of ``h_{t-1}`` times the sign rows of ``W_hh``."""
         if self.sw_hh8 is None:
             return bnn_dot(sign_pm1(hp, self.cfg.sign_zero, self.bdt), self.sw_hh)
+        return torch._int_mm(self._signs8(hp), self.sw_hh8)
+
+    def _signs8(self, v: torch.Tensor) -> torch.Tensor:
+        """±1 int8 signs of integer-valued ``v`` (rows, K), dense for ``torch._int_mm``."""
         if self.fast:
-            s8 = torch.empty(hp.shape, dtype=torch.int8)
-            kernels.signs8(hp.numpy(), self.cfg.sign_zero, s8.numpy())
-        else:
-            s8 = sign_pm1(hp, self.cfg.sign_zero, torch.int8)
-        return torch._int_mm(_dense(s8), self.sw_hh8)
+            s8 = torch.empty(v.shape, dtype=torch.int8)
+            kernels.signs8(v.contiguous().numpy(), self.cfg.sign_zero, s8.numpy())
+            return s8
+        return _dense(sign_pm1(v, self.cfg.sign_zero, torch.int8))
 
     def _decide(self, s: torch.Tensor, cols: slice, n: int) -> tuple[torch.Tensor, int]:
         """Per-neuron test of signal ``s`` (n, len(cols)) against the entries ``[:n, cols]``; commits.

@@ -16,6 +16,8 @@ their names are in ``docs/precision.md``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -23,6 +25,7 @@ from ..config import DatapathConfig
 from ..formats import Fmt, Rounding, round_shift, saturate
 from ..gemm import ExactGemm
 from ..hooks import Carry, CarryingFactory, DirectionContext, StepUnit
+from ..steps import StepMap
 from .config import PrecisionConfig, int_thresholds, load_precision
 from .trial import trial_state
 
@@ -39,8 +42,7 @@ class _Level:
         self.sw, self.sx, self.sh = cfg.weight.bits - b, cfg.input.bits - self.bx, cfg.hidden.bits - self.bh
         self.gemm_x = self.gemm_h = None
         self.wsat = 0
-        self.gx = None  # (T, B, G*H) input part incl. b_x, made on first use
-        self.xsat = None  # (T, B) saturations of x_b per row
+        self.gx = None  # StepMap: per step, the input part incl. b_x (B, G*H) and x_b's clamps per row (B,)
 
 
 class PrecisionUnit(StepUnit):
@@ -105,7 +107,7 @@ class PrecisionUnit(StepUnit):
         self._used = set()
         for lvl in self.levels:
             lvl.gemm_x, lvl.gemm_h, lvl.wsat = self._gemms(lvl)
-            lvl.gx = lvl.xsat = None
+            lvl.gx = None
         H = self.H
         # controller operations per row and metric evaluation (docs/precision.md §4)
         self.ops_cmp, self.ops_cnt = {"fraction": (H, 2 * H), "max": (H, H), "mean": (0, 2 * H)}[self.pc.metric]
@@ -142,33 +144,36 @@ class PrecisionUnit(StepUnit):
             )
         return w._gemms[key]
 
-    def _gx(self, lvl: _Level) -> torch.Tensor:
-        """(T, B, G*H) input part of every step at this width (made once per run)."""
+    def _gx(self, lvl: _Level) -> StepMap:
+        """The input part of every step at this width, with its narrowing's clamps per (step, row):
+        ``.at(t)`` -> ((B, G*H), (B,)); made per run (per chunk of steps in a pipelined stack)."""
         if lvl.gx is None:
-            x = self.ctx.x
-            T, B, D = x.shape
-            if lvl.sx == 0:
-                xq, lvl.xsat = x, np.zeros((T, B), np.int64)
-            else:
-                stoch = self.ctx.cfg.rounding == Rounding.STOCHASTIC
-                steps = range(T) if stoch else [None]
-                raw = torch.cat(
-                    [
-                        round_shift(
-                            x[t] if stoch else x,
-                            lvl.sx,
-                            self.ctx.cfg.rounding,
-                            seed=self.ctx.cfg.seed,
-                            site=self.ctx.site_base + SITE_PX,
-                            step=t or 0,
-                        ).reshape(-1, B, D)
-                        for t in steps
-                    ]
-                )
-                xq = raw.clamp(float(Fmt(lvl.bx, 0).qmin), float(Fmt(lvl.bx, 0).qmax))
-                lvl.xsat = (raw != xq).sum(dim=2).to(torch.int64).cpu().numpy()
-            lvl.gx = lvl.gemm_x(xq.reshape(T * B, D), add=self.bx_s).reshape(T, B, self.GH)
+            lvl.gx = self.ctx.per_step(functools.partial(self._gx_steps, lvl))
         return lvl.gx
+
+    def _gx_steps(self, lvl: _Level, x: torch.Tensor, t0: int) -> tuple[torch.Tensor, np.ndarray]:
+        T, B, D = x.shape
+        if lvl.sx == 0:
+            xq, xsat = x, np.zeros((T, B), np.int64)
+        else:
+            stoch = self.ctx.cfg.rounding == Rounding.STOCHASTIC
+            steps = range(T) if stoch else [None]
+            raw = torch.cat(
+                [
+                    round_shift(
+                        x[t] if stoch else x,
+                        lvl.sx,
+                        self.ctx.cfg.rounding,
+                        seed=self.ctx.cfg.seed,
+                        site=self.ctx.site_base + SITE_PX,
+                        step=t0 + t if stoch else 0,
+                    ).reshape(-1, B, D)
+                    for t in steps
+                ]
+            )
+            xq = raw.clamp(float(Fmt(lvl.bx, 0).qmin), float(Fmt(lvl.bx, 0).qmax))
+            xsat = (raw != xq).sum(dim=2).to(torch.int64).cpu().numpy()
+        return lvl.gemm_x(xq.reshape(T * B, D), add=self.bx_s).reshape(T, B, self.GH), xsat
 
     def _ah(self, lvl: _Level, t: int, hp: torch.Tensor) -> torch.Tensor:
         if lvl.sh:
@@ -180,16 +185,16 @@ class PrecisionUnit(StepUnit):
     def _acc(self, t: int, k: int, hp: torch.Tensor, rows) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ax, ah)`` of ``rows`` (None = the prefix ``hp`` covers) at level ``k``."""
         lvl = self.levels[k]
-        gx = self._gx(lvl)
+        gx, xsat = self._gx(lvl).at(t)
         if k not in self._used:  # a width's weight saturations count once per run, when first used
             self._used.add(k)
             self.sat[t] += lvl.wsat
         if rows is None:
             n = hp.shape[0]
-            self.sat[t] += int(lvl.xsat[t, :n].sum())
-            return gx[t, :n], self._ah(lvl, t, hp)
-        self.sat[t] += int(lvl.xsat[t, rows.numpy()].sum())
-        return gx[t, rows], self._ah(lvl, t, hp[rows])
+            self.sat[t] += int(xsat[:n].sum())
+            return gx[:n], self._ah(lvl, t, hp)
+        self.sat[t] += int(xsat[rows.numpy()].sum())
+        return gx[rows], self._ah(lvl, t, hp[rows])
 
     # ------------------------------------------------------------------ hooks
     def _level(self, score: np.ndarray) -> np.ndarray:
