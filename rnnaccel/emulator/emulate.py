@@ -30,6 +30,7 @@ from .gates import GATES
 from .formats import Fmt, quantize, round_shift, round_to_grid, saturate
 from .steps import Progress, StepInput, chunk_steps
 from .trace import Trace
+from . import kernels
 
 __all__ = [
     "EmulationResult",
@@ -246,32 +247,16 @@ def emulate_stack(
     if D != weights[0][0].w_ih.shape[1]:
         raise ValueError(f"input has {D} features, layer 0 expects {weights[0][0].w_ih.shape[1]}")
     lengths = check_lengths(x, lengths)
-    valid = (torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)).to(x.device)  # (B, T)
     classes = STEP_SAT_CLASSES if projects else SAT_CLASSES
     sat_tot = {k: 0 for k in ("input",) + classes}
-    if x_is_int:
-        q = x.to(torch.float64) * valid.unsqueeze(-1)
-        _, n_in = saturate(q, cfgs[0].input)
-        if int(n_in):
-            raise ValueError(f"integer input holds {int(n_in)} value(s) outside {cfgs[0].input}")
-        in_sat_steps = torch.zeros(T, dtype=torch.int64)
-    else:
-        xv = x[valid]
-        if not bool(torch.isfinite(xv).all()):
-            raise ValueError(f"input holds {int((~torch.isfinite(xv)).sum())} NaN/inf value(s) within the lengths")
-        xz = torch.where(valid.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
-        raw = round_to_grid(xz, cfgs[0].input, cfgs[0].rounding, seed=cfgs[0].seed, site=SITE_INPUT)
-        q, _ = saturate(raw, cfgs[0].input)
-        in_sat_steps = (raw != q).sum(dim=(0, 2)).to(torch.int64).cpu()
-    sat_tot["input"] += int(in_sat_steps.sum())
     # sort by length, longest first: active rows are a prefix at every step
     order = torch.argsort(lengths, descending=True, stable=True)
     inv = torch.argsort(order)
     Ls = lengths[order]
     batch_sizes = [int((Ls > t).sum()) for t in range(int(Ls.max()))]
     Tm = len(batch_sizes)
-    cur = q[order.to(q.device), :Tm].transpose(0, 1).contiguous()  # (Tm, B, D)
-    in_sat_steps = in_sat_steps[:Tm]
+    cur, in_sat_steps = _quantize_input(x, x_is_int, lengths, order, Tm, cfgs[0])  # (Tm, B, D) time-major
+    sat_tot["input"] += int(in_sat_steps.sum())
     hn, cn, internals = [], [], {}
 
     def prepare(layer: int, inp: StepInput, progress: Progress | None) -> tuple[list, list]:
@@ -356,6 +341,36 @@ def emulate_stack(
     output = _to_caller(cur, inv, T)
     c_n = torch.stack(cn) if cell == "lstm" else None
     return EmulationResult(output, torch.stack(hn), c_n, sat_tot, internals)
+
+
+def _quantize_input(
+    x: torch.Tensor, x_is_int: bool, lengths: torch.Tensor, order: torch.Tensor, Tm: int, cfg: DatapathConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (B, T, D) input as (Tm, B, D) input-format integers, rows in length ``order``, zero past
+    each length, and the clamps per step. Real inputs are rounded and saturated (one compiled pass
+    on a CPU with a deterministic rounding mode, else torch; the same integers); integer inputs are
+    checked against the format."""
+    B, T, _ = x.shape
+    valid = (torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)).to(x.device)  # (B, T)
+    if x_is_int:
+        q = x.to(torch.float64) * valid.unsqueeze(-1)
+        _, n_in = saturate(q, cfg.input)
+        if int(n_in):
+            raise ValueError(f"integer input holds {int(n_in)} value(s) outside {cfg.input}")
+        return q[order.to(q.device), :Tm].transpose(0, 1).contiguous(), torch.zeros(Tm, dtype=torch.int64)
+    if kernels.enabled(x.device) and cfg.rounding in kernels.MODES and x.dtype in (torch.float32, torch.float64):
+        q, clamps, bad = kernels.quantize_rows(x, order, lengths, Tm, cfg.input, cfg.rounding)
+    else:
+        xz = torch.where(valid.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
+        bad = int((~torch.isfinite(xz)).sum())
+        if not bad:
+            raw = round_to_grid(xz, cfg.input, cfg.rounding, seed=cfg.seed, site=SITE_INPUT)
+            q, _ = saturate(raw, cfg.input)
+            clamps = (raw != q).sum(dim=(0, 2)).to(torch.int64).cpu()[:Tm]
+            q = q[order.to(q.device), :Tm].transpose(0, 1).contiguous()
+    if bad:
+        raise ValueError(f"input holds {bad} NaN/inf value(s) within the lengths")
+    return q, clamps
 
 
 def _refuse_units(cell: str, projects: bool, units) -> None:

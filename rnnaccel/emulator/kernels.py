@@ -45,6 +45,7 @@ __all__ = ["BACKENDS", "available", "backend", "set_backend", "use", "StepKernel
 
 BACKENDS = ("auto", "torch", "numba")
 _MODES = {Rounding.NEAREST_EVEN: 0, Rounding.FLOOR: 1, Rounding.NEAREST_AWAY: 2}
+MODES = tuple(_MODES)  # the rounding modes the kernels implement (stochastic rounding runs on torch)
 # index of each class in a step's saturation row (datapath.STEP_SAT_CLASSES)
 _ACC, _PRE, _CELL, _HID = 0, 1, 2, 3
 
@@ -407,6 +408,69 @@ def signs8(v, sign_zero, out):
         for j in range(K):
             x = v[r, j]
             out[r, j] = 1 if x > 0 else (-1 if x < 0 else sign_zero)
+
+
+@_jit
+def _quantize_rows(x, order, lengths, scale, lo, hi, mode, out, clamps):
+    """Real ``x`` (B, T, D) -> ``out`` (Tm, B, D) integers of a format (``formats.round_to_grid`` then
+    ``saturate``): batch row ``b`` of ``out`` is ``x[order[b]]``, steps past its length are 0. Counts
+    the clamps per step into ``clamps`` (Tm,); returns the non-finite values within the lengths."""
+    Tm, B, D = out.shape
+    bad = 0
+    for b in range(B):
+        src = order[b]
+        L = lengths[src]
+        for t in range(Tm):
+            if t >= L:
+                for j in range(D):
+                    out[t, b, j] = 0.0
+                continue
+            n = 0
+            for j in range(D):
+                v = np.float64(x[src, t, j])
+                if not np.isfinite(v):
+                    bad += 1
+                    out[t, b, j] = 0.0
+                    continue
+                v = v * scale
+                if v < lo - 2.0:  # the pre-clamp of round_to_grid: keeps the rounding exact
+                    v = lo - 2.0
+                elif v > hi + 2.0:
+                    v = hi + 2.0
+                if mode == 0:
+                    r = np.rint(v)
+                elif mode == 1:
+                    r = np.floor(v)
+                else:  # half away from zero, as formats.round_real
+                    a = abs(v)
+                    f = np.floor(a)
+                    r = f + 1.0 if a - f >= 0.5 else f
+                    if v < 0:
+                        r = -r
+                    elif v == 0:
+                        r = 0.0
+                if r < lo:
+                    r = lo
+                    n += 1
+                elif r > hi:
+                    r = hi
+                    n += 1
+                out[t, b, j] = r
+            clamps[t] += n
+    return bad
+
+
+def quantize_rows(x: torch.Tensor, order: torch.Tensor, lengths: torch.Tensor, Tm: int, fmt: Fmt, rounding: Rounding):
+    """``(q, clamps, bad)``: :func:`_quantize_rows` on a CPU tensor (a deterministic rounding mode)."""
+    B, _, D = x.shape
+    q = torch.empty(Tm, B, D, dtype=torch.float64)
+    clamps = torch.zeros(Tm, dtype=torch.int64)
+    src = x.detach().contiguous()
+    bad = _quantize_rows(
+        _np(src), _np(order), _np(lengths), float(2**fmt.frac), float(fmt.qmin), float(fmt.qmax),
+        _MODES[rounding], _np(q), _np(clamps),
+    )  # fmt: skip
+    return q, clamps, int(bad)
 
 
 # ------------------------------------------------------------------------------ per direction

@@ -343,3 +343,33 @@ def test_layer_groups_and_choice():
         assert emulate.layer_groups(2, 1, torch.device("cpu")) == [[0], [1]]
     with pytest.raises(ValueError, match="unknown.*pipelined, serial.*RNNACCEL_LAYERS"):
         emulate.set_layers("wavefront")
+
+
+@needs_numba
+@pytest.mark.parametrize("rounding", ["nearest_even", "floor", "nearest_away"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_input_quantization_kernel_matches_torch(rounding, dtype):
+    """The compiled input quantization (one pass: round, saturate, reorder by length, zero past each
+    length, clamps per step) gives the torch path's integers and counts: exact ties of either sign,
+    values far out of range, NaN/inf past a row's length (ignored) and within it (refused alike)."""
+    cfg = DatapathConfig(input=Fmt(8, 4), rounding=rounding)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 11, 5, generator=g, dtype=torch.float64) * 6
+    x[0, :, :2] = (torch.arange(-11, 11).reshape(11, 2) + 0.5) / 16  # exact ties, both signs
+    x[1, 0, 0], x[1, 1, 1] = 1e9, -1e9
+    lengths = torch.tensor([11, 4, 11, 1, 7, 9])
+    x[1, 6, 0], x[3, 5, 2] = float("nan"), float("inf")  # past their rows' lengths
+    x = x.to(dtype)
+    order = torch.argsort(lengths, descending=True, stable=True)
+    got = {}
+    for backend in ("torch", "numba"):
+        with kernels.use(backend):
+            got[backend] = emulate._quantize_input(x, False, lengths, order, 11, cfg)
+    (qa, ca), (qb, cb) = got["torch"], got["numba"]
+    assert torch.equal(qa, qb) and torch.equal(ca, cb)
+    assert int(ca.sum()) > 0  # clamps counted
+    assert bool((qa[1:, -1] == 0).all()) and bool(qa[0, -1].any())  # the length-1 row, sorted last
+    x[2, 3, 1] = float("nan")
+    for backend in ("torch", "numba"):
+        with kernels.use(backend), pytest.raises(ValueError, match="1 NaN/inf value"):
+            emulate._quantize_input(x, False, lengths, order, 11, cfg)
