@@ -269,7 +269,7 @@ def emulate_stack(
         calls, states = [], []
         for d in range(dirs):
             site = (layer * 2 + d) * 32
-            xin = inp if d == 0 else reverse_within(inp.x, Ls)
+            xin = inp if d == 0 else StepInput(reverse_within(inp.x, Ls), inp.chunk)
             k = layer * dirs + d
             real = not state_is_int
             h_init, s_h0 = _init_state(h0, k, order, B, R, x.device, cfg.hidden if real else None, cfg, site + SITE_H0)
@@ -291,8 +291,9 @@ def emulate_stack(
     for group in layer_groups(L, dirs, x.device):
         layers = []  # (layer, calls, initial-state clamps, input clamps per step) in order
         progress = None
-        # a pipelined group works in chunks of steps from its first layer on, so the layer above starts early
-        chunk = chunk_steps(Tm, B) if len(group) > 1 else None
+        # every layer takes its input steps in chunks: a pipelined layer above starts early, and what a
+        # direction precomputes per step stays a few MB, reused (steps.py)
+        chunk = chunk_steps(Tm, B)
         for layer in group:
             if layer == 0:
                 inp, steps = StepInput(cur, chunk), in_sat_steps

@@ -6,9 +6,12 @@ chunk by chunk (``fill(t0, t1)`` waits for the layer below to publish those step
 :class:`Progress`, then requantizes them). Whatever a direction precomputes over all its input steps
 (the datapath's input part ``W_x x + b_x``, the memo predictor's ``sign(W_x) sign(x)``, dynamic
 precision's narrowed input parts) is a :class:`StepMap`: computed per chunk when a step of that chunk
-is first read. A whole input is a single chunk, so without pipelining every map is computed at once
-as before. Bits: every map is an exact integer GEMM or an element-wise rounding keyed by step and
-neuron (docs/datapath.md §7), so a chunk's rows are the same integers as the whole input's.
+is first read, and only the current chunk is kept. A complete input is cut into the same chunks (the
+stack does so for every layer): the precomputed parts stay a few MB and their memory is reused, where
+one (T, B, 4H) float64 tensor per run cost fresh pages on every call (on the project's VM, first-touch
+page faults made a 52 MB input part's recombination ~20x slower than a cached one). Bits: every map
+is an exact integer GEMM or an element-wise rounding keyed by step and neuron (docs/datapath.md §7),
+so a chunk's rows are the same integers as the whole input's.
 """
 
 from __future__ import annotations
