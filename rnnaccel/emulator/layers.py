@@ -536,9 +536,11 @@ class GRU(RecurrentStack):
         device=None,
         dtype=None,
         *,
+        proj_size: int = 0,
         mode: str = "float",
         datapath: DatapathConfig | list[DatapathConfig] | None = None,
     ):
+        _no_projection(proj_size)
         super().__init__(
             input_size,
             hidden_size,
@@ -553,6 +555,12 @@ class GRU(RecurrentStack):
             mode=mode,
             datapath=datapath,
         )
+
+
+def _no_projection(proj_size) -> None:
+    """GRU and RNN take ``proj_size`` only to refuse it, with torch's words."""
+    if proj_size:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
 
 
 def _nonlinearity(v) -> str:
@@ -580,9 +588,11 @@ class RNN(RecurrentStack):
         device=None,
         dtype=None,
         *,
+        proj_size: int = 0,
         mode: str = "float",
         datapath: DatapathConfig | list[DatapathConfig] | None = None,
     ):
+        _no_projection(proj_size)
         self.cell = f"rnn_{_nonlinearity(nonlinearity)}"
         super().__init__(
             input_size,

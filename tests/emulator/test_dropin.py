@@ -60,7 +60,8 @@ def test_signature_and_parameter_names_equal_torch(tcls, ours, extra):
         nn.RNNCell: "input_size hidden_size bias nonlinearity device dtype",
     }[tcls].split()
     assert [p.name for p in positional] == expected
-    assert {p.name for p in got.values() if p.kind == p.KEYWORD_ONLY} == {"mode", "datapath"}
+    keyword_only = {"mode", "datapath"} | ({"proj_size"} if tcls in (nn.GRU, nn.RNN) else set())  # torch: **kwargs
+    assert {p.name for p in got.values() if p.kind == p.KEYWORD_ONLY} == keyword_only
     assert got["batch_first"].default is False if "batch_first" in got else True
     kw = dict(extra, bias=False) if tcls in (nn.RNNCell,) else dict(extra)
     if tcls in (nn.LSTM, nn.GRU, nn.RNN):
@@ -215,8 +216,13 @@ def test_lengths_is_keyword_only_and_refused_with_packed_or_unbatched_input():
 
 
 def test_constructor_refusals_follow_torch():
-    with pytest.raises(TypeError, match="proj_size"):  # not in GRU's signature (torch: ValueError from **kwargs)
-        GRU(3, 4, proj_size=2)
+    for cls, tcls in ((GRU, nn.GRU), (RNN, nn.RNN)):  # torch takes proj_size through **kwargs and refuses it
+        with pytest.raises(ValueError) as theirs:
+            tcls(3, 4, proj_size=2)
+        with pytest.raises(ValueError) as ours:
+            cls(3, 4, proj_size=2)
+        assert str(ours.value) == str(theirs.value)
+        assert cls(3, 4, proj_size=0).hidden_size == 4
     with pytest.raises(ValueError, match="proj_size"):
         LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="Unknown nonlinearity"):
