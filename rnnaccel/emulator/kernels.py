@@ -98,6 +98,26 @@ def _jit(f):
     return _numba.njit(cache=True, nogil=True)(f) if _numba is not None else f
 
 
+if _numba is not None:
+    from numba import types as _types
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _popcount(typingctx, x):
+        """Set bits of a uint64 (LLVM's ctpop: one POPCNT / VPOPCNTQ)."""
+
+        def codegen(context, builder, signature, args):
+            fn = builder.module.declare_intrinsic("llvm.ctpop", [args[0].type])
+            return builder.call(fn, args)
+
+        return _types.uint64(_types.uint64), codegen
+
+else:  # pragma: no cover - the torch path never calls it
+
+    def _popcount(x):
+        return bin(int(x)).count("1")
+
+
 @_jit
 def _round(v, s, k, mode):
     """``v * 2**-s`` rounded by ``mode`` (0 half-even, 1 floor, 2 half away); ``k = 2**-s``; exact for s <= 0."""
@@ -401,6 +421,38 @@ def memo_output(reuse, a, cached, n_sig, col0, per_row, per_col):
 
 
 @_jit
+def pack_signs(v, sign_zero, out):
+    """Sign bits of integer-valued ``v`` (n, K) packed 64 to a uint64 word, ``out`` (n, ceil(K/64)):
+    bit ``k % 64`` of word ``k // 64`` is 1 where the sign is +1 (zeros take ``sign_zero``); pad bits 0."""
+    n, K = v.shape
+    for r in range(n):
+        for w in range(out.shape[1]):
+            out[r, w] = 0
+        for k in range(K):
+            x = v[r, k]
+            if x > 0 or (x == 0 and sign_zero > 0):
+                out[r, k >> 6] |= np.uint64(1) << np.uint64(k & 63)
+
+
+@_jit
+def bnn_packed(a, bt, K, out):
+    """``out[r, j] = sum_k s_a[r, k] * s_b[j, k]`` for ±1 signs packed by :func:`pack_signs` (``bt``: the
+    packed rows of ``b`` transposed, (words, M)): ``K`` minus twice the mismatching bits (XOR +
+    popcount; pad bits are 0 in both, so they never mismatch). The inner loop runs over ``j``."""
+    n, W = a.shape
+    M = bt.shape[1]
+    m = np.zeros(M, np.uint64)
+    for r in range(n):
+        m[:] = 0
+        for w in range(W):
+            aw = a[r, w]
+            for j in range(M):
+                m[j] += _popcount(aw ^ bt[w, j])
+        for j in range(M):
+            out[r, j] = K - 2 * np.int64(m[j])
+
+
+@_jit
 def signs8(v, sign_zero, out):
     """±1 int8 signs of integer-valued ``v`` (n, K); zeros get ``sign_zero``."""
     n, K = v.shape
@@ -471,6 +523,13 @@ def quantize_rows(x: torch.Tensor, order: torch.Tensor, lengths: torch.Tensor, T
         _MODES[rounding], _np(q), _np(clamps),
     )  # fmt: skip
     return q, clamps, int(bad)
+
+
+def packed_signs(v: torch.Tensor, sign_zero: int) -> np.ndarray:
+    """:func:`pack_signs` of a CPU tensor (n, K): (n, ceil(K / 64)) uint64."""
+    out = np.empty((v.shape[0], (v.shape[1] + 63) // 64), np.uint64)
+    pack_signs(_np(v.contiguous()), sign_zero, out)
+    return out
 
 
 # ------------------------------------------------------------------------------ per direction

@@ -106,16 +106,36 @@ def test_backends_same_bits_with_techniques(cell, units):
 
 
 @needs_numba
-def test_memo_bnn_int8_signs_equal_float_gemm(monkeypatch):
-    """The BNN's recurrent part as an int8 GEMM of signs gives the float32 GEMM's integers."""
-    m = _module("lstm", H=8)
+def test_memo_bnn_packed_and_int8_signs_equal_float_gemm(monkeypatch):
+    """The BNN's recurrent part by XOR/popcount of packed sign bits (compiled kernels), as an int8 GEMM
+    of signs (torch path) and as the float32 GEMM (no int8) give the same integers: the whole run
+    matches. H = 70: a partly filled second 64-bit word."""
+    m = _module("lstm", H=70)
     m.units = [memo_factory("bnn", theta=0.3)]
     x, lengths = _batch()
-    fast = _run(m, "auto", x, lengths)
+    packed = _run(m, "auto", x, lengths)
+    int8 = _run(m, "torch", x, lengths)
     import rnnaccel.emulator.memo.unit as memo_unit
 
     monkeypatch.setattr(memo_unit, "int8_available", lambda dev: False)
-    _assert_same(fast, _run(m, "auto", x, lengths))
+    _assert_same(packed, int8)
+    _assert_same(packed, _run(m, "torch", x, lengths))
+    assert packed[2].totals()["memo.reused"] > 0  # the decisions were exercised
+
+
+@needs_numba
+@pytest.mark.parametrize("sign_zero", [1, -1])
+@pytest.mark.parametrize("K", [1, 63, 64, 65, 200])
+def test_bnn_packed_kernel_equals_sign_products(K, sign_zero):
+    from rnnaccel.emulator.memo.rule import bnn_dot, sign_pm1
+
+    g = torch.Generator().manual_seed(K)
+    a = torch.randint(-2, 3, (5, K), generator=g).double()  # zeros included: they take sign_zero
+    b = torch.randint(-2, 3, (9, K), generator=g).double()
+    out = np.empty((5, 9), np.int64)
+    kernels.bnn_packed(kernels.packed_signs(a, sign_zero), kernels.packed_signs(b, sign_zero).T.copy(), K, out)
+    want = bnn_dot(sign_pm1(a, sign_zero), sign_pm1(b, sign_zero))
+    np.testing.assert_array_equal(out, want.numpy())
 
 
 @needs_numba
