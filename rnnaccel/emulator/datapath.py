@@ -40,7 +40,7 @@ from .formats import Fmt, Rounding, quantize, round_shift, saturate
 from .gemm import ExactGemm
 from . import kernels
 from .hooks import DirectionContext, StepUnit
-from .steps import Progress, StepInput, StepMap
+from .steps import Progress, StepInput, StepMap, releasing
 from .gates import DATAPATH_ORDER, GATES, SIGMOID_GATES, TORCH_ORDER
 from .trace import LayerTrace
 
@@ -244,8 +244,8 @@ class Direction:
 
     def input_part(self) -> StepMap:
         """The x part of every step (indexed ``[t, rows]`` -> (rows, G*H)): exact products at the
-        accumulator's fraction, plus ``b_x``; all steps in one GEMM (per chunk of steps in a pipelined
-        stack). Made on first use: a unit that supplies the dot products never needs it."""
+        accumulator's fraction, plus ``b_x``; one GEMM per chunk of input steps (:mod:`.steps`). Made
+        on first use: a unit that supplies the dot products never needs it."""
         if self._gx is None:
             cfg = self.cfg
             gemm_x = self.w.gemm("w_ih", cfg.weight.bits, cfg.input.bits, self._scale(cfg.input.frac), self.backend)
@@ -458,43 +458,30 @@ def run_direction(
     their own counters are returned in ``DirectionResult.extra["counters"]``, the step facts in
     ``DirectionResult.facts``.
     """
-    try:
-        return _run_direction(
-            cell, w, x, batch_sizes, cfg, h0, c0, site_base, record_internals, gemm, units, layer, direction, rows,
-            progress,
-        )  # fmt: skip
-    except BaseException as e:
-        if progress is not None:
-            progress.fail(e)  # the layer above stops waiting for steps that will never come
-        raise
-
-
-def _run_direction(
-    cell, w, x, batch_sizes, cfg, h0, c0, site_base, record_internals, gemm, units, layer, direction, rows, progress
-) -> DirectionResult:
     inp = x if isinstance(x, StepInput) else StepInput(x)
     x = inp.x
     T, B, D = x.shape
-    H = w.w_hh.shape[0] // GATES[cell]
-    proj = w.w_hr.shape[0] if w.w_hr is not None else 0
-    facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B, proj=proj)
-    ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows, inp)
-    d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
-    rec = _Recorder(T, B, H, d.R, d.GH, h0, c0, record_internals, cell, x.device)
-    if progress is not None:
-        progress.out = rec.out
-    step = STEPS[cell]
-    h, c = h0, c0
-    for t, n in enumerate(batch_sizes):
-        inp.need(t)  # a pipelined layer: the chunk holding step t has arrived from the layer below
-        hp, cp = h[:n], (c[:n] if c is not None else None)
-        sat = StepSaturations()
-        h, c, gates = step(d, t, n, hp, cp, sat)
-        rec.store(t, n, batch_sizes[t + 1] if t + 1 < T else 0, h, c, gates, sat)
-        d.observe(t, n, hp, h, cp, c)
+    with releasing(progress):  # an error here must not leave the layer above waiting
+        H = w.w_hh.shape[0] // GATES[cell]
+        proj = w.w_hr.shape[0] if w.w_hr is not None else 0
+        facts = DirectionFacts(cell, cfg, D, H, batch_sizes, B, proj=proj)
+        ctx = DirectionContext(cell, layer, direction, cfg, w, x, batch_sizes, H, site_base, gemm, facts, rows, inp)
+        d = Direction(cell, w, x, cfg, site_base, gemm, units, ctx)
+        rec = _Recorder(T, B, H, d.R, d.GH, h0, c0, record_internals, cell, x.device)
         if progress is not None:
-            progress.advance(t + 1, last=t + 1 == len(batch_sizes))
-    return rec.result(d.unit_counters(), facts)
+            progress.out = rec.out
+        step = STEPS[cell]
+        h, c = h0, c0
+        for t, n in enumerate(batch_sizes):
+            inp.need(t)  # the chunk holding step t is there (a pipelined layer: it arrived from below)
+            hp, cp = h[:n], (c[:n] if c is not None else None)
+            sat = StepSaturations()
+            h, c, gates = step(d, t, n, hp, cp, sat)
+            rec.store(t, n, batch_sizes[t + 1] if t + 1 < T else 0, h, c, gates, sat)
+            d.observe(t, n, hp, h, cp, c)
+            if progress is not None:
+                progress.advance(t + 1, last=t + 1 == len(batch_sizes))
+        return rec.result(d.unit_counters(), facts)
 
 
 def _scaled(v: torch.Tensor, e: int) -> torch.Tensor:

@@ -150,19 +150,18 @@ def _requantize(v: torch.Tensor, cfgs: list[DatapathConfig], layer: int) -> tupl
 
 
 def _streamed_input(
-    below: Progress, shape: tuple[int, int, int], cfgs: list[DatapathConfig], layer: int
+    below: Progress, shape: tuple[int, int, int], chunk: int, cfgs: list[DatapathConfig], layer: int
 ) -> tuple[StepInput, torch.Tensor]:
-    """``layer``'s input steps filled chunk by chunk from the outputs the layer below publishes
-    through ``below``, and the clamps per step (final once the layer has run)."""
-    T, B, _ = shape
+    """``layer``'s input steps filled ``chunk`` steps at a time from the outputs the layer below
+    publishes through ``below``, and the clamps per step (final once the layer has run)."""
     x = torch.zeros(shape, dtype=torch.float64)
-    clamps = torch.zeros(T, dtype=torch.int64)
+    clamps = torch.zeros(shape[0], dtype=torch.int64)
 
     def fill(t0: int, t1: int) -> None:
         out = below.wait(t1)
         x[t0:t1], clamps[t0:t1] = _requantize(out[t0:t1], cfgs, layer)
 
-    return StepInput(x, chunk_steps(T, B), fill), clamps
+    return StepInput(x, chunk, fill), clamps
 
 
 @dataclass
@@ -288,12 +287,12 @@ def emulate_stack(
             calls.append(functools.partial(run_direction, *args, layer, d, rows=order, progress=progress))
         return calls, states
 
+    # every layer takes its input steps in chunks: a pipelined layer above starts early, and what a
+    # direction precomputes per step stays a few MB, reused (steps.py)
+    chunk = chunk_steps(Tm, B)
     for group in layer_groups(L, dirs, x.device):
         layers = []  # (layer, calls, initial-state clamps, input clamps per step) in order
         progress = None
-        # every layer takes its input steps in chunks: a pipelined layer above starts early, and what a
-        # direction precomputes per step stays a few MB, reused (steps.py)
-        chunk = chunk_steps(Tm, B)
         for layer in group:
             if layer == 0:
                 inp, steps = StepInput(cur, chunk), in_sat_steps
@@ -301,7 +300,7 @@ def emulate_stack(
                 q, steps = _requantize(cur, cfgs, layer)
                 inp = StepInput(q, chunk)
             else:  # pipelined: the steps arrive from the layer below while it runs
-                inp, steps = _streamed_input(progress, (Tm, B, R), cfgs, layer)
+                inp, steps = _streamed_input(progress, (Tm, B, R), chunk, cfgs, layer)
             progress = Progress(chunk) if layer != group[-1] else None
             layers.append((layer, *prepare(layer, inp, progress), steps))
         if len(layers) > 1:

@@ -16,12 +16,13 @@ so a chunk's rows are the same integers as the whole input's.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
-__all__ = ["Progress", "StepInput", "StepMap", "chunk_steps"]
+__all__ = ["Progress", "StepInput", "StepMap", "chunk_steps", "releasing"]
 
 
 def chunk_steps(T: int, B: int) -> int:
@@ -64,6 +65,18 @@ class Progress:
                 raise RuntimeError(f"the layer below stopped after {self.done} steps") from self._failed
             assert self.out is not None
             return self.out
+
+
+@contextlib.contextmanager
+def releasing(progress: Progress | None) -> Iterator[None]:
+    """A block that publishes to ``progress``: an error in it fails the progress (the layer above stops
+    waiting for steps that will never come) and propagates."""
+    try:
+        yield
+    except BaseException as e:
+        if progress is not None:
+            progress.fail(e)
+        raise
 
 
 class StepInput:
