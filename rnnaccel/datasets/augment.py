@@ -13,7 +13,9 @@ Ranges (sources):
 - speed 0.9 / 1.0 / 1.1: Ko et al., "Audio augmentation for speech recognition", Interspeech 2015
   (Kaldi's 3-way speed perturbation).
 - vocal-tract length warp factor 0.9-1.1: Jaitly & Hinton, "Vocal Tract Length Perturbation (VTLP)
-  improves speech recognition", ICML WDLASL 2013 (their range).
+  improves speech recognition", ICML WDLASL 2013 (their range). Wider, 0.8-1.2 (the speaker-disjoint
+  digits recipe in docs/models.md): the span of per-speaker VTLN warp factors (Kaldi's
+  ``steps/train_lvtln.sh`` searches 0.85-1.25).
 - noise SNR 5-30 dB, uniform: the span of the noisy-speech benchmarks (Aurora-2 0-20 dB, CHiME
   roughly 0-15 dB, quiet rooms 30 dB+); white or pink at random.
 - RT60 0.1-0.6 s: small rooms to offices (Ko et al. 2017, "A study on data augmentation of

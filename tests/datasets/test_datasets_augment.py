@@ -90,3 +90,18 @@ def test_bad_settings_are_named():
         Augmenter(AugmentConfig(noise_p=1.5))
     with pytest.raises(ValueError, match="data.augment.snr_db"):
         Augmenter(AugmentConfig(snr_db=[30.0, 5.0]))
+
+
+def _peak_hz(w: torch.Tensor) -> float:
+    trimmed = w.double()[400:-400]  # away from the STFT's edge frames
+    return float(torch.fft.rfftfreq(trimmed.numel(), 1 / SR)[torch.fft.rfft(trimmed).abs().argmax()])
+
+
+@pytest.mark.parametrize("tone_hz", [1000.0, 2000.0])
+@pytest.mark.parametrize("alpha", [0.8, 0.9, 1.1, 1.2])
+def test_vtlp_moves_a_partial_by_the_warp_factor(tone_hz, alpha):
+    """Over the whole range the speaker-disjoint digits recipe draws from (0.8-1.2), a formant-range
+    partial lands at ``alpha`` times its frequency (within about one STFT bin)."""
+    t = torch.arange(SR) / SR
+    tone = 0.3 * torch.sin(2 * torch.pi * tone_hz * t).float()
+    assert _peak_hz(vtlp(tone, alpha)) / tone_hz == pytest.approx(alpha, rel=0.03)
