@@ -204,6 +204,16 @@ def app_default(app: str, group: str) -> str | None:
     return None
 
 
+def command_overrides() -> list[str]:
+    """The overrides of the running hydra app's command line (empty outside one)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:
+        return []
+
+
 def datapath_overrides(c, app: str) -> list[str]:
     """``datapath.<field>=<value>`` for every field of node ``c`` that differs from the app's
     default ``datapath`` option (what the command line changed)."""

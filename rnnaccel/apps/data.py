@@ -49,6 +49,7 @@ __all__ = [
     "checkpoint_split",
     "source_fingerprint",
     "check_checkpoint_data",
+    "adopt_front_end",
     "check_speakers",
     "check_data_kind",
     "data_summary",
@@ -93,6 +94,36 @@ def _matching_option(trained: dict) -> str | None:
         if all(OmegaConf.to_container(opt)[k] == trained[k] for k in TRAINED_WITH):
             return name
     return None
+
+
+def said_about(overrides: list[str], key: str) -> bool:
+    """Whether command-line ``overrides`` set ``data.<key>`` (or a part of it) or chose a ``data``
+    option (which sets every data key)."""
+    for o in overrides:
+        name = o.lstrip("+~").split("=", 1)[0].strip()
+        if name == "data" or name == f"data.{key}" or name.startswith(f"data.{key}."):
+            return True
+    return False
+
+
+def adopt_front_end(ck: dict, data, overrides: list[str]) -> list[str]:
+    """Give ``data`` the feature front end a speech checkpoint was trained with when the command said
+    nothing about it (no ``data=`` option, no ``data.features...`` override): a user cannot be
+    expected to know a checkpoint's sample rate or filter bank. Returns what was taken, as overrides
+    (``["data.features.sample_rate=8000"]``); empty when nothing differed, the checkpoint keeps no
+    record, or the command set the features (then :func:`check_checkpoint_data` refuses a mismatch).
+    Your own recordings (:data:`OWN_DATA`) are resampled to the adopted front end alike."""
+    if not (isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict)):
+        return []
+    own = checkpoint_data(ck)
+    if said_about(overrides, "features") or (data.corpus != own.corpus and data.corpus not in OWN_DATA):
+        return []  # said, or another corpus altogether (refused by check_checkpoint_data)
+    trained = OmegaConf.to_container(OmegaConf.structured(own.features))
+    given = OmegaConf.to_container(OmegaConf.structured(data.features))
+    taken = [f"data.features.{k}={v}" for k, v in trained.items() if given.get(k) != v]
+    if taken:
+        data.features = own.features
+    return taken
 
 
 def check_checkpoint_data(ck: dict, data, path) -> None:

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
@@ -34,8 +34,8 @@ from ..emulator.memo import MemoConfig, memo_factory, memo_stats
 from ..emulator.precision import PrecisionConfig, load_precision, precision_factory, precision_stats
 from ..errors import RnnaccelError, app_boundary, one_line
 from ..models.checkpoint import read_checkpoint
-from .config import EvaluateApp, check_datapath, datapath_overrides, register
-from .data import check_speakers, source_fingerprint
+from .config import EvaluateApp, check_datapath, command_overrides, datapath_overrides, register
+from .data import adopt_front_end, check_speakers, source_fingerprint
 from .results import (
     RESULT_FORMAT,
     atomic_write_json,
@@ -63,6 +63,7 @@ class Settings:
     precision: PrecisionConfig
     hw: dict  # name -> HwConfig, the primary first
     speakers: dict | None = None  # digits: whose voices the split scores, heard in training or not
+    front_end: list[str] = field(default_factory=list)  # data.features taken from the checkpoint
 
     @property
     def techniques(self) -> bool:
@@ -85,11 +86,12 @@ def _hw_name(cfg) -> str:
     return str(cfg.hw.get("kind", "hw")) if cfg.hw is not None else "epur"
 
 
-def validate(cfg: EvaluateApp) -> Settings:
+def validate(cfg: EvaluateApp, overrides: list[str] | None = None) -> Settings:
     """Every check that needs no data, the checkpoint read and verified: one
-    :class:`~rnnaccel.errors.RnnaccelError` line naming the setting and what to pass."""
+    :class:`~rnnaccel.errors.RnnaccelError` line naming the setting and what to pass. ``overrides``:
+    what the command said (default: hydra's command line), so an unsaid front end is the checkpoint's."""
     try:
-        return _settings(cfg)
+        return _settings(cfg, command_overrides() if overrides is None else overrides)
     except RnnaccelError:
         raise
     except ValueError as e:
@@ -140,7 +142,7 @@ def _check_datapath_source(cfg, ck: dict) -> None:
         )
 
 
-def _settings(cfg: EvaluateApp) -> Settings:
+def _settings(cfg: EvaluateApp, overrides: list[str]) -> Settings:
     ec = cfg.eval
     memo = MemoConfig.from_dict(cfg.memo)
     prec = load_precision(cfg.precision)
@@ -165,8 +167,11 @@ def _settings(cfg: EvaluateApp) -> Settings:
     for name in ec.also_hw:
         if name not in hw:
             hw[name] = load_hw(name)
+    front_end = adopt_front_end(ck, cfg.data, overrides) if speech else []
+    if front_end:
+        print(f"data: the checkpoint's front end ({' '.join(front_end)})", flush=True)
     speakers = check_speakers(ck, cfg.data, ec.split, ec.allow_seen_speakers, ec.checkpoint) if speech else None
-    return Settings(memo, prec, hw, speakers)
+    return Settings(memo, prec, hw, speakers, front_end)
 
 
 def cost_summary(trace: Trace, hw: "str | HwConfig", base: Trace | None = None) -> dict:
@@ -219,15 +224,6 @@ def objective(result: dict, budget: float, penalty: float) -> float:
     if saving is None:
         return 0.0
     return float(saving - penalty * max(0.0, (loss or 0.0) - budget))
-
-
-def _overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    except Exception:
-        return []
 
 
 def baseline_key(sem: dict) -> str:
@@ -317,9 +313,10 @@ def _loss_pts(task, m: dict, base: dict) -> float:
     return task.points * d
 
 
-def run(cfg: EvaluateApp) -> dict:
+def run(cfg: EvaluateApp, overrides: list[str] | None = None) -> dict:
+    """Score ``cfg``; ``overrides``: what the command said (default: hydra's command line)."""
     ec = cfg.eval
-    s = validate(cfg)
+    s = validate(cfg, overrides)
     torch.set_num_threads(ec.threads)
     plain = OmegaConf.to_container(cfg, resolve=True)
     sem = semantic_config(plain) | {
@@ -361,6 +358,7 @@ def run(cfg: EvaluateApp) -> dict:
         "data": task.data or None,
         "split": ec.split,
         "speakers": s.speakers,
+        "front_end_from_checkpoint": s.front_end,
         "utterances": task.items,
         "mode": ec.mode,
         "decoder": ec.decoder if task.kind == "speech" else None,
@@ -387,7 +385,7 @@ def run(cfg: EvaluateApp) -> dict:
         "datapath": task.datapath,
         "techniques": {"memo": s.memo.to_dict(), "precision": s.precision.to_dict()},
         "config": plain,
-        "overrides": _overrides(),
+        "overrides": command_overrides(),
         "config_hash": h,
         "version": package_version(),
         "wall_s": round(time.time() - t0, 2),

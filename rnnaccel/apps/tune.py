@@ -258,7 +258,7 @@ class Runner:
         except Exception as e:  # hydra's override / composition errors
             raise RnnaccelError(f"{cand.name}: rnnaccel-evaluate refuses {' '.join(ovs)}: {one_line(e)}") from None
         with open(self.log, "a") as fh, contextlib.redirect_stdout(fh):
-            r = evaluate.run(cfg)
+            r = evaluate.run(cfg, ovs)
         r["tune"] = {"search": cand.search, "name": cand.name, "split": split, "overrides": ovs, "own": cand.overrides}
         if self.bar is not None:
             self.bar.update(1)

@@ -154,3 +154,26 @@ def test_evaluate_refuses_before_any_data_and_labels_the_result(tmp_path, monkey
     assert r["speakers"]["label"] == "in-domain" and r["speakers"]["seen"] == ["theo"]
     r = evaluate.run(cfg(*common, "data.scheme=index", f"eval.output={tmp_path}/c.json"))
     assert r["speakers"]["label"] == "in-domain" and r["speakers"]["recordings_trained_on"] == 0
+
+
+def test_unsaid_front_end_is_the_checkpoints(tmp_path):
+    """A checkpoint trained on 8 kHz features is evaluated on them when the command says nothing about
+    the features; a command that sets them (or picks a data option) is held to them and refused."""
+    from rnnaccel.apps.data import adopt_front_end, check_checkpoint_data, said_about
+    from rnnaccel.errors import RnnaccelError
+
+    ck = {"extra": {"data": {"corpus": "connected_digits", "features": {"sample_rate": 8000}}}}
+    data = DataConf()
+    assert adopt_front_end(ck, data, ["eval.mode=float", "data.scheme=index"]) == ["data.features.sample_rate=8000"]
+    assert data.features.sample_rate == 8000
+    check_checkpoint_data(ck, data, "m.pt")  # now consistent
+    for said in (["data.features.sample_rate=16000"], ["+data.features.n_mels=40"], ["data=digits"]):
+        assert said_about(said, "features")
+        data = DataConf()
+        assert adopt_front_end(ck, data, said) == [] and data.features.sample_rate == 16000
+        with pytest.raises(RnnaccelError, match="trained with data.features"):
+            check_checkpoint_data(ck, data, "m.pt")
+    assert not said_about(["data.feature_cache=x", "eval.features=1"], "features")
+    assert adopt_front_end({"extra": {}}, DataConf(), []) == []  # no record: the config is trusted
+    other = {"extra": {"data": {"corpus": "synth_speech", "features": {"sample_rate": 8000}}}}
+    assert adopt_front_end(other, DataConf(), []) == []  # another corpus: refused elsewhere, nothing taken
