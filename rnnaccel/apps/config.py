@@ -249,7 +249,7 @@ class TrainConf:
 
 @dataclass
 class EvalConf:
-    checkpoint: str = "checkpoints/digits_blstm.pt"  # speech (rnnaccel.models) or sentiment checkpoint
+    checkpoint: str = "checkpoints/digits_blstm_heldout.pt"  # speech (rnnaccel.models) or sentiment checkpoint
     split: str = "test"
     allow_seen_speakers: bool = (
         False  # digits: score a split whose voices/recordings the checkpoint trained on (in-domain)

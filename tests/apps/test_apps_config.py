@@ -66,7 +66,7 @@ def test_bad_override_on_the_command_line_is_one_clear_line(tmp_path):
 
 
 def test_groups_compose_with_the_units_schemas():
-    own = "data.scheme=index"  # the shipped in-domain checkpoint's own split (speaker split: refused, seen voices)
+    own = "data.test_speaker=theo"  # the default (speaker-disjoint) checkpoint's own split, said explicitly
     c = cfg("evaluate", [own, "memo=bnn", "memo.theta=0.2", "precision=dynamic", "hw=tpu", "memo.per_layer=[0.1,0.2]"])
     s = validate(c)
     assert s.memo.theta == 0.2 and s.memo.per_layer == [0.1, 0.2] and s.precision.mode == "dynamic"

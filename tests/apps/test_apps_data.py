@@ -177,3 +177,21 @@ def test_unsaid_front_end_is_the_checkpoints(tmp_path):
     assert adopt_front_end({"extra": {}}, DataConf(), []) == []  # no record: the config is trusted
     other = {"extra": {"data": {"corpus": "synth_speech", "features": {"sample_rate": 8000}}}}
     assert adopt_front_end(other, DataConf(), []) == []  # another corpus: refused elsewhere, nothing taken
+
+
+def test_shipped_heldout_checkpoint_is_the_default_and_never_heard_theo():
+    """The default checkpoint of rnnaccel-evaluate and the demo is speaker-disjoint: its own split and
+    the apps' default split both score theo, a voice it never heard; its front end (8 kHz) is taken
+    from the checkpoint when the command says nothing."""
+    from rnnaccel.apps.config import EvalConf
+    from rnnaccel.apps.data import adopt_front_end
+    from rnnaccel.models import load_checkpoint
+
+    assert EvalConf().checkpoint == "checkpoints/digits_blstm_heldout.pt"
+    ck = load_checkpoint(ROOT / EvalConf().checkpoint)
+    data = DataConf()
+    assert adopt_front_end(ck, data, []) == ["data.features.sample_rate=8000"]
+    for split_conf in (checkpoint_data(ck), data):
+        r = check_speakers(ck, split_conf, "test", False, "heldout")
+        assert r["scheme"] == "speaker" and r["held_out"] == ["theo"] and r["label"] == "held-out"
+        assert r["trained_on"].endswith("(train: george, jackson, lucas, nicolas, yweweler)") and r["seen"] == []

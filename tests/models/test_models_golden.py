@@ -22,6 +22,7 @@ N = 20
 #: name -> (checkpoint, data overrides); the golden file is golden/<name>.json
 SPEECH = {
     "digits_blstm_test20": (ROOT / "checkpoints" / "digits_blstm.pt", {}),
+    "digits_blstm_heldout_test20": (ROOT / "checkpoints" / "digits_blstm_heldout.pt", {}),
     "synth_blstm_test20": (ROOT / "checkpoints" / "synth_blstm.pt", {"root": str(GOLDEN_DIR / "synth_test20")}),
 }
 
