@@ -50,6 +50,8 @@ __all__ = [
     "source_fingerprint",
     "check_checkpoint_data",
     "adopt_front_end",
+    "FRONT_END",
+    "TRAINING_SPLIT",
     "check_speakers",
     "check_data_kind",
     "data_summary",
@@ -106,23 +108,40 @@ def said_about(overrides: list[str], key: str) -> bool:
     return False
 
 
-def adopt_front_end(ck: dict, data, overrides: list[str]) -> list[str]:
-    """Give ``data`` the feature front end a speech checkpoint was trained with when the command said
-    nothing about it (no ``data=`` option, no ``data.features...`` override): a user cannot be
-    expected to know a checkpoint's sample rate or filter bank. Returns what was taken, as overrides
-    (``["data.features.sample_rate=8000"]``); empty when nothing differed, the checkpoint keeps no
-    record, or the command set the features (then :func:`check_checkpoint_data` refuses a mismatch).
-    Your own recordings (:data:`OWN_DATA`) are resampled to the adopted front end alike."""
+#: what the checkpoint's record gives a command that does not say it: the feature front end
+#: (evaluate, quantize) and, for calibration, the split it was trained on (quantize)
+FRONT_END = ("features",)
+TRAINING_SPLIT = ("scheme", "test_speaker")
+
+
+def adopt_front_end(ck: dict, data, overrides: list[str], keys: tuple[str, ...] = FRONT_END) -> list[str]:
+    """Give ``data`` the settings ``keys`` of the data a speech checkpoint was trained with where the
+    command said nothing about them (no ``data=`` option, no ``data.<key>...`` override). By default
+    the feature front end: a user cannot be expected to know a checkpoint's sample rate or filter
+    bank. ``rnnaccel-quantize`` also takes :data:`TRAINING_SPLIT`, so calibration reads the
+    checkpoint's own training split, never its held-out speaker. Returns what was taken, as
+    overrides (``["data.features.sample_rate=8000"]``); empty when nothing differed, the checkpoint
+    keeps no record, or the command set them (then :func:`check_checkpoint_data` refuses a front end
+    that differs). Your own recordings (:data:`OWN_DATA`) are resampled to the adopted front end alike."""
     if not (isinstance(ck.get("extra"), dict) and isinstance(ck["extra"].get("data"), dict)):
         return []
     own = checkpoint_data(ck)
-    if said_about(overrides, "features") or (data.corpus != own.corpus and data.corpus not in OWN_DATA):
-        return []  # said, or another corpus altogether (refused by check_checkpoint_data)
-    trained = OmegaConf.to_container(OmegaConf.structured(own.features))
-    given = OmegaConf.to_container(OmegaConf.structured(data.features))
-    taken = [f"data.features.{k}={v}" for k, v in trained.items() if given.get(k) != v]
-    if taken:
-        data.features = own.features
+    if data.corpus != own.corpus and data.corpus not in OWN_DATA:
+        return []  # another corpus altogether (refused by check_checkpoint_data): nothing to take
+    taken = []
+    for key in keys:
+        if said_about(overrides, key) or (data.corpus in OWN_DATA and key in TRAINING_SPLIT):
+            continue
+        trained, given = getattr(own, key), getattr(data, key)
+        if key == "features":
+            t = OmegaConf.to_container(OmegaConf.structured(trained))
+            g = OmegaConf.to_container(OmegaConf.structured(given))
+            diff = [f"data.features.{k}={v}" for k, v in t.items() if g.get(k) != v]
+        else:
+            diff = [f"data.{key}={trained}"] if trained != given else []
+        if diff:
+            setattr(data, key, trained)
+            taken += diff
     return taken
 
 

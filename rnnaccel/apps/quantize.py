@@ -29,7 +29,7 @@ from ..models.calibrate import calibrate
 from ..errors import RnnaccelError, app_boundary
 from ..models.checkpoint import STORAGE, load_checkpoint, load_model, round_to_storage, save_checkpoint
 from .config import QuantizeApp, check_datapath, command_overrides, register, to_datapath_config
-from .data import adopt_front_end, batches, check_checkpoint_data, load_split
+from .data import FRONT_END, TRAINING_SPLIT, adopt_front_end, batches, check_checkpoint_data, load_split
 
 register()
 
@@ -47,9 +47,9 @@ def validate(cfg: QuantizeApp) -> str:
     if qc.threads < 1:
         raise RnnaccelError(f"invalid configuration: quantize.threads={qc.threads} must be >= 1")
     ck = load_checkpoint(qc.checkpoint)
-    front_end = adopt_front_end(ck, cfg.data, command_overrides())
-    if front_end:
-        print(f"data: the checkpoint's front end ({' '.join(front_end)})", flush=True)
+    taken = adopt_front_end(ck, cfg.data, command_overrides(), FRONT_END + TRAINING_SPLIT)
+    if taken:  # calibrate on the checkpoint's own front end and training split unless told otherwise
+        print(f"data: the checkpoint's front end and training split ({' '.join(taken)})", flush=True)
     check_checkpoint_data(ck, cfg.data, qc.checkpoint)
     storage = qc.storage or ck.get("storage", "float32")
     if storage not in STORAGE:

@@ -195,3 +195,19 @@ def test_shipped_heldout_checkpoint_is_the_default_and_never_heard_theo():
         r = check_speakers(ck, split_conf, "test", False, "heldout")
         assert r["scheme"] == "speaker" and r["held_out"] == ["theo"] and r["label"] == "held-out"
         assert r["trained_on"].endswith("(train: george, jackson, lucas, nicolas, yweweler)") and r["seen"] == []
+
+
+def test_calibration_reads_the_checkpoints_own_training_split():
+    """rnnaccel-quantize takes the checkpoint's split when the command does not set one: a model that
+    held out nicolas is never calibrated on the default fold's training split, which holds nicolas."""
+    from rnnaccel.apps.data import FRONT_END, TRAINING_SPLIT, _fsdd_keys, adopt_front_end
+
+    ck = {"extra": {"data": {"corpus": "connected_digits", "scheme": "speaker", "test_speaker": "nicolas"}}}
+    keys = FRONT_END + TRAINING_SPLIT
+    assert "nicolas" in {s for s, _, _ in _fsdd_keys(DataConf(), "train")}  # the leak this prevents
+    data = DataConf()
+    assert adopt_front_end(ck, data, [], keys) == ["data.test_speaker=nicolas"]
+    assert "nicolas" not in {s for s, _, _ in _fsdd_keys(data, "train")}
+    said = DataConf()
+    assert adopt_front_end(ck, said, ["data.test_speaker=theo"], keys) == [] and said.test_speaker == "theo"
+    assert adopt_front_end(ck, DataConf(), []) == []  # evaluate: the split stays the command's (checked)
