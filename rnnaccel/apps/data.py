@@ -156,10 +156,19 @@ def check_checkpoint_data(ck: dict, data, path) -> None:
     own = data.corpus in OWN_DATA
     diff = [k for k in TRAINED_WITH if trained[k] != given[k] and not (own and k == "corpus")]
     if diff:
-        want = ", ".join(f"data.{k}={trained[k]}" for k in diff)
+        want = ", ".join(_differing(k, trained[k], given[k]) for k in diff)
         option = None if own else _matching_option(trained)
         fix = f"data={option}" if option else ("those data.* overrides" if not own else f"data={data.corpus} {want}")
+        if diff == ["features"]:  # the front end alone: left unsaid, the checkpoint's own is taken
+            fix = f"{want}, or leave data.features unset (the checkpoint's own is then used)"
         raise RnnaccelError(f"{path} was trained with {want}; pass {fix}")
+
+
+def _differing(key: str, trained, given) -> str:
+    """``data.<key>=<trained>`` as overrides; for a mapping (the features) only its differing entries."""
+    if isinstance(trained, dict) and isinstance(given, dict):
+        return " ".join(f"data.{key}.{k}={v}" for k, v in trained.items() if given.get(k) != v)
+    return f"data.{key}={trained}"
 
 
 def _fsdd_keys(data, split: str) -> set[tuple[str, int, int]]:
