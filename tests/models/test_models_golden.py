@@ -23,6 +23,7 @@ N = 20
 SPEECH = {
     "digits_blstm_test20": (ROOT / "checkpoints" / "digits_blstm.pt", {}),
     "digits_blstm_heldout_test20": (ROOT / "checkpoints" / "digits_blstm_heldout.pt", {}),
+    "digits_bgru_heldout_test20": (ROOT / "checkpoints" / "digits_bgru_heldout.pt", {}),
     "synth_blstm_test20": (ROOT / "checkpoints" / "synth_blstm.pt", {"root": str(GOLDEN_DIR / "synth_test20")}),
 }
 
