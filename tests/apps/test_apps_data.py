@@ -211,3 +211,13 @@ def test_calibration_reads_the_checkpoints_own_training_split():
     said = DataConf()
     assert adopt_front_end(ck, said, ["data.test_speaker=theo"], keys) == [] and said.test_speaker == "theo"
     assert adopt_front_end(ck, DataConf(), []) == []  # evaluate: the split stays the command's (checked)
+
+
+@pytest.mark.parametrize("name", ["digits_blstm_heldout", "digits_bgru_heldout"])
+def test_shipped_heldout_checkpoints_held_out_theo(name):
+    from rnnaccel.models import load_checkpoint
+
+    ck = load_checkpoint(ROOT / "checkpoints" / f"{name}.pt")
+    r = check_speakers(ck, checkpoint_data(ck), "test", False, name)
+    assert r["held_out"] == ["theo"] and r["label"] == "held-out" and r["seen"] == []
+    assert checkpoint_data(ck).features.sample_rate == 8000
