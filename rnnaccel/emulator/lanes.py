@@ -133,7 +133,7 @@ def _segments(cell, w, cfg, x, places, h_state, c_state, h0, c0, site, gemm, fin
     out = torch.zeros(Tc, B, h_state.shape[1], dtype=torch.float64)
     for a, b in zip(cuts[:-1], cuts[1:]):
         h, c = h_state.clone(), (c_state.clone() if c_state is not None else None)
-        for r, ln, off, n, new, _ in places:
+        for _r, ln, off, _n, new, _ in places:
             if new and off == a:
                 h[ln] = h0
                 if c is not None:
@@ -141,7 +141,7 @@ def _segments(cell, w, cfg, x, places, h_state, c_state, h0, c0, site, gemm, fin
         res = run_direction(cell, w, x[a:b], [B] * (b - a), cfg, h, c, site, gemm=gemm)
         out[a:b] = res.output
         h_state, c_state = res.h_n, res.c_n
-        for r, ln, off, n, new, ends in places:
+        for r, ln, off, n, _new, ends in places:
             if ends and off + n == b:
                 finals[r][k] = (h_state[ln].clone(), c_state[ln].clone() if c_state is not None else None)
     return out, h_state, c_state

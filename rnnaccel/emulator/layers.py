@@ -463,7 +463,8 @@ def _check_dropout(dropout, num_layers: int) -> None:
     """torch.nn's rule: a number in [0, 1]; a warning when there is no layer boundary to apply it at."""
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
         raise ValueError(
-            f"dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got {dropout!r}"
+            "dropout should be a number in range [0, 1] representing the probability of an element being "
+            f"zeroed, got {dropout!r}"
         )
     if dropout > 0 and num_layers == 1:
         warnings.warn(

@@ -42,8 +42,9 @@ Counter names (all counts are for the whole batch at that step):
 
 Every counter above the second table is derived in one place from the facts the datapath and the
 technique units report (:mod:`rnnaccel.emulator.facts`); no counter is ever negative
-(``make_layer_trace`` refuses one). Techniques add their own counters with a dotted prefix; a counter that a run does not produce is
-simply absent. Reserved names (written by the memoization and precision units as they land):
+(``make_layer_trace`` refuses one). Techniques add their own counters with a dotted prefix; a counter
+that a run does not produce is simply absent. Reserved names (written by the memoization and precision
+units as they land):
 
 =============================  ================================================================
 ``memo.computed``              gate neurons really computed (per sequence, summed over batch)

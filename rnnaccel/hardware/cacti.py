@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from .schema import HwConfig, Memory, available_hw, load_hw
+from .schema import Memory, available_hw, load_hw
 
 __all__ = [
     "MemorySpec",

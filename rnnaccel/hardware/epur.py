@@ -25,8 +25,8 @@ rows it computes) or ``n_t * seq_weight_bytes[t] / active[t]`` (S > 1: a batch r
 its S sequences). DRAM: ``network`` residency fetches the layer's footprint once, ``layer`` once per
 hardware batch — both overlapped with compute, ``cycles = max(sum_t busy_t, dram / B)``; ``stream``
 fetches the recurrent (and projection) rows ``reads_t * (1 - ih)`` every step (``ih``: the share of
-the weights in ``W_ih``, :class:`~.common.Shape`, ``D / (D + H)`` without a projection) and the input-to-hidden rows once
-per window of ``mwl_steps`` steps (MWL; :func:`mwl_stream_bytes`: ``ceil(steps / mwl_steps)``
+the weights in ``W_ih``, :class:`~.common.Shape`, ``D / (D + H)`` without a projection) and the
+input-to-hidden rows once per window of ``mwl_steps`` steps (MWL; :func:`mwl_stream_bytes`: ``ceil(steps / mwl_steps)``
 fetches of a dense run, each spread over its window) and ``cycles = sum_t max(busy_t, dram_t / B)``;
 ``B = dram.bandwidth / frequency`` bytes per cycle. Without a plan (an analytic serving chunk) the
 chunk's rows run together and the layer is fetched once if it fits (not at all when

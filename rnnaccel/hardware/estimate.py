@@ -3,8 +3,8 @@
 ``estimate(trace, hw)`` merges the evaluation batches of each (layer, direction)
 (:func:`.operating.merge_runs`: the evaluator's batch size changes no figure), plans where the
 weights live at the table's operating point (:func:`.operating.plan_weights`), prices every layer
-with the model of ``hw.kind`` and adds them up (layers and directions run one after the other). ``layer_chunk_cost`` builds the counts the
-emulator's datapath would emit for a dense chunk (every neuron computed) with
+with the model of ``hw.kind`` and adds them up (layers and directions run one after the other).
+``layer_chunk_cost`` builds the counts the emulator's datapath would emit for a dense chunk (every neuron computed) with
 :func:`rnnaccel.emulator.datapath.step_counters` and prices them through the very same per-layer
 function, so a batching simulator and a trace-based estimate agree by construction.
 """

@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from .area import report_text
 from .pricing import price_book
-from .schema import HwConfig, Memory, available_hw, load_hw
+from .schema import HwConfig, available_hw, load_hw
 from .units import Param, Price
 
 __all__ = ["tag", "price_table_markdown", "memory_table_markdown", "static_table_markdown", "all_tables"]
@@ -70,7 +70,8 @@ def memory_table_markdown(hw: HwConfig) -> str:
         f"CACTI outputs cached in `{hw.kind}.yaml` (`python -m rnnaccel.hardware.cacti --hw {hw.kind}`; "
         f"{_version(hw)}; every other key as CACTI's `cache.cfg_temp`):",
         "",
-        "| memory | x | capacity | width | banks | cell / periphery | read pJ | write pJ | leakage mW | area mm² | access ns |",
+        "| memory | x | capacity | width | banks | cell / periphery | read pJ | write pJ | leakage mW "
+        "| area mm² | access ns |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path, m, n in hw.memories():

@@ -31,9 +31,10 @@ Each GEMM follows SCALE-Sim 3's weight-stationary closed form (checked by
 ``wslices = ceil(wb/native)`` come from the widest ``mac.<wb>x<ab>`` counter of the step (of the
 chunk, for the projection). A step reads each weight row once for all its rows
 (``seq_weight_bytes / active``, so the evaluator's batching changes nothing), split into
-``W_ih : W_hh : W_hr`` as ``G*H*D : G*H*R : P*H`` (``D : H`` without a projection). With ``S > 1`` the projection runs before memoization decides a step,
-so it is dense (the whole ``W_ih`` and the reused neurons' MACs are charged) and its 32-bit sums are parked in the unified buffer
-until their step (what does not fit spills to DRAM).
+``W_ih : W_hh : W_hr`` as ``G*H*D : G*H*R : P*H`` (``D : H`` without a projection). With ``S > 1``
+the projection runs before memoization decides a step, so it is dense (the whole ``W_ih`` and the
+reused neurons' MACs are charged) and its 32-bit sums are parked in the unified buffer until their
+step (what does not fit spills to DRAM).
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ def dense_profile(network: NetworkConfig, datapath=None):
 
     dirs = 2 if network.bidirectional else 1
     lts = [
-        dense_layer_trace(network.cell, d, network.hidden_size, 1, 1, datapath, layer=l, direction=k)
-        for l, d in enumerate(network.layer_inputs())
+        dense_layer_trace(network.cell, d, network.hidden_size, 1, 1, datapath, layer=i, direction=k)
+        for i, d in enumerate(network.layer_inputs())
         for k in range(dirs)
     ]
     return TechniqueProfile.from_trace(Trace(lts), label="dense")
@@ -83,8 +83,8 @@ def residency_plan(hw, network: NetworkConfig, datapath=None) -> list[str]:
         return ["stream"] * network.num_layers
     dirs = 2 if network.bidirectional else 1
     lts = [
-        dense_layer_trace(network.cell, d, network.hidden_size, 1, 1, datapath, layer=l, direction=k)
-        for l, d in enumerate(network.layer_inputs())
+        dense_layer_trace(network.cell, d, network.hidden_size, 1, 1, datapath, layer=i, direction=k)
+        for i, d in enumerate(network.layer_inputs())
         for k in range(dirs)
     ]
     feet = [float(lt.get("weight_bytes")[0]) for lt in lts]

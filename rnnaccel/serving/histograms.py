@@ -76,7 +76,8 @@ def main(argv=None) -> None:
         (
             "digits_test",
             "frames (10 ms hop)",
-            "ConnectedDigits('test') defaults (500 utterances, FSDD indices 0-4, seed 0); frames = 1 + samples_8k // 80",
+            "ConnectedDigits('test') defaults (500 utterances, FSDD indices 0-4, seed 0); "
+            "frames = 1 + samples_8k // 80",
             digit_frame_counts(args.root),
         ),
         (

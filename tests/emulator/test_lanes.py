@@ -44,7 +44,7 @@ def test_packed_lanes_equal_solo_runs(cls, lanes, steps):
     # the plan really concatenates: some lane holds several sequences, some sequence spans chunks
     per_lane = {}
     for _, placed in packed.plan.chunks:
-        for r, ln, off, n, new in placed:
+        for r, ln, _off, _n, _new in placed:
             per_lane.setdefault(ln, set()).add(r)
     assert max(len(v) for v in per_lane.values()) > 1
     if steps < 17:
@@ -86,7 +86,7 @@ def test_plan_places_every_step_once():
     got = [0] * len(lengths)
     for steps, placed in plan.chunks:
         occupied = {}
-        for r, ln, off, n, new in placed:
+        for r, ln, off, n, _new in placed:
             assert 0 <= off and off + n <= steps
             for t in range(off, off + n):
                 assert (ln, t) not in occupied  # a lane runs one sequence at a time

@@ -85,7 +85,7 @@ def cases(n=10, seed=7):
         pred = ("bnn", "oracle", "delta")[(i // 2) % 3] if i < 6 else rnd.choice(["bnn", "oracle", "delta"])
         rule = rnd.choice(["relative", "absolute"])
         big = {"bnn": 3.0, "oracle": 0.5, "delta": 1.0}[pred]
-        th = lambda: (
+        th = lambda big=big, rule=rule, pred=pred: (
             rnd.choice([0.0, 0.05, 0.3, 1.0])
             * (big if rule == "relative" else big * 2)
             * (1 if pred != "bnn" or rule == "relative" else 4)

@@ -3,7 +3,6 @@ weight residency, the MWL schedule, capacities, and the evaluator's batch size c
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
