@@ -214,14 +214,24 @@ class _ThreadProbe:
 
 
 @contextlib.contextmanager
-def _directions(mode, threads=2):
-    before_threads, before = torch.get_num_threads(), emulate.set_directions(mode)
+def _mode(setter, mode, threads=2):
+    """Run a block with ``setter(mode)`` (``emulate.set_directions`` / ``set_layers``) and ``threads``
+    torch threads; both restored afterwards."""
+    before_threads, before = torch.get_num_threads(), setter(mode)
     torch.set_num_threads(threads)
     try:
         yield
     finally:
-        emulate.set_directions(before)
+        setter(before)
         torch.set_num_threads(before_threads)
+
+
+def _directions(mode, threads=2):
+    return _mode(emulate.set_directions, mode, threads)
+
+
+def _layers(mode, threads=2):
+    return _mode(emulate.set_layers, mode, threads)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -261,17 +271,6 @@ def test_concurrent_directions_error_and_choice():
         assert torch.get_num_threads() == 2
     with pytest.raises(ValueError, match="unknown.*concurrent, serial"):
         emulate.set_directions("parallel")
-
-
-@contextlib.contextmanager
-def _layers(mode, threads=2):
-    before_threads, before = torch.get_num_threads(), emulate.set_layers(mode)
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        emulate.set_layers(before)
-        torch.set_num_threads(before_threads)
 
 
 PIPELINE_UNITS = {
