@@ -14,6 +14,8 @@ every change counted; words it lacks stay in the WER reference unless ``data.oov
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -133,16 +135,16 @@ def adopt_front_end(ck: dict, data, overrides: list[str], keys: tuple[str, ...] 
         if said_about(overrides, key) or (data.corpus in OWN_DATA and key in TRAINING_SPLIT):
             continue
         trained, given = getattr(own, key), getattr(data, key)
-        if key == "features":
-            t = OmegaConf.to_container(OmegaConf.structured(trained))
-            g = OmegaConf.to_container(OmegaConf.structured(given))
-            diff = [f"data.features.{k}={v}" for k, v in t.items() if g.get(k) != v]
-        else:
-            diff = [f"data.{key}={trained}"] if trained != given else []
+        diff = _differing(key, _plain(trained), _plain(given))
         if diff:
             setattr(data, key, trained)
             taken += diff
     return taken
+
+
+def _plain(v):
+    """A config value as plain data (a dataclass section, e.g. the features, as a dict)."""
+    return OmegaConf.to_container(OmegaConf.structured(v)) if dataclasses.is_dataclass(v) else v
 
 
 def check_checkpoint_data(ck: dict, data, path) -> None:
@@ -156,7 +158,7 @@ def check_checkpoint_data(ck: dict, data, path) -> None:
     own = data.corpus in OWN_DATA
     diff = [k for k in TRAINED_WITH if trained[k] != given[k] and not (own and k == "corpus")]
     if diff:
-        want = ", ".join(_differing(k, trained[k], given[k]) for k in diff)
+        want = ", ".join(" ".join(_differing(k, trained[k], given[k])) for k in diff)
         option = None if own else _matching_option(trained)
         fix = f"data={option}" if option else ("those data.* overrides" if not own else f"data={data.corpus} {want}")
         if diff == ["features"]:  # the front end alone: left unsaid, the checkpoint's own is taken
@@ -164,11 +166,12 @@ def check_checkpoint_data(ck: dict, data, path) -> None:
         raise RnnaccelError(f"{path} was trained with {want}; pass {fix}")
 
 
-def _differing(key: str, trained, given) -> str:
-    """``data.<key>=<trained>`` as overrides; for a mapping (the features) only its differing entries."""
+def _differing(key: str, trained, given) -> list[str]:
+    """The overrides that give ``data.<key>`` its ``trained`` value where ``given`` differs: for a
+    mapping (the features) only its differing entries."""
     if isinstance(trained, dict) and isinstance(given, dict):
-        return " ".join(f"data.{key}.{k}={v}" for k, v in trained.items() if given.get(k) != v)
-    return f"data.{key}={trained}"
+        return [f"data.{key}.{k}={v}" for k, v in trained.items() if given.get(k) != v]
+    return [f"data.{key}={trained}"] if trained != given else []
 
 
 def _fsdd_keys(data, split: str) -> set[tuple[str, int, int]]:

@@ -146,7 +146,7 @@ class PrecisionUnit(StepUnit):
 
     def _gx(self, lvl: _Level) -> StepMap:
         """The input part of every step at this width, with its narrowing's clamps per (step, row):
-        ``.at(t)`` -> ((B, G*H), (B,)); made per run (per chunk of steps in a pipelined stack)."""
+        ``.at(t)`` -> ((B, G*H), (B,)); made per run, one chunk of input steps at a time (:mod:`..steps`)."""
         if lvl.gx is None:
             lvl.gx = self.ctx.per_step(functools.partial(self._gx_steps, lvl))
         return lvl.gx
