@@ -101,7 +101,11 @@ class ExactGemm:
             return
         chunks, self.w_weights, self.w_off = _split_weights(W, w_bits)  # (cw*N, K)
         self._ww = np.asarray(self.w_weights, dtype=np.float64)
-        self.wc = _dense(chunks.T)  # (K, cw*N)
+        # (K, cw*N); on a CPU column-major (each output column's K weights adjacent): oneDNN's int8
+        # GEMM reads it 10-20 % faster at the recurrent part's few rows (1 thread, a 16x512 step of
+        # 16-bit operands by 2048 outputs: 0.43 vs 0.49 ms), no slower on larger blocks. Other
+        # devices, and K = 1 (strides that read as either layout), keep row-major
+        self.wc = chunks.contiguous().T if W.device.type == "cpu" and K > 1 else _dense(chunks.T)
         self.w_rowsum = W.sum(dim=1)  # (N,), exact
         self._consts: dict[float, torch.Tensor] = {}
 
