@@ -90,6 +90,7 @@ class DataConf:
     vocab: str = "word"  # "word" (digit words) or "char"
     features: FeaturesConf = field(default_factory=FeaturesConf)
     spec_augment: bool = True  # training only
+    spec_warp: int = 0  # spec_augment: widest warp of the band axis, bands (datasets.features.warp_bands; 0 = off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # waveform ops, training only
     synth_train: int = 0  # connected_digits: synthesized-voice utterances added to train only
     synth_natural_share: float = 0.5  # share of them spoken by flite/festival voices

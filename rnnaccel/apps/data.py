@@ -496,14 +496,14 @@ def load_split(
     vocab = vocab if vocab is not None else build_vocab(data.vocab)
     from .augmented import AugmentedSet, augment_config
 
+    sa = spec_augment(data) if augment else None
     if augment and augment_config(data).active:  # waveform ops: features per item and epoch, not cached
         extractor = FeatureExtractor(to_feature_config(data.features))
-        sa = SpecAugment() if data.spec_augment else None
         return AugmentedSet(_corpus(data, split), extractor, vocab, augment_config(data), sa, seed)  # type: ignore[return-value]
     key_src = {
         k: v
         for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()
-        if k not in ("cache_dir", "spec_augment", "root", "augment")  # augment: on the fly
+        if k not in ("cache_dir", "spec_augment", "spec_warp", "root", "augment")  # augment: on the fly
     }
     key_src["source"] = source_fingerprint(data)
     key = hashlib.sha1(json.dumps([split, key_src], sort_keys=True).encode()).hexdigest()[:16]
@@ -524,8 +524,18 @@ def load_split(
             os.replace(tmp, cache)
     if data.corpus == "folder":
         return _fitted(feats, transcripts, ids, vocab, data.oov)
-    sa = SpecAugment() if augment else None
     return FeatureSet(feats, transcripts, ids, vocab, sa, seed)
+
+
+def spec_augment(data) -> SpecAugment | None:
+    """The training split's SpecAugment under ``data`` (None when ``data.spec_augment`` is off); a
+    band warp asked for without SpecAugment is refused, not dropped."""
+    warp = int(getattr(data, "spec_warp", 0) or 0)
+    if warp < 0:
+        raise RnnaccelError(f"data.spec_warp={warp}: the widest band warp, a number of bands >= 0 (0 = off)")
+    if warp and not data.spec_augment:
+        raise RnnaccelError(f"data.spec_warp={warp} needs data.spec_augment=true (the warp is part of SpecAugment)")
+    return SpecAugment(freq_warp=warp) if data.spec_augment else None
 
 
 OOV_POLICIES = ("keep", "drop")

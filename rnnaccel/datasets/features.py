@@ -114,8 +114,26 @@ def normalize_utterance(feats: Tensor, eps: float = 1e-5) -> Tensor:
     return (feats - mean) / (std + eps)
 
 
+def warp_bands(feats: Tensor, center: float, shift: float) -> Tensor:
+    """Piecewise-linear warp of the band axis of ``(frames, bands)``: what sat at band ``center``
+    moves to ``center + shift``, the first and last bands stay, bands in between are interpolated
+    linearly. SpecAugment's time warp (Park et al. 2019) along frequency: the bands below the knot
+    stretch while those above shrink (or the reverse), so low and high formants move by different
+    factors — a change of vowel quality, which a tract-length warp (one factor) does not make."""
+    F = feats.shape[1]
+    dst = center + shift
+    if shift == 0 or not 0 < dst < F - 1 or not 0 < center < F - 1:
+        return feats
+    j = torch.arange(F, dtype=torch.float64)
+    src = torch.where(j <= dst, j * (center / dst), center + (j - dst) * ((F - 1 - center) / (F - 1 - dst)))
+    lo = src.floor().long().clamp(max=F - 2)
+    w = (src - lo).to(feats.dtype)
+    return feats[:, lo] * (1 - w) + feats[:, lo + 1] * w
+
+
 class SpecAugment:
-    """Frequency and time masks (torchaudio FrequencyMasking / TimeMasking) drawn from a seed.
+    """Frequency and time masks (torchaudio FrequencyMasking / TimeMasking) drawn from a seed,
+    after an optional warp of the band axis.
 
     Args:
         freq_mask_param: widest frequency mask (bands).
@@ -123,6 +141,9 @@ class SpecAugment:
         n_freq_masks, n_time_masks: masks of each kind.
         max_time_fraction: no single time mask covers more than this fraction of the frames.
         mask_value: value written into masked cells (0 = the mean after normalization).
+        freq_warp: widest band-axis warp (:func:`warp_bands`): a knot uniform in
+            ``[freq_warp, bands - 1 - freq_warp]`` moves by a whole number of bands uniform in
+            ``[-freq_warp, freq_warp]``; 0 = off.
     """
 
     def __init__(
@@ -133,17 +154,24 @@ class SpecAugment:
         n_time_masks: int = 2,
         max_time_fraction: float = 0.2,
         mask_value: float = 0.0,
+        freq_warp: int = 0,
     ) -> None:
+        if freq_warp < 0:
+            raise ValueError(f"freq_warp={freq_warp}: a number of bands >= 0 (0 = off)")
         self.freq = torchaudio.transforms.FrequencyMasking(freq_mask_param)
         self.time = torchaudio.transforms.TimeMasking(time_mask_param, p=max_time_fraction)
         self.n_freq_masks, self.n_time_masks = n_freq_masks, n_time_masks
-        self.mask_value = mask_value
+        self.mask_value, self.freq_warp = mask_value, freq_warp
 
     def __call__(self, feats: Tensor, seed: int) -> Tensor:
-        """``(frames, feats)`` -> masked copy of the same shape; same seed -> same masks."""
-        spec = feats.transpose(0, 1).clone()  # torchaudio masks (..., freq, time)
+        """``(frames, feats)`` -> warped and masked copy of the same shape; same seed -> same result."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
+            W, F = self.freq_warp, feats.shape[1]
+            if W and F > 2 * W + 2:  # drawn only when on: the masks of a run without it stay as they were
+                center = int(torch.randint(W, F - W, ()))
+                feats = warp_bands(feats, center, int(torch.randint(-W, W + 1, ())))
+            spec = feats.transpose(0, 1).clone()  # torchaudio masks (..., freq, time)
             for _ in range(self.n_freq_masks):
                 spec = self.freq(spec, self.mask_value)
             for _ in range(self.n_time_masks):

@@ -70,6 +70,44 @@ def test_spec_augment_is_seeded_and_leaves_global_rng_alone():
     assert masked_rows <= 2 * int(0.2 * 200)
 
 
+def test_warp_bands_moves_the_knot_and_keeps_the_ends():
+    """A peak at the knot lands ``shift`` bands away; the first and last bands stay; a peak above
+    the knot moves by a smaller, proportional amount (the upper segment is squeezed)."""
+    F = 40
+    band = torch.arange(F, dtype=torch.float32)
+    feats = torch.stack([-((band - 12) ** 2) / 4, -((band - 30) ** 2) / 4])  # peaks at 12 and 30
+    from rnnaccel.datasets.features import warp_bands
+
+    out = warp_bands(feats, center=12, shift=3)
+    assert int(out[0].argmax()) == 15
+    assert torch.equal(out[:, 0], feats[:, 0]) and torch.allclose(out[:, -1], feats[:, -1])
+    # above the knot: src = 12 + (j - 15) * 27 / 24, so the band-30 peak lands at 15 + 18 * 24 / 27 = 31
+    assert int(out[1].argmax()) == 31
+    assert torch.equal(warp_bands(feats, 12, 0), feats)
+
+
+def test_spec_augment_band_warp_is_seeded_and_off_by_default():
+    feats = torch.randn(100, 40)
+    plain = SpecAugment(n_freq_masks=0, n_time_masks=0)
+    assert torch.equal(plain(feats, seed=3), feats)
+    warped = SpecAugment(n_freq_masks=0, n_time_masks=0, freq_warp=4)
+    outs = [warped(feats, seed=s) for s in range(8)]
+    assert torch.equal(outs[0], warped(feats, seed=0))
+    assert sum(not torch.equal(o, feats) for o in outs) >= 6  # a zero shift is one draw in nine
+    with pytest.raises(ValueError, match="freq_warp"):
+        SpecAugment(freq_warp=-1)
+
+
+def test_a_band_warp_without_spec_augment_is_refused():
+    from rnnaccel.apps.config import DataConf
+    from rnnaccel.apps.data import spec_augment
+
+    assert spec_augment(DataConf(spec_warp=3)).freq_warp == 3
+    assert spec_augment(DataConf(spec_augment=False)) is None
+    with pytest.raises(ValueError, match="data.spec_warp=3 needs data.spec_augment=true"):
+        spec_augment(DataConf(spec_warp=3, spec_augment=False))
+
+
 def test_collate_pads_features_and_targets():
     ds = ConnectedDigits("test", num_utterances=6, seed=4)
     data = SpeechFeatures(ds, FeatureExtractor(), WordVocab(), SpecAugment(), seed=0)
