@@ -15,6 +15,7 @@ from rnnaccel.datasets.augment import (
     speed_perturb,
     telephone,
     vtlp,
+    vtlp_magnitude,
 )
 
 SR = 8000
@@ -51,12 +52,13 @@ def test_off_by_default_and_at_probability_zero(wave):
     "op",
     [
         lambda w: vtlp(w, 1.08),
+        lambda w: vtlp_magnitude(w, 1.08),
         lambda w: reverberate(w, room_impulse_response(0.4, SR, np.random.default_rng(0))),
         lambda w: telephone(w, SR),
         lambda w: telephone(w, 16000),
         lambda w: add_noise(w, 10.0, np.random.default_rng(1)),
     ],
-    ids=["vtlp", "reverb", "telephone8k", "telephone16k", "noise"],
+    ids=["vtlp", "vtlp_magnitude", "reverb", "telephone8k", "telephone16k", "noise"],
 )
 def test_ops_change_the_waveform_and_keep_its_length(wave, op):
     out = op(wave)
@@ -90,6 +92,8 @@ def test_bad_settings_are_named():
         Augmenter(AugmentConfig(noise_p=1.5))
     with pytest.raises(ValueError, match="data.augment.snr_db"):
         Augmenter(AugmentConfig(snr_db=[30.0, 5.0]))
+    with pytest.raises(ValueError, match="data.augment.vtlp_method='clean': choose one of magnitude, vocoder"):
+        Augmenter(AugmentConfig(vtlp_method="clean"))
 
 
 def _peak_hz(w: torch.Tensor) -> float:
@@ -97,14 +101,15 @@ def _peak_hz(w: torch.Tensor) -> float:
     return float(torch.fft.rfftfreq(trimmed.numel(), 1 / SR)[torch.fft.rfft(trimmed).abs().argmax()])
 
 
+@pytest.mark.parametrize("method", [vtlp, vtlp_magnitude], ids=["vocoder", "magnitude"])
 @pytest.mark.parametrize("tone_hz", [1000.0, 2000.0])
 @pytest.mark.parametrize("alpha", [0.8, 0.9, 1.1, 1.2])
-def test_vtlp_moves_a_partial_by_the_warp_factor(tone_hz, alpha):
+def test_vtlp_moves_a_partial_by_the_warp_factor(method, tone_hz, alpha):
     """Over the whole range the speaker-disjoint digits recipe draws from (0.8-1.2), a formant-range
     partial lands at ``alpha`` times its frequency (within about one STFT bin)."""
     t = torch.arange(SR) / SR
     tone = 0.3 * torch.sin(2 * torch.pi * tone_hz * t).float()
-    assert _peak_hz(vtlp(tone, alpha)) / tone_hz == pytest.approx(alpha, rel=0.03)
+    assert _peak_hz(method(tone, alpha)) / tone_hz == pytest.approx(alpha, rel=0.03)
 
 
 def _centroid_hz(w: torch.Tensor) -> float:
@@ -116,8 +121,35 @@ def _centroid_hz(w: torch.Tensor) -> float:
 def test_vtlp_scales_a_voiced_spectrum_not_only_a_tone(alpha):
     """A voiced sound (130 Hz glottal pulses, -6 dB/octave, two formant resonators): the warp moves
     the whole short-time spectrum as far as resampling by ``alpha`` does (the exact frequency
-    scaler, which also changes the length), keeping length and energy. The first version (each
-    bin's old phase kept) lost a quarter to half of the RMS here, so it failed this."""
+    scaler, which also changes the length), keeping length and energy."""
+    voiced = _voiced()
+    out = vtlp(voiced, alpha)
+    assert out.shape == voiced.shape
+    assert float(out.pow(2).mean().sqrt()) == pytest.approx(float(voiced.pow(2).mean().sqrt()), rel=1e-4)
+    exact = _centroid_hz(speed_perturb(voiced, alpha)) / _centroid_hz(voiced)
+    assert _centroid_hz(out) / _centroid_hz(voiced) == pytest.approx(exact, rel=0.06)
+
+
+@pytest.mark.parametrize("alpha", [0.8, 0.9, 1.1, 1.2])
+def test_vtlp_magnitude_is_a_distortion_as_documented(alpha):
+    """``vtlp_method=magnitude`` (the shipped models' op) is what its docstring says: on the same
+    voiced sound it loses energy (the kept phases do not match the moved magnitudes)."""
+    voiced = _voiced()
+    out = vtlp_magnitude(voiced, alpha)
+    assert out.shape == voiced.shape
+    assert float(out.pow(2).mean().sqrt()) < 0.9 * float(voiced.pow(2).mean().sqrt())
+
+
+def test_the_augmenter_applies_the_chosen_vtlp_method(wave):
+    on = dict(vtlp_p=1.0, vtlp_range=[1.15, 1.15])
+    mag, _ = Augmenter(AugmentConfig(**on))(wave, SR, 0)
+    voc, _ = Augmenter(AugmentConfig(**on, vtlp_method="vocoder"))(wave, SR, 0)
+    assert torch.equal(mag, vtlp_magnitude(wave, 1.15))
+    assert torch.equal(voc, vtlp(wave, 1.15))
+
+
+def _voiced() -> torch.Tensor:
+    """One second of a voiced sound: 130 Hz glottal pulses, -6 dB/octave, two formant resonators."""
     import torchaudio.functional as AF
 
     pulses = torch.zeros(SR)
@@ -127,9 +159,4 @@ def test_vtlp_scales_a_voiced_spectrum_not_only_a_tone(alpha):
         r = float(np.exp(-np.pi * bw / SR))
         a = torch.tensor([1.0, -2 * r * float(np.cos(2 * np.pi * f / SR)), r * r])
         voiced = AF.lfilter(voiced, a, torch.tensor([1.0, 0.0, 0.0]), clamp=False)
-    voiced = (0.3 * voiced / voiced.abs().max()).float()
-    out = vtlp(voiced, alpha)
-    assert out.shape == voiced.shape
-    assert float(out.pow(2).mean().sqrt()) == pytest.approx(float(voiced.pow(2).mean().sqrt()), rel=1e-4)
-    exact = _centroid_hz(speed_perturb(voiced, alpha)) / _centroid_hz(voiced)
-    assert _centroid_hz(out) / _centroid_hz(voiced) == pytest.approx(exact, rel=0.06)
+    return (0.3 * voiced / voiced.abs().max()).float()
