@@ -118,7 +118,9 @@ TRAINING_SPLIT = ("scheme", "test_speaker")
 
 def adopt_front_end(ck: dict, data, overrides: list[str], keys: tuple[str, ...] = FRONT_END) -> list[str]:
     """Give ``data`` the settings ``keys`` of the data a speech checkpoint was trained with where the
-    command said nothing about them (no ``data=`` option, no ``data.<key>...`` override). By default
+    command said nothing about them (no ``data=`` option, no ``data.<key>...`` override; for a
+    section such as the features, entry by entry: ``data.features.sample_rate=8000`` still takes
+    the checkpoint's ``n_mels``). By default
     the feature front end: a user cannot be expected to know a checkpoint's sample rate or filter
     bank. ``rnnaccel-quantize`` also takes :data:`TRAINING_SPLIT`, so calibration reads the
     checkpoint's own training split, never its held-out speaker. Returns what was taken, as
@@ -132,14 +134,30 @@ def adopt_front_end(ck: dict, data, overrides: list[str], keys: tuple[str, ...] 
         return []  # another corpus altogether (refused by check_checkpoint_data): nothing to take
     taken = []
     for key in keys:
-        if said_about(overrides, key) or (data.corpus in OWN_DATA and key in TRAINING_SPLIT):
+        if data.corpus in OWN_DATA and key in TRAINING_SPLIT:
             continue
         trained, given = getattr(own, key), getattr(data, key)
+        if dataclasses.is_dataclass(trained) and not _said_whole(overrides, key):
+            # a section (the features): each entry the command did not set, so that setting one
+            # (data.features.sample_rate=8000) does not oblige the user to know the others
+            for f in dataclasses.fields(trained):
+                t = getattr(trained, f.name)
+                if not said_about(overrides, f"{key}.{f.name}") and getattr(given, f.name) != t:
+                    setattr(given, f.name, t)
+                    taken.append(f"data.{key}.{f.name}={t}")
+            continue
+        if said_about(overrides, key):
+            continue
         diff = _differing(key, _plain(trained), _plain(given))
         if diff:
             setattr(data, key, trained)
             taken += diff
     return taken
+
+
+def _said_whole(overrides: list[str], key: str) -> bool:
+    """Whether ``overrides`` chose a ``data`` option or set the whole section ``data.<key>``."""
+    return any(o.lstrip("+~").split("=", 1)[0].strip() in ("data", f"data.{key}") for o in overrides)
 
 
 def _plain(v):

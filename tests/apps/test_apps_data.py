@@ -167,12 +167,21 @@ def test_unsaid_front_end_is_the_checkpoints(tmp_path):
     assert adopt_front_end(ck, data, ["eval.mode=float", "data.scheme=index"]) == ["data.features.sample_rate=8000"]
     assert data.features.sample_rate == 8000
     check_checkpoint_data(ck, data, "m.pt")  # now consistent
-    for said in (["data.features.sample_rate=16000"], ["+data.features.n_mels=40"], ["data=digits"]):
+    for said in (["data.features.sample_rate=16000"], ["data=digits"], ["data.features={sample_rate: 16000}"]):
         assert said_about(said, "features")
         data = DataConf()
         assert adopt_front_end(ck, data, said) == [] and data.features.sample_rate == 16000
         with pytest.raises(RnnaccelError, match=r"trained with data.features.sample_rate=8000; pass data.features"):
             check_checkpoint_data(ck, data, "m.pt")
+    # setting one entry of the front end takes the others from the checkpoint (one need not know them)
+    ck23 = {"extra": {"data": {"corpus": "connected_digits", "features": {"sample_rate": 8000, "n_mels": 23}}}}
+    data = DataConf()
+    data.features.sample_rate = 8000  # what the command set
+    assert adopt_front_end(ck23, data, ["data.features.sample_rate=8000"]) == ["data.features.n_mels=23"]
+    assert (data.features.sample_rate, data.features.n_mels) == (8000, 23)
+    check_checkpoint_data(ck23, data, "m.pt")
+    data = DataConf()
+    assert adopt_front_end(ck, data, ["+data.features.n_mels=40"]) == ["data.features.sample_rate=8000"]
     assert not said_about(["data.feature_cache=x", "eval.features=1"], "features")
     assert adopt_front_end({"extra": {}}, DataConf(), []) == []  # no record: the config is trusted
     other = {"extra": {"data": {"corpus": "synth_speech", "features": {"sample_rate": 8000}}}}
