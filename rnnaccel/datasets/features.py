@@ -168,7 +168,9 @@ class SpecAugment:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             W, F = self.freq_warp, feats.shape[1]
-            if W and F > 2 * W + 2:  # drawn only when on: the masks of a run without it stay as they were
+            if W and F <= 2 * W + 2:
+                raise ValueError(f"freq_warp={W} needs more than {2 * W + 2} bands, the features have {F}")
+            if W:  # drawn only when on: the masks of a run without it stay as they were
                 center = int(torch.randint(W, F - W, ()))
                 feats = warp_bands(feats, center, int(torch.randint(-W, W + 1, ())))
             spec = feats.transpose(0, 1).clone()  # torchaudio masks (..., freq, time)

@@ -96,6 +96,8 @@ def test_spec_augment_band_warp_is_seeded_and_off_by_default():
     assert sum(not torch.equal(o, feats) for o in outs) >= 6  # a zero shift is one draw in nine
     with pytest.raises(ValueError, match="freq_warp"):
         SpecAugment(freq_warp=-1)
+    with pytest.raises(ValueError, match="freq_warp=4 needs more than 10 bands, the features have 10"):
+        warped(torch.randn(20, 10), seed=0)
 
 
 def test_a_band_warp_without_spec_augment_is_refused():
