@@ -136,33 +136,32 @@ def adopt_front_end(ck: dict, data, overrides: list[str], keys: tuple[str, ...] 
     for key in keys:
         if data.corpus in OWN_DATA and key in TRAINING_SPLIT:
             continue
-        trained, given = getattr(own, key), getattr(data, key)
-        if dataclasses.is_dataclass(trained) and not _said_whole(overrides, key):
+        trained = getattr(own, key)
+        if not dataclasses.is_dataclass(trained):
+            taken += _take(own, data, [key], "", overrides)
+        elif not _said_whole(overrides, key):
             # a section (the features): each entry the command did not set, so that setting one
             # (data.features.sample_rate=8000) does not oblige the user to know the others
-            for f in dataclasses.fields(trained):
-                t = getattr(trained, f.name)
-                if not said_about(overrides, f"{key}.{f.name}") and getattr(given, f.name) != t:
-                    setattr(given, f.name, t)
-                    taken.append(f"data.{key}.{f.name}={t}")
-            continue
-        if said_about(overrides, key):
-            continue
-        diff = _differing(key, _plain(trained), _plain(given))
-        if diff:
-            setattr(data, key, trained)
-            taken += diff
+            names = [f.name for f in dataclasses.fields(trained)]
+            taken += _take(trained, getattr(data, key), names, f"{key}.", overrides)
     return taken
+
+
+def _take(src, dst, names: list[str], prefix: str, overrides: list[str]) -> list[str]:
+    """Copy each attribute ``names`` from ``src`` to ``dst`` where the command did not set
+    ``data.<prefix><name>`` and the values differ; returns the copies as overrides."""
+    out = []
+    for name in names:
+        value = getattr(src, name)
+        if not said_about(overrides, prefix + name) and getattr(dst, name) != value:
+            setattr(dst, name, value)
+            out.append(f"data.{prefix}{name}={value}")
+    return out
 
 
 def _said_whole(overrides: list[str], key: str) -> bool:
     """Whether ``overrides`` chose a ``data`` option or set the whole section ``data.<key>``."""
     return any(o.lstrip("+~").split("=", 1)[0].strip() in ("data", f"data.{key}") for o in overrides)
-
-
-def _plain(v):
-    """A config value as plain data (a dataclass section, e.g. the features, as a dict)."""
-    return OmegaConf.to_container(OmegaConf.structured(v)) if dataclasses.is_dataclass(v) else v
 
 
 def check_checkpoint_data(ck: dict, data, path) -> None:
