@@ -15,13 +15,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..datasets import FeatureExtractor, FeatureItem, SpecAugment, Vocab
 from ..datasets.augment import Augmenter, AugmentConfig
+from ..errors import RnnaccelError
 
 
 def augment_config(data) -> AugmentConfig:
-    """``data.augment`` as an :class:`AugmentConfig` (hydra gives a DictConfig), checked."""
+    """``data.augment`` as an :class:`AugmentConfig` (hydra gives a DictConfig), checked: a setting
+    out of range is a usage error (one line, exit 2), as every other bad ``data.*`` setting."""
     node = data.augment
     cfg = OmegaConf.to_object(node) if isinstance(node, DictConfig) else node
-    cfg.check()
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise RnnaccelError(str(e)) from None
     return cfg
 
 

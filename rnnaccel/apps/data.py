@@ -514,9 +514,10 @@ def load_split(
     from .augmented import AugmentedSet, augment_config
 
     sa = spec_augment(data) if augment else None
-    if augment and augment_config(data).active:  # waveform ops: features per item and epoch, not cached
+    waveform_ops = augment_config(data) if augment else None
+    if waveform_ops is not None and waveform_ops.active:  # features per item and epoch, not cached
         extractor = FeatureExtractor(to_feature_config(data.features))
-        return AugmentedSet(_corpus(data, split), extractor, vocab, augment_config(data), sa, seed)  # type: ignore[return-value]
+        return AugmentedSet(_corpus(data, split), extractor, vocab, waveform_ops, sa, seed)  # type: ignore[return-value]
     key_src = {
         k: v
         for k, v in OmegaConf.to_container(OmegaConf.structured(data)).items()

@@ -230,3 +230,17 @@ def test_shipped_heldout_checkpoints_held_out_theo(name):
     r = check_speakers(ck, checkpoint_data(ck), "test", False, name)
     assert r["held_out"] == ["theo"] and r["label"] == "held-out" and r["seen"] == []
     assert checkpoint_data(ck).features.sample_rate == 8000
+
+
+def test_a_bad_augmentation_setting_is_a_usage_error():
+    """An out-of-range ``data.augment.*`` setting ends the app with one line and exit 2 (an
+    RnnaccelError), like every other bad data setting; the message names the setting."""
+    from rnnaccel.apps.augmented import augment_config
+    from rnnaccel.datasets.augment import AugmentConfig
+    from rnnaccel.errors import RnnaccelError
+
+    with pytest.raises(RnnaccelError, match="data.augment.vtlp_method='clean': choose one of magnitude, vocoder"):
+        augment_config(DataConf(augment=AugmentConfig(vtlp_method="clean")))
+    with pytest.raises(RnnaccelError, match=r"data.augment.noise_p=1.5: a probability in \[0, 1\]"):
+        augment_config(DataConf(augment=AugmentConfig(noise_p=1.5)))
+    assert augment_config(DataConf(augment=AugmentConfig(vtlp_p=0.5))).vtlp_p == 0.5
